@@ -1,0 +1,211 @@
+/**
+ * Backend selection: which engine runs the course's tensors, and why.
+ *
+ * Order of preference:
+ *   1. `tensorflow` through `@tensorflow/tfjs-node-gpu` (CUDA), then `@tensorflow/tfjs-node` (CPU, native).
+ *      Both are optional: they are loaded only if installed.
+ *   2. `wasm` through `@tensorflow/tfjs-backend-wasm` (SIMD, one thread in Node).
+ *   3. `cpu`, the plain JavaScript backend of tfjs.
+ *
+ * The environment variable `FRUGAL_BACKEND` forces one (`tensorflow`, `wasm` or `cpu`); a forced
+ * backend that fails to load is an error, never a silent fallback.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { nodeRequire } from './node-require';
+
+/** The names a user can ask for. */
+export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** The environment variable that forces a backend. */
+export const BACKEND_ENV = 'FRUGAL_BACKEND';
+
+/** One candidate engine, with a loader that throws when the engine cannot run here. */
+export interface BackendCandidate {
+  /** The tfjs backend name this candidate registers. */
+  name: BackendName;
+  /** What is tried, for the report, e.g. `@tensorflow/tfjs-node-gpu`. */
+  label: string;
+  /**
+   * Loads the engine and makes it the active tfjs backend. Throws when that is impossible;
+   * the thrown message becomes the reason in the report.
+   */
+  load: () => Promise<string | void>;
+}
+
+/** What was tried, in order, and how it went. */
+export interface BackendAttempt {
+  label: string;
+  name: BackendName;
+  ok: boolean;
+  /** Why it was chosen or skipped, in words. */
+  reason: string;
+}
+
+export interface BackendReport {
+  /** The active tfjs backend. */
+  backend: BackendName;
+  /** The package or engine behind it. */
+  label: string;
+  /** Set when `FRUGAL_BACKEND` (or an explicit argument) forced the choice. */
+  forced: BackendName | null;
+  attempts: BackendAttempt[];
+}
+
+/** Thrown by a loader when a package is simply not installed. */
+export class NotInstalledError extends Error {}
+
+/**
+ * Parses a backend name given by a user.
+ * @throws Error naming the argument, the value and the valid names.
+ */
+export function parseBackendName(value: string, source = BACKEND_ENV): BackendName {
+  const v = value.trim().toLowerCase();
+  if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(
+    `${source} must be one of ${BACKEND_NAMES.join(', ')}, got ${JSON.stringify(value)}`,
+  );
+}
+
+/**
+ * Turns a loader failure into a short reason a learner can act on.
+ */
+export function explainLoadError(label: string, err: unknown): string {
+  if (err instanceof NotInstalledError) return `${label} not installed`;
+  const msg = err instanceof Error ? err.message : String(err);
+  if ((err as { code?: string } | null)?.code === 'MODULE_NOT_FOUND' && msg.includes(label)) {
+    return `${label} not installed`;
+  }
+  if (/libcud|libcublas|libcufft|libcurand|libcusolver|libcusparse|cuda/i.test(msg)) {
+    return `CUDA libraries not found (${firstLine(msg)})`;
+  }
+  if (/libtensorflow/i.test(msg)) return `libtensorflow not found (${firstLine(msg)})`;
+  return `${label} failed to load (${firstLine(msg)})`;
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n')[0] ?? '';
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
+
+/**
+ * Tries the candidates in order (or only the forced one) and reports every attempt.
+ * Pure logic: the loaders are injected, so tests run it with stubs.
+ * @throws Error when the forced backend fails, or when no candidate loads.
+ */
+export async function selectBackend(
+  candidates: readonly BackendCandidate[],
+  forced: BackendName | null = null,
+): Promise<BackendReport> {
+  const attempts: BackendAttempt[] = [];
+  for (const c of candidates) {
+    if (forced !== null && c.name !== forced) {
+      attempts.push({ label: c.label, name: c.name, ok: false, reason: `skipped: ${BACKEND_ENV}=${forced}` });
+      continue;
+    }
+    try {
+      const note = await c.load();
+      const why = forced !== null ? `forced by ${BACKEND_ENV}=${forced}` : 'first that loaded';
+      attempts.push({ label: c.label, name: c.name, ok: true, reason: note ? `${why}; ${note}` : why });
+      return { backend: c.name, label: c.label, forced, attempts };
+    } catch (err) {
+      attempts.push({ label: c.label, name: c.name, ok: false, reason: explainLoadError(c.label, err) });
+    }
+  }
+  const tried = attempts.map((a) => `${a.label}: ${a.reason}`).join('; ');
+  if (forced !== null) {
+    throw new Error(`${BACKEND_ENV}=${forced} was requested but could not be loaded (${tried})`);
+  }
+  throw new Error(`no tfjs backend could be loaded (${tried})`);
+}
+
+function requireOptional(pkg: string): unknown {
+  let path: string;
+  try {
+    path = nodeRequire.resolve(pkg);
+  } catch {
+    throw new NotInstalledError(`${pkg} not installed`);
+  }
+  return nodeRequire(path);
+}
+
+async function activate(name: string): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') returned false`);
+  await tf.ready();
+}
+
+/** The real candidates of this course, in order of preference. */
+export function defaultCandidates(): BackendCandidate[] {
+  return [
+    {
+      name: 'tensorflow',
+      label: '@tensorflow/tfjs-node-gpu',
+      load: async () => {
+        requireOptional('@tensorflow/tfjs-node-gpu');
+        await activate('tensorflow');
+        return 'native TensorFlow with CUDA';
+      },
+    },
+    {
+      name: 'tensorflow',
+      label: '@tensorflow/tfjs-node',
+      load: async () => {
+        requireOptional('@tensorflow/tfjs-node');
+        await activate('tensorflow');
+        return 'native TensorFlow on the CPU';
+      },
+    },
+    {
+      name: 'wasm',
+      label: '@tensorflow/tfjs-backend-wasm',
+      load: async () => {
+        requireOptional('@tensorflow/tfjs-backend-wasm');
+        await activate('wasm');
+        const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+        const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+        return `SIMD ${simd ? 'on' : 'off'}, ${threads ? 'multi-threaded' : 'one thread'}`;
+      },
+    },
+    {
+      name: 'cpu',
+      label: '@tensorflow/tfjs-backend-cpu',
+      load: async () => {
+        await activate('cpu');
+        return 'plain JavaScript kernels, slow';
+      },
+    },
+  ];
+}
+
+let current: Promise<BackendReport> | null = null;
+
+/**
+ * Picks the backend once per process (later calls return the same report).
+ * Reads `FRUGAL_BACKEND` unless `force` is given.
+ * @throws Error when `FRUGAL_BACKEND` names no backend, or the forced one fails.
+ */
+export function initBackend(options: { force?: string; env?: NodeJS.ProcessEnv } = {}): Promise<BackendReport> {
+  const env = options.env ?? process.env;
+  const raw = options.force ?? env[BACKEND_ENV];
+  const source = options.force !== undefined ? 'force' : BACKEND_ENV;
+  const forced = raw === undefined || raw === '' ? null : parseBackendName(raw, source);
+  if (current === null || options.force !== undefined) {
+    tf.enableProdMode();
+    current = selectBackend(defaultCandidates(), forced);
+    current.catch(() => {
+      current = null;
+    });
+  }
+  return current;
+}
+
+/** A few lines a lesson prints in its first cell. */
+export function describeBackend(report: BackendReport): string {
+  const lines = [`backend: ${report.backend} (${report.label})`];
+  for (const a of report.attempts) lines.push(`  ${a.ok ? '✓' : '✗'} ${a.label}: ${a.reason}`);
+  if (report.backend !== 'tensorflow') {
+    lines.push('  for the GPU: npm install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1), then restart the kernel');
+  }
+  return lines.join('\n');
+}

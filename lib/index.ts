@@ -1,0 +1,8 @@
+/**
+ * @frugal-ai/lib: the shared library of the course. Lessons import from here.
+ * Each concept lives in one file; this index re-exports them.
+ */
+export * from './backend';
+export * from './random';
+export * from './display';
+export * from './table';

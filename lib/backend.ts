@@ -71,7 +71,7 @@ export function parseBackendName(value: string, source = BACKEND_ENV): BackendNa
  * Turns a loader failure into a short reason a learner can act on.
  */
 export function explainLoadError(label: string, err: unknown): string {
-  if (err instanceof NotInstalledError) return `${label} not installed`;
+  if (err instanceof NotInstalledError) return err.message;
   const msg = err instanceof Error ? err.message : String(err);
   if ((err as { code?: string } | null)?.code === 'MODULE_NOT_FOUND' && msg.includes(label)) {
     return `${label} not installed`;
@@ -120,13 +120,17 @@ export async function selectBackend(
 }
 
 function requireOptional(pkg: string): unknown {
-  let path: string;
+  let manifest: string;
   try {
-    path = nodeRequire.resolve(pkg);
+    manifest = nodeRequire.resolve(`${pkg}/package.json`);
   } catch {
     throw new NotInstalledError(`${pkg} not installed`);
   }
-  return nodeRequire(path);
+  // danfojs-node's dependency on tfjs-node is aliased to plain tfjs (package.json overrides):
+  // that alias answers to the name but is not the native engine.
+  const { name } = nodeRequire(manifest) as { name?: string };
+  if (name !== pkg) throw new NotInstalledError(`${pkg} not installed (only an alias to ${name} is present)`);
+  return nodeRequire(pkg);
 }
 
 async function activate(name: string): Promise<void> {

@@ -6,3 +6,4 @@ export * from './backend';
 export * from './random';
 export * from './display';
 export * from './table';
+export * from './progress';

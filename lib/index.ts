@@ -7,3 +7,6 @@ export * from './random';
 export * from './display';
 export * from './table';
 export * from './progress';
+export * from './distill/temperature';
+export * from './distill/kl';
+export * from './distill/loss';

@@ -1,0 +1,153 @@
+/**
+ * The distillation loss (Hinton, Vinyals & Dean 2015, §2):
+ *
+ *     L = alpha * CE(y, softmax(s))  +  (1 - alpha) * T^2 * KL(softmax(t / T) || softmax(s / T))
+ *
+ * - `CE` is the ordinary cross-entropy with the hard labels, at T = 1, averaged over the batch.
+ * - `KL` is {@link klDivergence} (batchmean): the student imitates the teacher's softened
+ *   distribution.
+ *
+ * Why T^2: the soft term's gradient w.r.t. a student logit is
+ * `dKL/ds_i = (q_i - p_i) / T` (per example), and for large T,
+ * `q_i - p_i ~ (s_i - t_i) / (C T)` (after centring the logits), so the gradient shrinks as 1/T^2.
+ * Multiplying by T^2 keeps the soft term's gradients at the same scale whatever T is, so changing
+ * T does not silently change the balance `alpha` sets between the two terms (Hinton et al. 2015,
+ * end of §2). `tests/distill-loss.test.ts` checks the 1/T^2 scaling numerically.
+ *
+ * Labels are integer class indices (`tf.Tensor1D`, dtype int32), not one-hot vectors: one format,
+ * checked once. Use `tf.argMax(oneHot, -1)` to convert.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { klFromLogitsUnchecked } from './kl';
+import { assert, assertFinite, assertLogits, assertSameShape, assertTemperature, show } from './validate';
+
+/** Configuration of the distillation loss. */
+export interface DistillationLossConfig {
+  /** Weight of the hard-label cross-entropy, in [0, 1]; the soft (KL) term gets `1 - alpha`. */
+  alpha: number;
+  /** Softmax temperature of the soft term, > 0 (typically 1..10; Hinton et al. used up to 20). */
+  temperature: number;
+  /** Check the logits for NaN/Inf on every call (one small read-back each). Default true. */
+  checkFinite?: boolean;
+}
+
+/** The two terms of the loss, already weighted, and their sum. */
+export interface DistillationLossTerms {
+  /** `alpha * CE(labels, student)`. */
+  hard: tf.Scalar;
+  /** `(1 - alpha) * T^2 * KL(teacher_T || student_T)`. */
+  soft: tf.Scalar;
+  /** `hard + soft`. */
+  total: tf.Scalar;
+}
+
+/** The function returned by {@link distillationLoss}. */
+export type DistillationLossFn = (labels: tf.Tensor1D, studentLogits: tf.Tensor2D, teacherLogits: tf.Tensor2D) => tf.Scalar;
+
+/**
+ * Checks `alpha` and `temperature`.
+ * @throws Error `alpha must be in [0, 1], got 1.5` or `temperature must be a finite number > 0, got 0`.
+ */
+function checkConfig(config: DistillationLossConfig): void {
+  assert(config !== null && typeof config === 'object', () => `config must be an object { alpha, temperature }, got ${show(config)}`);
+  const { alpha } = config;
+  assert(typeof alpha === 'number' && alpha >= 0 && alpha <= 1, () => `alpha must be in [0, 1], got ${show(alpha)}`);
+  assertTemperature(config.temperature);
+}
+
+/**
+ * Checks the three inputs of the loss.
+ * @throws Error naming the bad argument.
+ */
+function checkInputs(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tensor2D, checkFinite: boolean): void {
+  assertLogits(student, 'studentLogits', 2);
+  assertLogits(teacher, 'teacherLogits', 2);
+  assertSameShape(teacher, 'teacherLogits', student, 'studentLogits');
+  assert(labels instanceof tf.Tensor, () => `labels must be a tf.Tensor1D of class indices, got ${labels === null ? 'null' : typeof labels}`);
+  assert(labels.rank === 1 && labels.dtype === 'int32',
+    () => `labels must be a tf.Tensor1D of int32 class indices, got dtype ${labels.dtype} shape [${labels.shape.join(', ')}]`);
+  const [batch, classes] = student.shape;
+  assert(labels.shape[0] === batch, () => `labels length ${labels.shape[0]} must equal the batch size of studentLogits ${batch}`);
+  const ys = labels.dataSync();
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i] as number;
+    assert(y >= 0 && y < classes, () => `labels must be class indices in [0, ${classes}), got ${y} at index ${i}`);
+  }
+  if (checkFinite) {
+    assertFinite(student, 'studentLogits');
+    assertFinite(teacher, 'teacherLogits');
+  }
+}
+
+/**
+ * Mean cross-entropy of integer labels under `softmax(logits)` (T = 1), unchecked.
+ * `-mean_b ln softmax(s_b)[y_b]`, via logSoftmax.
+ */
+function hardCrossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    const logQ = tf.logSoftmax(logits); // [b, c]
+    const picked = tf.sum(tf.mul(tf.oneHot(labels, classes), logQ), -1); // [b]: ln q_b[y_b]
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
+}
+
+/**
+ * The weighted terms of the distillation loss, for lessons that plot them separately.
+ *
+ * @param labels int32 `[batch]`, class indices in `[0, classes)`.
+ * @param studentLogits float32 `[batch, classes]`.
+ * @param teacherLogits float32 `[batch, classes]`.
+ * @param config `{ alpha, temperature, checkFinite? }`.
+ * @returns `{ hard, soft, total }`, three scalars the caller disposes.
+ * @throws Error when `alpha` is outside [0, 1], `temperature` <= 0, the logits' shapes differ
+ *   (both named), a label is out of range (value and index named), or a logits tensor holds NaN/Inf
+ *   (its name given).
+ */
+export function distillationLossTerms(
+  labels: tf.Tensor1D,
+  studentLogits: tf.Tensor2D,
+  teacherLogits: tf.Tensor2D,
+  config: DistillationLossConfig,
+): DistillationLossTerms {
+  checkConfig(config);
+  checkInputs(labels, studentLogits, teacherLogits, config.checkFinite ?? true);
+  const { alpha, temperature: T } = config;
+  return tf.tidy(() => {
+    const hard = tf.mul(alpha, hardCrossEntropy(labels, studentLogits)) as tf.Scalar;
+    const soft = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T)) as tf.Scalar;
+    return { hard, soft, total: tf.add(hard, soft) as tf.Scalar };
+  });
+}
+
+/**
+ * Builds the distillation loss `alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T)`.
+ * The configuration is checked once, here; the inputs on every call.
+ *
+ * ```ts
+ * const loss = distillationLoss({ alpha: 0.5, temperature: 4 });
+ * const value = loss(labels, studentLogits, teacherLogits); // tf.Scalar
+ * ```
+ *
+ * @param config `{ alpha, temperature, checkFinite? }`: see {@link DistillationLossConfig}.
+ * @returns `(labels, studentLogits, teacherLogits) => tf.Scalar`, differentiable w.r.t. the
+ *   student logits (and anything they depend on). Labels are int32 class indices, not one-hot.
+ * @throws Error at construction: `alpha must be in [0, 1], got 1.5`,
+ *   `temperature must be a finite number > 0, got 0`. At each call: shape mismatch
+ *   (`teacherLogits shape [4, 10] must equal studentLogits shape [4, 5]`), labels out of range
+ *   (`labels must be class indices in [0, 10), got 12 at index 3`), wrong label dtype or length,
+ *   NaN/Inf (`studentLogits contains NaN or Inf (...)`).
+ */
+export function distillationLoss(config: DistillationLossConfig): DistillationLossFn {
+  checkConfig(config);
+  const frozen: DistillationLossConfig = { ...config };
+  return (labels, studentLogits, teacherLogits) => {
+    checkInputs(labels, studentLogits, teacherLogits, frozen.checkFinite ?? true);
+    const { alpha, temperature: T } = frozen;
+    return tf.tidy(() => {
+      const hard = tf.mul(alpha, hardCrossEntropy(labels, studentLogits));
+      const soft = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T));
+      return tf.add(hard, soft) as tf.Scalar;
+    });
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * Timing, the tinybench way: warm-up runs, then repeats until a minimum time has passed, and
+ * the median with the 10th and 90th percentiles. Used by lessons (matmul GFLOP/s in lesson 00)
+ * and by `npm run bench`. Asynchronous backends are timed to the end of the work because the
+ * measured function must await its result (`await t.data()`).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface TimingOptions {
+  /** Untimed runs first (default 2). */
+  warmup?: number;
+  /** Keep timing until this many milliseconds have passed (default 300). */
+  minTimeMs?: number;
+  /** At least this many timed runs (default 3). */
+  minIterations?: number;
+  /** At most this many timed runs (default 100). */
+  maxIterations?: number;
+}
+
+export interface TimingStats {
+  iterations: number;
+  medianMs: number;
+  p10Ms: number;
+  p90Ms: number;
+  meanMs: number;
+}
+
+function checkCount(v: number, name: string, min: number): void {
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${v}`);
+}
+
+/** The q-quantile (0..1) of sorted values, by linear interpolation. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) throw new Error('quantile of an empty array');
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const a = sorted[lo] as number;
+  const b = sorted[hi] as number;
+  return a + (b - a) * (pos - lo);
+}
+
+/**
+ * Times `fn` and returns per-run statistics in milliseconds.
+ * @throws Error when an option is not a valid count.
+ */
+export async function timeIt(fn: () => unknown | Promise<unknown>, options: TimingOptions = {}): Promise<TimingStats> {
+  const warmup = options.warmup ?? 2;
+  const minTimeMs = options.minTimeMs ?? 300;
+  const minIterations = options.minIterations ?? 3;
+  const maxIterations = options.maxIterations ?? 100;
+  checkCount(warmup, 'warmup', 0);
+  checkCount(minIterations, 'minIterations', 1);
+  checkCount(maxIterations, 'maxIterations', minIterations);
+  if (!(minTimeMs >= 0)) throw new Error(`minTimeMs must be ≥ 0, got ${minTimeMs}`);
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < maxIterations && (times.length < minIterations || performance.now() - start < minTimeMs)) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    iterations: times.length,
+    medianMs: quantile(sorted, 0.5),
+    p10Ms: quantile(sorted, 0.1),
+    p90Ms: quantile(sorted, 0.9),
+    meanMs: times.reduce((s, x) => s + x, 0) / times.length,
+  };
+}
+
+export interface MatmulResult extends TimingStats {
+  backend: string;
+  n: number;
+  /** 2·n³ floating-point operations per run, divided by the median time. */
+  gflops: number;
+}
+
+/**
+ * Measures an n×n by n×n float32 matmul on the active backend.
+ * @throws Error when `n` is not a positive integer.
+ */
+export async function matmulGflops(n: number, options: TimingOptions = {}): Promise<MatmulResult> {
+  checkCount(n, 'n', 1);
+  const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
+  const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
+  try {
+    const stats = await timeIt(async () => {
+      const c = tf.matMul(a, b);
+      await c.data();
+      c.dispose();
+    }, options);
+    return { backend: tf.getBackend(), n, ...stats, gflops: (2 * n ** 3) / (stats.medianMs * 1e6) };
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+}
+
+/** Backends that can run in this process, in the course's order of preference. */
+export async function availableBackends(): Promise<string[]> {
+  const current = tf.getBackend();
+  const ok: string[] = [];
+  for (const name of ['tensorflow', 'wasm', 'cpu']) {
+    if (tf.findBackendFactory(name) === null) continue;
+    try {
+      if (await tf.setBackend(name)) ok.push(name);
+    } catch {
+      // a registered backend that cannot initialise here (logged by tfjs)
+    }
+  }
+  await tf.setBackend(current);
+  return ok;
+}
+
+/**
+ * Runs `fn` with `name` as the active backend, then restores the previous one. Tensors made on
+ * one backend must not be used on another: create and dispose them inside `fn`.
+ * @throws Error when the backend cannot be activated.
+ */
+export async function withBackend<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const previous = tf.getBackend();
+  const ok = tf.findBackendFactory(name) !== null && (await tf.setBackend(name));
+  if (!ok) throw new Error(`backend must be one that can run here, got ${JSON.stringify(name)}`);
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend(previous);
+  }
+}

@@ -1,0 +1,49 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { availableBackends, matmulGflops, quantile, timeIt, withBackend } from '../lib/measure';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('timing', () => {
+  it('computes quantiles by linear interpolation', () => {
+    // Reference, by hand: positions (n-1)q over [1,2,3,4]: q=0.5 -> 2.5, q=0.1 -> 1.3.
+    expect(quantile([1, 2, 3, 4], 0.5)).toBeCloseTo(2.5, 12);
+    expect(quantile([1, 2, 3, 4], 0.1)).toBeCloseTo(1.3, 12);
+    expect(() => quantile([], 0.5)).toThrow(/empty/);
+  });
+
+  it('runs warm-up then at least minIterations and at most maxIterations', async () => {
+    let calls = 0;
+    const s = await timeIt(() => void calls++, { warmup: 2, minIterations: 5, maxIterations: 5, minTimeMs: 0 });
+    expect(calls).toBe(7);
+    expect(s.iterations).toBe(5);
+    expect(s.p10Ms).toBeLessThanOrEqual(s.medianMs);
+    expect(s.medianMs).toBeLessThanOrEqual(s.p90Ms);
+  });
+
+  it('rejects bad options, naming them', async () => {
+    await expect(timeIt(() => 0, { maxIterations: 0 })).rejects.toThrow(/^maxIterations must be an integer ≥ 3, got 0$/);
+    await expect(matmulGflops(0)).rejects.toThrow(/^n must be an integer ≥ 1, got 0$/);
+  });
+});
+
+describe('matmulGflops', () => {
+  it('reports 2n³/time and leaks no tensor', async () => {
+    const before = tf.memory().numTensors;
+    const r = await matmulGflops(32, { warmup: 1, minIterations: 3, maxIterations: 3, minTimeMs: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.backend).toBe('cpu');
+    expect(r.gflops).toBeCloseTo((2 * 32 ** 3) / (r.medianMs * 1e6), 9);
+  });
+
+  it('switches backend for a block and restores it', async () => {
+    const names = await availableBackends();
+    expect(names).toContain('cpu');
+    expect(names).not.toContain('webgl');
+    expect(await withBackend('cpu', async () => tf.getBackend())).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    await expect(withBackend('nope', async () => 1)).rejects.toThrow(/backend must be one that can run here, got "nope"/);
+  });
+});

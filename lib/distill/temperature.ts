@@ -67,7 +67,8 @@ export function softTargets<R extends tf.Rank>(teacherLogits: tf.Tensor<R>, T: n
  * near 0 (confident) towards `ln C` (uniform) as T grows.
  *
  * The log is taken of `p` where `p > 0` and of 1 where `p = 0`, so both the value and the gradient
- * stay finite at `p = 0` (no clipping of the probabilities).
+ * stay finite at `p = 0` (no clipping of the probabilities). The gradient is `-(ln p + 1)`, and 0
+ * at `p = 0`.
  *
  * @param probs float32 probabilities, classes on the last axis (each row should sum to 1; this is
  *   not checked).
@@ -76,9 +77,28 @@ export function softTargets<R extends tf.Rank>(teacherLogits: tf.Tensor<R>, T: n
  */
 export function entropy(probs: tf.Tensor): tf.Tensor {
   assertLogits(probs, 'probs');
-  return tf.tidy(() => {
-    // safe = p where p > 0, 1 where p = 0. tf.sign has a zero gradient (tf.greater has none).
-    const safe = tf.add(probs, tf.sub(1, tf.sign(probs)));
-    return tf.neg(tf.sum(tf.mul(probs, tf.log(safe)), -1));
-  });
+  return tf.tidy(() => entropyOp(probs) as tf.Tensor);
 }
+
+/**
+ * `-sum p ln p` with a custom gradient `-(ln p + 1)` where `p > 0` and 0 where `p = 0` (the
+ * derivative of `p ln p` is unbounded at 0; 0 is the value the masked formula below gives).
+ * A custom gradient because the mask needs a comparison, which has no gradient in tfjs, and
+ * `tf.sign` is not a usable mask: the wasm backend returns 0 for small positive values (~1e-20).
+ */
+const entropyOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const probs = args[0] as tf.Tensor;
+  const save = args[1] as tf.GradSaveFunc;
+  const positive = tf.greater(probs, 0);
+  const safe = tf.where(positive, probs, tf.onesLike(probs)); // p where p > 0, 1 where p = 0
+  const logSafe = tf.log(safe); // ln p, or 0 where p = 0
+  save([logSafe, tf.cast(positive, 'float32')]);
+  return {
+    value: tf.neg(tf.sum(tf.mul(probs, logSafe), -1)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [lnP, mask] = saved as [tf.Tensor, tf.Tensor];
+      // d/dp_i (-sum p ln p) = -(ln p_i + 1), masked to 0 where p_i = 0; dy broadcasts over classes
+      return tf.mul(tf.expandDims(dy, -1), tf.neg(tf.add(lnP, mask)));
+    },
+  };
+});

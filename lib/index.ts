@@ -10,3 +10,4 @@ export * from './progress';
 export * from './distill/temperature';
 export * from './distill/kl';
 export * from './distill/loss';
+export * from './distill/ensemble';

@@ -1,0 +1,74 @@
+"""Executes one notebook through its kernel with nbclient and reports the first failing cell.
+
+usage: execute_notebook.py IN.ipynb OUT.ipynb [--timeout S]
+
+Writes OUT (atomically) even when a cell fails, so the outputs up to the failure can be read.
+Prints one JSON line: {"ok": bool, "cell": index or null, "source": ..., "error": ...}.
+A cell fails when its execute_reply says error, and also when it printed tslab's
+"UnhandledPromiseRejection:" or "UncaughtException:" to stderr: plain tslab reports errors
+thrown outside the awaited chain only there (see docs/kernel.md).
+"""
+import json
+import os
+import re
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ASYNC_ERROR = re.compile(r"^(UnhandledPromiseRejection|UncaughtException):", re.M)
+
+
+def text_of(cell, name):
+    return "".join(
+        o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == name
+    )
+
+
+def main():
+    src, dst = sys.argv[1], sys.argv[2]
+    timeout = int(sys.argv[sys.argv.index("--timeout") + 1]) if "--timeout" in sys.argv else 1200
+    nb = nbformat.read(src, as_version=4)
+    failed = {}
+
+    def on_error(cell, cell_index, execute_reply):
+        failed.setdefault("cell", cell_index)
+
+    client = NotebookClient(
+        nb, timeout=timeout, resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}}
+    )
+    client.on_cell_error = on_error
+    exc = None
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        exc = e
+    finally:
+        tmp = dst + ".tmp"
+        nbformat.write(nb, tmp)
+        os.replace(tmp, dst)
+
+    index = failed.get("cell")
+    if index is None:
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and ASYNC_ERROR.search(text_of(cell, "stderr")):
+                index = i
+                break
+    if index is None and exc is not None:
+        index = -1
+    result = {"ok": index is None, "cell": None, "source": None, "error": None}
+    if index is not None:
+        cell = nb.cells[index] if index >= 0 else None
+        errors = [o for o in (cell.get("outputs", []) if cell else []) if o.get("output_type") == "error"]
+        detail = [f"{o.get('ename', '')}: {o.get('evalue', '')}".strip(": ") for o in errors]
+        detail += [text_of(cell, "stderr")] if cell else []
+        if not "".join(detail).strip() and exc is not None:
+            detail.append(str(exc)[-3000:])
+        result.update(cell=index + 1 if index >= 0 else None, source=cell.source if cell else None,
+                      error=re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(d for d in detail if d)).strip())
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

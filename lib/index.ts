@@ -11,3 +11,4 @@ export * from './distill/temperature';
 export * from './distill/kl';
 export * from './distill/loss';
 export * from './distill/ensemble';
+export * from './distill/teacher-cache';

@@ -24,8 +24,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assert, show } from './validate';
 
-/** A teacher given as a function: a batch of inputs `[b, ...]` -> logits `[b, classes]`. */
-export type TeacherFn = (x: tf.Tensor) => tf.Tensor2D;
+/** A teacher given as a function: a batch of inputs `[b, ...]` -> logits `[b, classes]` (the rank is checked at run time). */
+export type TeacherFn = (x: tf.Tensor) => tf.Tensor;
 
 /** A teacher: a function or a tfjs layers model (its `predict` gives logits). */
 export type Teacher = TeacherFn | tf.LayersModel;

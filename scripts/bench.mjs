@@ -1,0 +1,505 @@
+// @ts-check
+// npm run bench: the course's tfjs (on the backend the lib picks) against PyTorch on the CPU,
+// case by case, side by side. See bench/README.md for what each case measures and how to read
+// the ratios.
+//
+//   npm run bench                          the lib's backend (FRUGAL_BACKEND is honoured)
+//   npm run bench -- --backend cpu         one backend: cpu, wasm or tensorflow
+//   npm run bench -- --all-backends        wasm and cpu, one table each
+//   npm run bench -- --json out/bench.json also write the results as JSON
+//
+// PyTorch runs in a child process (bench/torch_bench.py through /usr/bin/python3, or
+// $FRUGAL_PYTHON), after the tfjs cases, so the two never compete for the cores.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+/** @type {typeof import('@tensorflow/tfjs')} */
+const tf = require('@tensorflow/tfjs');
+/** @type {typeof import('@frugal-ai/lib')} */
+let lib;
+try {
+  lib = require('@frugal-ai/lib');
+} catch (err) {
+  console.error(`bench: cannot load @frugal-ai/lib (run npm run build first): ${/** @type {Error} */ (err).message}`);
+  process.exit(1);
+}
+
+/** @typedef {import('@tensorflow/tfjs').Tensor} Tensor */
+/** @typedef {{ run: () => Tensor, dispose: () => void }} TfjsCase */
+/**
+ * One benchmark case.
+ * @typedef {object} BenchCase
+ * @property {string} id        stable key, used by --cases and in the JSON
+ * @property {string} title     the table's row label (short)
+ * @property {string} kind      implementation: a key of TFJS_KINDS, and of CASES in torch_bench.py
+ * @property {Record<string, number>} params  shapes and settings, passed to both sides
+ * @property {number} [flops]   floating-point operations per iteration, for a GFLOP/s row
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Cases. The extension point: a new case is one entry in CASES, plus an implementation under its
+// `kind` in TFJS_KINDS here and in CASES of bench/torch_bench.py (same inputs, same output).
+// ---------------------------------------------------------------------------------------------
+
+/** Largest relative difference allowed between the tfjs and PyTorch check values. */
+const CHECK_TOLERANCE = 1e-3;
+
+const KL = { batch: 4096, classes: 1000, temperature: 4 };
+
+/** @type {BenchCase[]} */
+const CASES = [
+  { id: 'matmul-256', title: 'matmul 256²', kind: 'matmul', params: { n: 256 }, flops: 2 * 256 ** 3 },
+  { id: 'matmul-1024', title: 'matmul 1024²', kind: 'matmul', params: { n: 1024 }, flops: 2 * 1024 ** 3 },
+  { id: 'kl-forward', title: 'KL fwd', kind: 'kl-forward', params: KL },
+  { id: 'kl-forward-backward', title: 'KL fwd+bwd', kind: 'kl-forward-backward', params: KL },
+];
+
+/**
+ * A [rows, cols] array of values in [-scale, scale), bit-identical to hash_fill() in
+ * bench/torch_bench.py: an integer hash of the flat index, so both sides get the same inputs.
+ * @param {number} rows
+ * @param {number} cols
+ * @param {number} seed
+ * @param {number} scale
+ * @returns {import('@tensorflow/tfjs').Tensor2D}
+ */
+function hashFill(rows, cols, seed, scale) {
+  const out = new Float32Array(rows * cols);
+  for (let k = 0; k < out.length; k++) {
+    let h = (k + seed * 0x1000000) >>> 0;
+    h = Math.imul((h >>> 16) ^ h, 0x45d9f3b) >>> 0;
+    h = Math.imul((h >>> 16) ^ h, 0x45d9f3b) >>> 0;
+    h = ((h >>> 16) ^ h) >>> 0;
+    out[k] = ((h / 2 ** 32) * 2 - 1) * scale; // float64, rounded to float32 on store
+  }
+  return tf.tensor2d(out, [rows, cols]);
+}
+
+/**
+ * KL(softmax(teacher / T) || softmax(student / T)), batchmean, from logits: the lib's
+ * `klDivergence` (lib/distill/kl.ts), as PyTorch's `F.kl_div(log_q, log_p,
+ * reduction='batchmean', log_target=True)` in torch_bench.py. `checkFinite: false` skips the
+ * lib's NaN/Inf read-back of both inputs, as a training loop over trusted tensors would.
+ * @param {Tensor} teacher [b, c]
+ * @param {Tensor} student [b, c]
+ * @param {number} temperature
+ * @returns {Tensor} []
+ */
+function kl(teacher, student, temperature) {
+  return lib.klDivergence(
+    /** @type {import('@tensorflow/tfjs').Tensor2D} */ (teacher),
+    /** @type {import('@tensorflow/tfjs').Tensor2D} */ (student),
+    temperature,
+    { checkFinite: false },
+  );
+}
+
+/** @param {Record<string, number>} p */
+function klInputs(p) {
+  const teacher = hashFill(p.batch ?? 0, p.classes ?? 0, 3, 8); // [b, c]
+  const student = hashFill(p.batch ?? 0, p.classes ?? 0, 4, 6); // [b, c]
+  return { teacher, student };
+}
+
+/**
+ * kind -> builder. A builder makes the inputs once; `run` does one iteration and returns the
+ * tensor the timer waits for (and the value checked against PyTorch); `dispose` frees the inputs.
+ * @type {Record<string, (p: Record<string, number>) => TfjsCase>}
+ */
+const TFJS_KINDS = {
+  matmul: (p) => {
+    const n = p.n ?? 0;
+    const a = hashFill(n, n, 1, 1); // [n, n]
+    const b = hashFill(n, n, 2, 1); // [n, n]
+    return { run: () => tf.matMul(a, b), dispose: () => tf.dispose([a, b]) }; // -> [n, n]
+  },
+  'kl-forward': (p) => {
+    const { teacher, student } = klInputs(p);
+    return {
+      run: () => kl(teacher, student, p.temperature ?? 1), // -> []
+      dispose: () => tf.dispose([teacher, student]),
+    };
+  },
+  'kl-forward-backward': (p) => {
+    const { teacher, student } = klInputs(p);
+    // d KL / d student logits; tf.grad disposes the forward's intermediates.
+    const grad = tf.grad((s) => kl(teacher, s, p.temperature ?? 1));
+    return { run: () => grad(student), dispose: () => tf.dispose([teacher, student]) }; // -> [b, c]
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Timing: the lib's timeIt (lib/measure.ts), tinybench-like: `warmup` untimed runs, then timed
+// runs until `minTimeMs` has passed and `minIterations` runs were made, at most `maxIterations`.
+// torch_bench.py repeats the same loop, and both columns' statistics come from lib.quantile.
+// ---------------------------------------------------------------------------------------------
+
+/** @typedef {Required<import('@frugal-ai/lib').TimingOptions>} Timing */
+/** @typedef {{ medianMs: number, p10Ms: number, p90Ms: number, meanMs: number, iterations: number }} Stats */
+
+/**
+ * Statistics of raw samples (PyTorch's), as timeIt computes them for tfjs.
+ * @param {number[]} ms one duration per iteration, in milliseconds
+ * @returns {Stats}
+ */
+function stats(ms) {
+  const sorted = [...ms].sort((x, y) => x - y);
+  return {
+    iterations: sorted.length,
+    medianMs: lib.quantile(sorted, 0.5),
+    p10Ms: lib.quantile(sorted, 0.1),
+    p90Ms: lib.quantile(sorted, 0.9),
+    meanMs: sorted.reduce((x, y) => x + y, 0) / sorted.length,
+  };
+}
+
+/**
+ * The number compared with PyTorch: the value of a scalar, else the Frobenius norm, summed in
+ * float64 here so that the check itself adds no float32 rounding.
+ * @param {Tensor} out
+ */
+function checkValue(out) {
+  const values = out.dataSync();
+  if (values.length === 1) return values[0] ?? NaN;
+  let sumSq = 0;
+  for (const v of values) sumSq += v * v;
+  return Math.sqrt(sumSq);
+}
+
+/**
+ * Runs one case on the active backend; throws if it leaks tensors.
+ * @param {BenchCase} c
+ * @param {Timing} timing
+ */
+async function runTfjsCase(c, timing) {
+  const build = TFJS_KINDS[c.kind];
+  if (!build) throw new Error(`case ${c.id}: no tfjs implementation for kind ${JSON.stringify(c.kind)}`);
+  const before = tf.memory().numTensors;
+  const impl = build(c.params);
+  let check = NaN;
+  /** @type {Stats} */
+  let timed;
+  try {
+    const first = impl.run();
+    check = checkValue(first);
+    first.dispose();
+    // One iteration, waited for: `await data()` downloads the result, so an asynchronous
+    // backend cannot return before its kernels have run. Disposal is inside the timed region.
+    timed = await lib.timeIt(async () => {
+      const out = impl.run();
+      await out.data();
+      out.dispose();
+    }, timing);
+  } finally {
+    impl.dispose();
+  }
+  const after = tf.memory().numTensors;
+  if (after !== before) {
+    throw new Error(`case ${c.id} on ${tf.getBackend()} leaked ${after - before} tensors (${before} -> ${after})`);
+  }
+  return { check, stats: timed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// PyTorch
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Runs bench/torch_bench.py. Returns its JSON, or { available: false, reason } when Python or
+ * torch is missing.
+ * @param {BenchCase[]} cases
+ * @param {number[]} threads
+ * @param {Timing} timing
+ */
+function runTorch(cases, threads, timing) {
+  const python = process.env.FRUGAL_PYTHON || '/usr/bin/python3';
+  const spec = { threads, timing, cases: cases.map(({ id, kind, params }) => ({ id, kind, params })) };
+  const res = spawnSync(python, [join(ROOT, 'bench', 'torch_bench.py')], {
+    input: JSON.stringify(spec),
+    stdio: ['pipe', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    timeout: 300_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (res.error) {
+    const why = /** @type {NodeJS.ErrnoException} */ (res.error).code === 'ENOENT' ? 'not found' : res.error.message;
+    return { available: false, reason: `${python} ${why}` };
+  }
+  if (res.status !== 0) {
+    throw new Error(`bench/torch_bench.py failed (${python}, exit ${res.status ?? res.signal})`);
+  }
+  return JSON.parse(res.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+/** Three significant digits, no exponent for the ranges seen here. @param {number} x */
+function sig3(x) {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  const digits = a >= 100 ? 0 : a >= 10 ? 1 : a >= 1 ? 2 : 3;
+  return x.toFixed(digits);
+}
+
+/** A time unit chosen from a duration in ms: [name, ms per unit]. @param {number} ms */
+function unitFor(ms) {
+  if (ms < 1) return /** @type {const} */ (['µs', 1e-3]);
+  if (ms < 1000) return /** @type {const} */ (['ms', 1]);
+  return /** @type {const} */ (['s', 1000]);
+}
+
+/** @param {number} ms */
+function fmtTime(ms) {
+  const [name, scale] = unitFor(ms);
+  return `${sig3(ms / scale)} ${name}`;
+}
+
+/** p10–p90 in the unit of the median. @param {Stats} s */
+function fmtRange(s) {
+  const [name, scale] = unitFor(s.medianMs);
+  return `${sig3(s.p10Ms / scale)}–${sig3(s.p90Ms / scale)} ${name}`;
+}
+
+/** @param {number} ratio tfjs time / torch time */
+function fmtRatio(ratio) {
+  if (!Number.isFinite(ratio)) return '';
+  const faster = ratio > 1 ? 'torch' : ratio < 1 ? 'tfjs' : 'tie';
+  return `${sig3(ratio)} (${faster})`;
+}
+
+/**
+ * Left-aligned first two columns, right-aligned numbers, two spaces between columns.
+ * @param {string[][]} rows the first row is the header
+ */
+function alignTable(rows) {
+  const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (/** @type {string[]} */ r) =>
+    r.map((s, c) => (c < 2 ? s.padEnd(widths[c] ?? 0) : s.padStart(widths[c] ?? 0))).join('  ').trimEnd();
+  return rows.map(line).join('\n');
+}
+
+/**
+ * @param {BenchCase[]} cases
+ * @param {string} backend
+ * @param {Record<string, any>} results by case id
+ * @param {number[]} threads torch columns; empty when torch is missing
+ */
+function renderTable(cases, backend, results, threads) {
+  const header = ['case', 'stat', `tfjs ${backend}`, ...threads.map((t) => `torch ${t} thr`)];
+  header.push(...threads.map((t) => `ratio ${t} thr`));
+  const rows = [header];
+  for (const c of cases) {
+    const r = results[c.id];
+    const tfjsStats = r.tfjs[backend];
+    const torchStats = threads.map((t) => r.torch?.[t]);
+    const all = [tfjsStats, ...torchStats];
+    rows.push([
+      c.title,
+      'median',
+      ...all.map((s) => (s ? fmtTime(s.medianMs) : 'n/a')),
+      ...threads.map((t) => fmtRatio(r.ratios?.[backend]?.[t] ?? NaN)),
+    ]);
+    rows.push(['', 'p10–p90', ...all.map((s) => (s ? fmtRange(s) : ''))]);
+    if (c.flops) rows.push(['', 'GFLOP/s', ...all.map((s) => (s ? sig3(s.gflops) : ''))]);
+  }
+  return alignTable(rows);
+}
+
+/**
+ * Writes JSON atomically: a temporary file next to the target, then a rename.
+ * @param {string} path
+ * @param {unknown} value
+ */
+function writeJsonAtomic(path, value) {
+  const target = resolve(path);
+  mkdirSync(dirname(target), { recursive: true });
+  const tmp = `${target}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, target);
+  return target;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+const HELP = `usage: npm run bench -- [options]
+  --backend NAME     cpu, wasm or tensorflow (default: the lib's choice, or $FRUGAL_BACKEND)
+  --all-backends     run wasm and cpu, one table each
+  --json PATH        also write the results as JSON (e.g. out/bench.json)
+  --cases IDS        comma-separated case ids (${CASES.map((c) => c.id).join(', ')})
+  --time S           time each case for at least S seconds (default 0.5)
+  --iterations N     and at least N timed runs (default 5), after 2 warm-up runs
+  --no-torch         skip PyTorch
+  --help`;
+
+/**
+ * @param {string | undefined} raw
+ * @param {string} name
+ * @param {number} fallback
+ * @throws Error naming the option and the value when it is not a positive number.
+ */
+function positive(raw, name, fallback) {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+async function main() {
+  const { values: opt } = parseArgs({
+    options: {
+      backend: { type: 'string' },
+      'all-backends': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      cases: { type: 'string' },
+      time: { type: 'string' },
+      iterations: { type: 'string' },
+      'no-torch': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (opt.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (opt.backend !== undefined && opt['all-backends']) {
+    throw new Error('--backend and --all-backends exclude each other');
+  }
+  /** @type {Timing} */
+  const timing = {
+    warmup: 2,
+    minTimeMs: positive(opt.time, 'time', 0.5) * 1000,
+    minIterations: Math.ceil(positive(opt.iterations, 'iterations', 5)),
+    maxIterations: 1000,
+  };
+  let cases = CASES;
+  if (opt.cases !== undefined) {
+    const ids = opt.cases.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
+    if (unknown.length || !ids.length) {
+      throw new Error(`--cases must list ids among ${CASES.map((c) => c.id).join(', ')}, got ${JSON.stringify(opt.cases)}`);
+    }
+    cases = CASES.filter((c) => ids.includes(c.id));
+  }
+
+  /** @type {(string | undefined)[]} */
+  const forces = opt['all-backends'] ? ['wasm', 'cpu'] : [opt.backend && lib.parseBackendName(opt.backend, '--backend')];
+
+  // Other work on the machine skews timings: the load average goes in the header.
+  const loadBefore = os.loadavg()[0] ?? NaN;
+  /** @type {Record<string, any>} */
+  const results = Object.fromEntries(cases.map((c) => [c.id, { tfjs: {}, torch: null, ratios: {}, check: {}, relDiff: {} }]));
+  const reports = [];
+  for (const force of forces) {
+    const report = await lib.initBackend(force === undefined ? {} : { force });
+    if (tf.getBackend() !== report.backend) {
+      throw new Error(`the lib activated ${report.backend} but this script's tfjs runs ${tf.getBackend()}: two copies of tfjs?`);
+    }
+    reports.push(report);
+    for (const c of cases) {
+      process.stderr.write(`bench: tfjs ${report.backend} ${c.id}\n`);
+      const { check, stats: s } = await runTfjsCase(c, timing);
+      results[c.id].tfjs[report.backend] = { ...s, ...(c.flops ? { gflops: c.flops / s.medianMs / 1e6 } : {}) };
+      results[c.id].check[report.backend] = check;
+    }
+  }
+
+  const cpus = os.availableParallelism();
+  const threads = [...new Set([cpus, 1])];
+  /** @type {any} */
+  const torch = opt['no-torch'] ? { available: false, reason: 'skipped by --no-torch' } : runTorch(cases, threads, timing);
+  const torchThreads = torch.available ? threads : [];
+  const mismatches = [];
+  let worst = { rel: 0, where: '' };
+  for (const c of cases) {
+    const r = results[c.id];
+    const t = torch.available ? torch.cases[c.id] : undefined;
+    if (!t || t.error) continue;
+    r.torch = {};
+    r.check.torch = t.check;
+    for (const th of threads) {
+      const s = stats(t.runs[String(th)]);
+      r.torch[th] = { ...s, ...(c.flops ? { gflops: c.flops / s.medianMs / 1e6 } : {}) };
+    }
+    for (const rep of reports) {
+      const tfjsStats = r.tfjs[rep.backend];
+      r.ratios[rep.backend] = Object.fromEntries(threads.map((th) => [th, tfjsStats.medianMs / r.torch[th].medianMs]));
+      const rel = Math.abs(r.check[rep.backend] - t.check) / Math.max(Math.abs(t.check), 1e-12);
+      r.relDiff[rep.backend] = rel;
+      if (rel > worst.rel) worst = { rel, where: `${c.id} on ${rep.backend}` };
+      if (!(rel <= CHECK_TOLERANCE)) mismatches.push(`${c.id} on ${rep.backend}: tfjs ${r.check[rep.backend]} vs torch ${t.check}`);
+    }
+  }
+
+  // The report: header lines, then one table per tfjs backend.
+  const date = new Date().toISOString().replace(/:\d\d\.\d+Z$/, 'Z');
+  const cpuModel = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
+  const out = [
+    `frugal-ai bench, ${date}: Node ${process.version}, tfjs ${tf.version.tfjs}`,
+    `${cpus} CPUs (${cpuModel}), load average ${loadBefore.toFixed(1)} before, ${os.loadavg()[0]?.toFixed(1)} after`,
+  ];
+  if (torch.available) {
+    out.push(
+      `PyTorch ${torch.torch} (CPU, Python ${torch.python}): ${threads.map((t) => `${t} thr`).join(' and ')}` +
+        ` (torch's default here: ${torch.default_threads})`,
+    );
+  } else {
+    out.push(`PyTorch not run: ${torch.reason}; tfjs column only.`);
+  }
+  out.push('time per iteration: median, p10–p90; ratio = tfjs median / torch median, (faster side)');
+  reports.forEach((rep, i) => {
+    // The lib's reason reads "<why>; <engine note>"; a backend forced here was forced by a flag.
+    const reason = rep.attempts.find((/** @type {any} */ a) => a.ok)?.reason ?? '';
+    const note = reason.includes('; ') ? reason.slice(reason.indexOf('; ') + 2) : '';
+    const flag = opt['all-backends'] ? '--all-backends' : `--backend ${forces[i]}`;
+    const why = forces[i] === undefined ? reason : [note, `chosen by ${flag}`].filter(Boolean).join('; ');
+    out.push('', `tfjs on ${rep.backend} (${rep.label}: ${why})`, '');
+    out.push(renderTable(cases, rep.backend, results, torchThreads));
+  });
+  if (torch.available) {
+    out.push('');
+    out.push(
+      mismatches.length
+        ? `results DIFFER from PyTorch (relative > ${CHECK_TOLERANCE}): ${mismatches.join('; ')}`
+        : `results agree with PyTorch within ${CHECK_TOLERANCE} relative` +
+            ` (largest: ${worst.rel.toExponential(1)}, ${worst.where || 'none'})`,
+    );
+  }
+  console.log(out.join('\n'));
+
+  if (opt.json !== undefined) {
+    const doc = {
+      date: new Date().toISOString(),
+      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      machine: { node: process.version, platform: `${process.platform} ${process.arch}`, cpus, cpuModel, loadBefore, loadAfter: os.loadavg()[0] },
+      timing,
+      tfjs: { version: tf.version.tfjs, backends: reports },
+      torch: torch.available
+        ? { available: true, version: torch.torch, python: torch.python, threads, defaultThreads: torch.default_threads }
+        : { available: false, reason: torch.reason },
+      cases: cases.map((c) => ({ id: c.id, title: c.title, kind: c.kind, params: c.params, flops: c.flops ?? null, ...results[c.id] })),
+      mismatches,
+    };
+    const path = writeJsonAtomic(opt.json, doc);
+    process.stderr.write(`bench: wrote ${path}\n`);
+  }
+  return mismatches.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -96,16 +96,17 @@ function firstLine(s: string): string {
 export async function selectBackend(
   candidates: readonly BackendCandidate[],
   forced: BackendName | null = null,
+  forcedBy: string = BACKEND_ENV,
 ): Promise<BackendReport> {
   const attempts: BackendAttempt[] = [];
   for (const c of candidates) {
     if (forced !== null && c.name !== forced) {
-      attempts.push({ label: c.label, name: c.name, ok: false, reason: `skipped: ${BACKEND_ENV}=${forced}` });
+      attempts.push({ label: c.label, name: c.name, ok: false, reason: `skipped: ${forcedBy}=${forced}` });
       continue;
     }
     try {
       const note = await c.load();
-      const why = forced !== null ? `forced by ${BACKEND_ENV}=${forced}` : 'first that loaded';
+      const why = forced !== null ? `forced by ${forcedBy}=${forced}` : 'first that loaded';
       attempts.push({ label: c.label, name: c.name, ok: true, reason: note ? `${why}; ${note}` : why });
       return { backend: c.name, label: c.label, forced, attempts };
     } catch (err) {
@@ -114,7 +115,7 @@ export async function selectBackend(
   }
   const tried = attempts.map((a) => `${a.label}: ${a.reason}`).join('; ');
   if (forced !== null) {
-    throw new Error(`${BACKEND_ENV}=${forced} was requested but could not be loaded (${tried})`);
+    throw new Error(`${forcedBy}=${forced} was requested but could not be loaded (${tried})`);
   }
   throw new Error(`no tfjs backend could be loaded (${tried})`);
 }
@@ -196,7 +197,7 @@ export function initBackend(options: { force?: string; env?: NodeJS.ProcessEnv }
   const forced = raw === undefined || raw === '' ? null : parseBackendName(raw, source);
   if (current === null || options.force !== undefined) {
     tf.enableProdMode();
-    current = selectBackend(defaultCandidates(), forced);
+    current = selectBackend(defaultCandidates(), forced, source);
     current.catch(() => {
       current = null;
     });

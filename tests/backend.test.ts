@@ -104,3 +104,11 @@ describe('initBackend (real tfjs)', () => {
     ]);
   });
 });
+
+describe('initBackend reasons', () => {
+  it('names the argument that forced the backend', async () => {
+    const r = await initBackend({ force: 'cpu' });
+    expect(r.attempts.at(-1)?.reason).toMatch(/^forced by force=cpu;/);
+    expect(r.attempts[0]?.reason).toBe('skipped: force=cpu');
+  });
+});

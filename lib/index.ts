@@ -12,3 +12,5 @@ export * from './distill/kl';
 export * from './distill/loss';
 export * from './distill/ensemble';
 export * from './distill/teacher-cache';
+export * from './optim/lamb';
+export * from './optim/schedules';

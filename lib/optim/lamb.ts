@@ -1,0 +1,224 @@
+/**
+ * LAMB: Layer-wise Adaptive Moments for Batch training (You et al. 2019, "Large Batch Optimization
+ * for Deep Learning: Training BERT in 76 minutes", Algorithm 2), as a tfjs optimizer.
+ *
+ * For each variable ("layer") w with gradient g, at step t = 1, 2, ...:
+ *
+ *     m = beta1 m + (1 - beta1) g                    v = beta2 v + (1 - beta2) g^2
+ *     m_hat = m / (1 - beta1^t)                      v_hat = v / (1 - beta2^t)
+ *     r = m_hat / (sqrt(v_hat) + epsilon)            (Adam's step direction)
+ *     u = r + weightDecay * w                        (decoupled weight decay, as in AdamW)
+ *     ratio = ||w|| / ||u||   (1 when either norm is 0)
+ *     w = w - learningRate * ratio * u
+ *
+ * The trust ratio makes each layer's step proportional to the size of its weights, whatever the
+ * scale of its gradients: that is what lets LAMB train with very large batches. phi (the paper's
+ * scaling function) is the identity, as in the paper's experiments.
+ *
+ * `learningRate` is a public field: a schedule sets it before each step
+ * (`opt.learningRate = schedule(step)`, see lib/optim/schedules.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** Hyper-parameters of {@link LambOptimizer}. */
+export interface LambArgs {
+  /** Step size eta, > 0. LAMB's trust ratio makes it relative: ~1e-3..1e-2 is usual. */
+  learningRate: number;
+  /** Decay of the first moment (mean of gradients), in [0, 1). Default 0.9. */
+  beta1?: number;
+  /** Decay of the second moment (mean of squared gradients), in [0, 1). Default 0.999. */
+  beta2?: number;
+  /** Added to sqrt(v_hat) to avoid dividing by 0, >= 0. Default 1e-6 (the paper's value). */
+  epsilon?: number;
+  /** Decoupled weight decay lambda, >= 0. Default 0.01. */
+  weightDecay?: number;
+  /**
+   * Read the trust ratios back after each step into `lastTrustRatios` (one sync per variable).
+   * For lessons and tests; default false. Not part of the config.
+   */
+  recordTrustRatios?: boolean;
+}
+
+/** tfjs-core's NamedTensor `{ name, tensor }` (which @tensorflow/tfjs does not re-export). */
+export interface OptimizerNamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+interface Moments {
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+function checkNumber(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
+  if (typeof value !== 'number' || !ok(value)) throw new Error(`${name} must be ${rule}, got ${String(value)}`);
+  return value;
+}
+
+/** The LAMB optimizer. Create it with `new LambOptimizer({...})` or {@link lamb}. */
+export class LambOptimizer extends tf.Optimizer {
+  /** The name tfjs serialisation knows this class by. */
+  static get className(): string {
+    return 'Lamb';
+  }
+
+  /** Step size; may be changed between steps (learning-rate schedules). */
+  learningRate: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  /** With `recordTrustRatios`: variable name -> trust ratio of the last step. */
+  readonly lastTrustRatios = new Map<string, number>();
+  private readonly recordTrustRatios: boolean;
+  /** Moments per variable name, in the order variables were first seen. */
+  private moments = new Map<string, Moments>();
+
+  /**
+   * @throws Error naming the argument: `learningRate must be a finite number > 0, got 0`,
+   *   `beta1 must be a number in [0, 1), got 1`, `epsilon must be a finite number >= 0, got -1`,
+   *   `weightDecay must be a finite number >= 0, got -0.1`.
+   */
+  constructor(args: LambArgs) {
+    super();
+    if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
+    this.learningRate = checkNumber('learningRate', args.learningRate, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
+    this.beta1 = checkNumber('beta1', args.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    this.beta2 = checkNumber('beta2', args.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-6, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+    this.weightDecay = checkNumber('weightDecay', args.weightDecay ?? 0.01, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+    this.recordTrustRatios = args.recordTrustRatios ?? false;
+  }
+
+  /**
+   * One LAMB step for each variable in `variableGradients` (name -> gradient); variables with a
+   * null gradient are skipped. Does not dispose the gradients.
+   * @throws Error when a name is not a registered variable, or the learning rate was set to a bad value.
+   */
+  override applyGradients(variableGradients: tf.NamedTensorMap | OptimizerNamedTensor[]): void {
+    checkNumber('learningRate', this.learningRate, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
+    const entries: Array<[string, tf.Tensor | null | undefined]> = Array.isArray(variableGradients)
+      ? variableGradients.map((v) => [v.name, v.tensor])
+      : Object.entries(variableGradients);
+    const t = this.iterations + 1; // this step's number, from 1
+    const bc1 = 1 - this.beta1 ** t; // bias corrections, plain numbers
+    const bc2 = 1 - this.beta2 ** t;
+    const ratios: Array<[string, tf.Tensor]> = [];
+    tf.tidy(() => {
+      for (const [name, gradient] of entries) {
+        if (gradient == null) continue;
+        const value = tf.engine().registeredVariables[name];
+        if (value === undefined) throw new Error(`variableGradients names ${JSON.stringify(name)}, which is not a registered tf.Variable`);
+        let state = this.moments.get(name);
+        if (state === undefined) {
+          state = {
+            // unnamed (auto-named) variables: two optimizers may train the same variable
+            m: tf.keep(tf.zerosLike(value).variable(false)),
+            v: tf.keep(tf.zerosLike(value).variable(false)),
+          };
+          this.moments.set(name, state);
+        }
+        const m = tf.add(tf.mul(state.m, this.beta1), tf.mul(gradient, 1 - this.beta1));
+        const v = tf.add(tf.mul(state.v, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
+        state.m.assign(m);
+        state.v.assign(v);
+        const r = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), this.epsilon)); // Adam direction
+        const u = this.weightDecay === 0 ? r : tf.add(r, tf.mul(value, this.weightDecay));
+        const wNorm = tf.norm(value);
+        const uNorm = tf.norm(u);
+        const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
+        const ratio = tf.where(bothPositive, tf.div(wNorm, tf.maximum(uNorm, Number.MIN_VALUE)), tf.onesLike(wNorm));
+        value.assign(tf.sub(value, tf.mul(u, tf.mul(ratio, this.learningRate))));
+        if (this.recordTrustRatios) ratios.push([name, tf.keep(ratio)]);
+      }
+    });
+    if (this.recordTrustRatios) {
+      this.lastTrustRatios.clear();
+      for (const [name, ratio] of ratios) {
+        this.lastTrustRatios.set(name, ratio.dataSync()[0] as number);
+        ratio.dispose();
+      }
+    }
+    this.incrementIterations();
+  }
+
+  /** Disposes the optimizer's moment variables. */
+  override dispose(): void {
+    for (const { m, v } of this.moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.moments.clear();
+  }
+
+  /**
+   * The optimizer's state, in tfjs's layout (as Adam): the iteration count, then the first moments
+   * (`<variable>/m`), then the second moments (`<variable>/v`).
+   */
+  override async getWeights(): Promise<OptimizerNamedTensor[]> {
+    const ms: OptimizerNamedTensor[] = [];
+    const vs: OptimizerNamedTensor[] = [];
+    for (const [name, { m, v }] of this.moments) {
+      ms.push({ name: `${name}/m`, tensor: m });
+      vs.push({ name: `${name}/v`, tensor: v });
+    }
+    return [await this.saveIterations(), ...ms, ...vs];
+  }
+
+  /**
+   * Restores the state written by {@link getWeights} (the tensors are copied into new variables).
+   * @throws Error when the list is not [iterations, k first moments, k matching second moments].
+   */
+  override async setWeights(weightValues: OptimizerNamedTensor[]): Promise<void> {
+    const rest = await this.extractIterations(weightValues);
+    if (rest.length % 2 !== 0) throw new Error(`weightValues must hold the iterations then pairs of moments, got ${rest.length} moment tensors`);
+    const k = rest.length / 2;
+    const next = new Map<string, Moments>();
+    for (let i = 0; i < k; i++) {
+      const m = rest[i] as OptimizerNamedTensor;
+      const v = rest[i + k] as OptimizerNamedTensor;
+      const name = m.name.replace(/\/m$/, '');
+      if (!m.name.endsWith('/m') || v.name !== `${name}/v`) {
+        throw new Error(`weightValues must pair '<variable>/m' with '<variable>/v', got ${JSON.stringify(m.name)} and ${JSON.stringify(v.name)}`);
+      }
+      next.set(name, { m: m.tensor.variable(false), v: v.tensor.variable(false) });
+    }
+    this.dispose();
+    this.moments = next;
+  }
+
+  /** The hyper-parameters (not the state). */
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      learningRate: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      weightDecay: this.weightDecay,
+    };
+  }
+
+  /** Rebuilds an optimizer from {@link getConfig}'s output (used by tfjs serialisation). */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls({
+      learningRate: config['learningRate'],
+      beta1: config['beta1'],
+      beta2: config['beta2'],
+      epsilon: config['epsilon'],
+      weightDecay: config['weightDecay'],
+    });
+  }
+}
+
+tf.serialization.registerClass(LambOptimizer);
+
+/**
+ * Creates a {@link LambOptimizer}, in the style of `tf.train.adam`.
+ * @throws Error naming a bad hyper-parameter (see the constructor).
+ */
+export function lamb(args: LambArgs): LambOptimizer {
+  return new LambOptimizer(args);
+}

@@ -1,0 +1,154 @@
+/**
+ * A small, explicit training loop for classifiers: shuffled mini-batches from the seeded `Rng`,
+ * any loss of (batch, logits), any tfjs optimiser, an optional learning-rate schedule and
+ * augmentation, validation accuracy per epoch, and a live progress display. Every step runs in
+ * `tf.tidy`; the loop leaves no tensor behind (tests/train.test.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Progress } from '../progress';
+import type { Rng } from '../random';
+
+/** A labelled data set: features [n, d], integer labels [n], optional teacher logits [n, C]. */
+export interface Dataset {
+  x: tf.Tensor2D;
+  y: tf.Tensor1D;
+  /** Teacher logits aligned with `x` (a cached teacher), used by distillation losses. */
+  teacherLogits?: tf.Tensor2D;
+}
+
+/** One mini-batch, as the loss sees it. */
+export interface Batch {
+  x: tf.Tensor2D;
+  y: tf.Tensor1D;
+  teacherLogits?: tf.Tensor2D;
+}
+
+export interface TrainOptions {
+  /** Passes over the data. */
+  epochs: number;
+  /** Examples per step; the last batch of an epoch may be smaller. */
+  batchSize: number;
+  /** Any tfjs optimiser (Adam, RMSprop, the lib's LAMB). */
+  optimizer: tf.Optimizer;
+  /** The loss of a batch given the model's logits on it. */
+  loss: (batch: Batch, logits: tf.Tensor2D) => tf.Scalar;
+  /** Seeded source of the shuffles (and of the augmentation, if any). */
+  rng: Rng;
+  /** Learning rate per step (0-based), applied before each step. */
+  lrSchedule?: (step: number) => number;
+  /** Batch size per epoch (1-based), overriding `batchSize`. */
+  batchSchedule?: (epoch: number) => number;
+  /** Transforms a batch's features before the forward pass (training only). */
+  augment?: (x: tf.Tensor2D, rng: Rng) => tf.Tensor2D;
+  /** Validation data: accuracy is measured after each epoch. */
+  validation?: { x: tf.Tensor2D; y: tf.Tensor1D };
+  /** A live display in the notebook (default true), or a label for it. */
+  progress?: boolean | string;
+}
+
+export interface TrainHistory {
+  /** Mean training loss per epoch. */
+  loss: number[];
+  /** Validation accuracy per epoch (empty without validation data). */
+  valAccuracy: number[];
+  /** Seconds per epoch. */
+  epochSeconds: number[];
+  /** Optimiser steps taken. */
+  steps: number;
+}
+
+function assertPositiveInt(v: number, name: string): void {
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
+}
+
+/**
+ * Sets a tfjs optimiser's learning rate. tfjs keeps it in a field named `learningRate` on every
+ * built-in optimiser (and on the lib's LAMB).
+ * @throws Error when `lr` is not a finite number > 0, or the optimiser has no learning rate.
+ */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  if (!(Number.isFinite(lr) && lr > 0)) throw new Error(`learning rate must be a finite number > 0, got ${lr}`);
+  const o = optimizer as unknown as { learningRate?: number };
+  if (typeof o.learningRate !== 'number') {
+    throw new Error(`optimizer ${optimizer.getClassName()} has no numeric learningRate field`);
+  }
+  o.learningRate = lr;
+}
+
+/**
+ * Accuracy of `model` on (x, y), computed in batches.
+ * @throws Error when x and y disagree in length.
+ */
+export async function accuracy(model: tf.LayersModel, x: tf.Tensor2D, y: tf.Tensor1D, batchSize = 512): Promise<number> {
+  if (x.shape[0] !== y.shape[0]) throw new Error(`x has ${x.shape[0]} rows but y has ${y.shape[0]} labels`);
+  const correct = tf.tidy(() => {
+    const pred = tf.argMax(model.predict(x, { batchSize }) as tf.Tensor2D, 1);
+    return tf.sum(tf.cast(tf.equal(pred, tf.cast(y, 'int32')), 'float32'));
+  });
+  const n = (await correct.data())[0] ?? 0;
+  correct.dispose();
+  return n / x.shape[0];
+}
+
+/**
+ * Trains `model` on `data` and returns the history. Each step: gather a shuffled batch, augment,
+ * forward, loss, gradients, update, all inside `tf.tidy`.
+ * @throws Error on bad sizes, mismatched data lengths, or a non-finite loss (naming the epoch
+ *   and step, so that a NaN never surfaces cells later).
+ */
+export async function train(model: tf.LayersModel, data: Dataset, options: TrainOptions): Promise<TrainHistory> {
+  assertPositiveInt(options.epochs, 'epochs');
+  assertPositiveInt(options.batchSize, 'batchSize');
+  const n = data.x.shape[0];
+  if (data.y.shape[0] !== n) throw new Error(`data.y has ${data.y.shape[0]} labels, expected ${n} (one per row of data.x)`);
+  if (data.teacherLogits && data.teacherLogits.shape[0] !== n) {
+    throw new Error(`data.teacherLogits has ${data.teacherLogits.shape[0]} rows, expected ${n}`);
+  }
+  const history: TrainHistory = { loss: [], valAccuracy: [], epochSeconds: [], steps: 0 };
+  const show = options.progress ?? true;
+  const progress = show
+    ? new Progress({ total: options.epochs, label: typeof show === 'string' ? show : model.name, curve: 'loss' })
+    : null;
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    const t0 = performance.now();
+    const bs = options.batchSchedule ? options.batchSchedule(epoch) : options.batchSize;
+    assertPositiveInt(bs, `batchSchedule(${epoch})`);
+    const order = options.rng.permutation(n);
+    let lossSum = 0;
+    let batches = 0;
+    for (let start = 0; start < n; start += bs) {
+      if (options.lrSchedule) setLearningRate(options.optimizer, options.lrSchedule(history.steps));
+      const idx = order.slice(start, start + bs);
+      const lossT = tf.tidy(() => {
+        const ix = tf.tensor1d(idx, 'int32');
+        let x = tf.gather(data.x, ix) as tf.Tensor2D;
+        if (options.augment) x = options.augment(x, options.rng);
+        const batch: Batch = { x, y: tf.gather(data.y, ix) as tf.Tensor1D };
+        if (data.teacherLogits) batch.teacherLogits = tf.gather(data.teacherLogits, ix) as tf.Tensor2D;
+        return options.optimizer.minimize(
+          () => options.loss(batch, model.apply(x, { training: true }) as tf.Tensor2D),
+          true,
+          vars,
+        ) as tf.Scalar;
+      });
+      const l = (await lossT.data())[0] ?? NaN;
+      lossT.dispose();
+      if (!Number.isFinite(l)) throw new Error(`loss is ${l} at epoch ${epoch}, step ${history.steps + 1}`);
+      lossSum += l;
+      batches++;
+      history.steps++;
+    }
+    history.loss.push(lossSum / batches);
+    const metrics: Record<string, number> = { loss: lossSum / batches };
+    if (options.validation) {
+      const acc = await accuracy(model, options.validation.x, options.validation.y);
+      history.valAccuracy.push(acc);
+      metrics.valAcc = acc;
+    }
+    history.epochSeconds.push((performance.now() - t0) / 1000);
+    progress?.update(epoch, metrics);
+  }
+  progress?.done();
+  return history;
+}

@@ -14,3 +14,4 @@ export * from './distill/ensemble';
 export * from './distill/teacher-cache';
 export * from './optim/lamb';
 export * from './optim/schedules';
+export * from './data/digits';

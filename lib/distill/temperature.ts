@@ -84,7 +84,7 @@ export function entropy(probs: tf.Tensor): tf.Tensor {
  * `-sum p ln p` with a custom gradient `-(ln p + 1)` where `p > 0` and 0 where `p = 0` (the
  * derivative of `p ln p` is unbounded at 0; 0 is the value the masked formula below gives).
  * A custom gradient because the mask needs a comparison, which has no gradient in tfjs, and
- * `tf.sign` is not a usable mask: the wasm backend returns 0 for small positive values (~1e-20).
+ * `tf.sign` is not a usable mask: the wasm backend (tfjs 4.22) returns 0 for positive values <= 1e-7.
  */
 const entropyOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const probs = args[0] as tf.Tensor;

@@ -15,3 +15,4 @@ export * from './distill/teacher-cache';
 export * from './optim/lamb';
 export * from './optim/schedules';
 export * from './data/digits';
+export * from './plot';

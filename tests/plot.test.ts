@@ -81,6 +81,8 @@ describe('lineFigure', () => {
     expect(() => lineFigure({})).toThrowError(/^series must name at least one series, got \{\}$/);
     expect(() => lineFigure([{ name: 'a', x: [0, 1], y: [1, 2, 3] }])).toThrowError(/^x of series "a" has length 2, expected 3 \(the length of y\)$/);
     expect(() => lineFigure({ a: [1, 0] }, { logY: true })).toThrowError(/^logY needs values > 0, series "a" has 0 at index 1$/);
+    expect(() => lineFigure({ a: [1, 2] }, { logX: true })).toThrowError(/^logX needs x values > 0, series "a" has 0 at index 0$/);
+    expect(lineFigure([{ name: 'a', x: [1, 10], y: [1, 2] }], { logX: true }).layout.xaxis?.type).toBe('log');
     expect(() => lineFigure({ a: [1] }, { width: 0 })).toThrowError(/^width must be a positive integer, got 0$/);
     const tensorLike = { dataSync: () => new Float32Array(1) } as unknown as number[];
     expect(() => lineFigure({ a: tensorLike })).toThrowError(/y of series "a" must be an array of numbers .*got a tf\.Tensor \(pass `await t\.array\(\)`\)/);
@@ -222,10 +224,10 @@ describe('figureBundle and show', () => {
     await expect(show(lineFigure({ a: [1] }), { width: -1, png: false })).rejects.toThrowError(/^width must be a positive integer, got -1$/);
   });
 
-  it('outside a kernel, show writes the summary to stdout and returns the figure', async () => {
+  it('outside a kernel, show writes the summary to stdout and returns nothing', async () => {
     const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const fig = barFigure(['a'], [1], { title: 'B' });
-    expect(await show(fig, { png: false })).toBe(fig);
+    expect(await show(fig, { png: false })).toBeUndefined();
     expect(write).toHaveBeenCalledWith('Figure: B\n  bar: 1 bars\n');
   });
 

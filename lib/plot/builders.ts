@@ -41,6 +41,8 @@ export interface LineOptions extends FigureOptions {
   yTitle?: string;
   /** Log-scale y axis (losses); every value must then be > 0. */
   logY?: boolean;
+  /** Log-scale x axis (temperatures, sizes); every x must then be > 0. */
+  logX?: boolean;
   /** Draw a marker at each point too. */
   markers?: boolean;
 }
@@ -87,6 +89,10 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
       const bad = y.findIndex((v) => v <= 0);
       assert(bad < 0, () => `logY needs values > 0, series "${s.name}" has ${y[bad]} at index ${bad}`);
     }
+    if (options.logX) {
+      const bad = x.findIndex((v) => v <= 0);
+      assert(bad < 0, () => `logX needs x values > 0, series "${s.name}" has ${x[bad]} at index ${bad}`);
+    }
     return { type: 'scatter', name: s.name, x, y, mode };
   });
   return withSummary({
@@ -94,7 +100,14 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
     layout: {
       ...baseLayout(options),
       // Default steps are indices: keep their ticks on integers.
-      xaxis: axis(options.xTitle ?? 'step', list.every((s) => s.x === undefined) ? indexTicks(Math.max(...data.map((t) => t.x.length))) : {}),
+      xaxis: axis(
+        options.xTitle ?? 'step',
+        options.logX
+          ? { type: 'log' }
+          : list.every((s) => s.x === undefined)
+            ? indexTicks(Math.max(...data.map((t) => t.x.length)))
+            : {},
+      ),
       yaxis: axis(options.yTitle, options.logY ? { type: 'log' } : {}),
       hovermode: 'x unified',
     },

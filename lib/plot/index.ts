@@ -64,14 +64,15 @@ export async function figureBundle(fig: FigureLike, options: ShowOptions = {}): 
 }
 
 /**
- * Displays a figure as one notebook output (plotly JSON + PNG + text; see `figureBundle`) and
- * returns it. Await it in the cell: `await show(lineFigure({ loss }))`. Outside a kernel the text
- * summary goes to stdout. A missing or failing Chromium never throws: the PNG is left out.
+ * Displays a figure as one notebook output (plotly JSON + PNG + text; see `figureBundle`). Await
+ * it in the cell: `await show(lineFigure({ loss }))`. It returns nothing, so that the kernel does
+ * not show the figure a second time as the cell's value; keep the figure in a variable to reuse
+ * it. Outside a kernel the text summary goes to stdout. A missing or failing Chromium never
+ * throws: the PNG is left out.
  *
  * @throws {Error} if `fig` is not a plotly figure, or width/height are not positive integers.
  */
-export async function show<F extends FigureLike>(fig: F, options: ShowOptions = {}): Promise<F> {
+export async function show(fig: FigureLike, options: ShowOptions = {}): Promise<void> {
   const bundle = await figureBundle(fig, options);
   displayBundle(bundle, { displayId: options.displayId, update: options.update });
-  return fig;
 }

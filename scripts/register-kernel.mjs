@@ -1,6 +1,6 @@
 // Registers the course's kernel spec `frugal-ai` for the current user, pointing at this
 // checkout's tslab. Run again after moving the checkout (npm run setup does it).
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME, ROOT, findJupyter, run } from './lib/env.mjs';
@@ -27,6 +27,19 @@ export function registerKernel() {
   rmSync(dir, { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`jupyter kernelspec install failed: ${r.stderr.trim()}`);
   return r.stderr.trim() || r.stdout.trim();
+}
+
+/**
+ * The environment for running this checkout's kernel from scripts (lessons, kernel tests): a
+ * kernel spec written under out/jupyter/ and put first on JUPYTER_PATH, so that the test runs use
+ * this checkout even when another checkout registered the user's `frugal-ai` kernel last.
+ */
+export function checkoutKernelEnv(env = process.env) {
+  const dataDir = join(ROOT, 'out', 'jupyter');
+  const specDir = join(dataDir, 'kernels', KERNEL_NAME);
+  mkdirSync(specDir, { recursive: true });
+  writeFileSync(join(specDir, 'kernel.json'), `${JSON.stringify(kernelSpec(), null, 2)}\n`);
+  return { ...env, JUPYTER_PATH: [dataDir, env.JUPYTER_PATH].filter(Boolean).join(':') };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -3,6 +3,7 @@
 // each lesson's wall time, and fails on any cell error, naming the cell and the error.
 import { basename, join } from 'node:path';
 import { ROOT, jupyterPython, listLessons, run, writeFileAtomic } from './lib/env.mjs';
+import { checkoutKernelEnv } from './register-kernel.mjs';
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const outDir = join(ROOT, 'out', 'lessons');
@@ -25,7 +26,7 @@ for (const path of lessons) {
   const out = join(outDir, `${name}.ipynb`);
   const r = run(python, [join(ROOT, 'scripts', 'lib', 'execute_notebook.py'), path, out, '--timeout', '1200'], {
     cwd: join(ROOT, 'notebooks'),
-    env: { ...process.env, FRUGAL_HEADLESS: '1' },
+    env: { ...checkoutKernelEnv(), FRUGAL_HEADLESS: '1' },
     maxBuffer: 64 << 20,
   });
   const wall = (Date.now() - t0) / 1000;

@@ -11,5 +11,8 @@ if (!st.jupyter || !(st.lab || st.notebook)) {
 }
 const app = st.lab ? 'lab' : 'notebook';
 if (!st.lab) console.log('JupyterLab not installed: opening the classic Notebook (pip install jupyterlab plotly for the interactive plots).');
-const child = spawn(st.jupyter, [app, `--notebook-dir=${join(ROOT, 'notebooks')}`, ...process.argv.slice(2)], { stdio: 'inherit' });
+// Jupyter refuses to run as root (containers, CI boxes) unless told.
+const asRoot = typeof process.getuid === 'function' && process.getuid() === 0 ? ['--allow-root'] : [];
+const args = [app, `--notebook-dir=${join(ROOT, 'notebooks')}`, ...asRoot, ...process.argv.slice(2)];
+const child = spawn(st.jupyter, args, { stdio: 'inherit' });
 child.on('exit', (code) => process.exit(code ?? 0));

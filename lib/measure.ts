@@ -5,6 +5,7 @@
  * measured function must await its result (`await t.data()`).
  */
 import * as tf from '@tensorflow/tfjs';
+import { assertIntegerAtLeast } from './assert';
 
 export interface TimingOptions {
   /** Untimed runs first (default 2). */
@@ -23,10 +24,6 @@ export interface TimingStats {
   p10Ms: number;
   p90Ms: number;
   meanMs: number;
-}
-
-function checkCount(v: number, name: string, min: number): void {
-  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}, got ${v}`);
 }
 
 /** The q-quantile (0..1) of sorted values, by linear interpolation. */
@@ -49,9 +46,9 @@ export async function timeIt(fn: () => unknown | Promise<unknown>, options: Timi
   const minTimeMs = options.minTimeMs ?? 300;
   const minIterations = options.minIterations ?? 3;
   const maxIterations = options.maxIterations ?? 100;
-  checkCount(warmup, 'warmup', 0);
-  checkCount(minIterations, 'minIterations', 1);
-  checkCount(maxIterations, 'maxIterations', minIterations);
+  assertIntegerAtLeast(warmup, 'warmup', 0);
+  assertIntegerAtLeast(minIterations, 'minIterations', 1);
+  assertIntegerAtLeast(maxIterations, 'maxIterations', minIterations);
   if (!(minTimeMs >= 0)) throw new Error(`minTimeMs must be ≥ 0, got ${minTimeMs}`);
   for (let i = 0; i < warmup; i++) await fn();
   const times: number[] = [];
@@ -83,7 +80,7 @@ export interface MatmulResult extends TimingStats {
  * @throws Error when `n` is not a positive integer.
  */
 export async function matmulGflops(n: number, options: TimingOptions = {}): Promise<MatmulResult> {
-  checkCount(n, 'n', 1);
+  assertIntegerAtLeast(n, 'n', 1);
   const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
   const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
   try {

@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { displayBundle, inKernel } from './display';
+import { assertPositiveInteger } from './assert';
 
 export interface ProgressOptions {
   /** Number of steps in the run (epochs, batches). */
@@ -23,11 +24,6 @@ export interface ProgressOptions {
   curve?: string;
   /** Minimum milliseconds between two redraws (default 250). */
   throttleMs?: number;
-}
-
-/** Validates a positive integer argument, naming it. */
-function assertPositiveInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 
 export class Progress {
@@ -48,7 +44,7 @@ export class Progress {
 
   /** @throws Error when `total` is not a positive integer. */
   constructor(options: ProgressOptions) {
-    assertPositiveInt(options.total, 'total');
+    assertPositiveInteger(options.total, 'total');
     this.total = options.total;
     this.label = options.label ?? 'progress';
     this.curve = options.curve;

@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../random';
+import { assertPositiveInteger } from '../assert';
 
 export interface MlpConfig {
   /** Input features (64 for 8×8 digits). */
@@ -22,18 +23,14 @@ export interface MlpConfig {
   name?: string;
 }
 
-function assertPositiveInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
-}
-
 /**
  * Builds an MLP that maps [batch, inputs] to [batch, outputs] logits.
  * @throws Error naming the field when a size is not a positive integer or dropout is outside [0, 1).
  */
 export function mlp(config: MlpConfig): tf.Sequential {
-  assertPositiveInt(config.inputs, 'inputs');
-  assertPositiveInt(config.outputs, 'outputs');
-  config.hidden.forEach((h, i) => assertPositiveInt(h, `hidden[${i}]`));
+  assertPositiveInteger(config.inputs, 'inputs');
+  assertPositiveInteger(config.outputs, 'outputs');
+  config.hidden.forEach((h, i) => assertPositiveInteger(h, `hidden[${i}]`));
   const dropout = config.dropout ?? 0;
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`dropout must be in [0, 1), got ${dropout}`);
   const model = tf.sequential({ name: config.name });

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Progress } from '../progress';
 import type { Rng } from '../random';
+import { assertPositiveInteger } from '../assert';
 
 /** A labelled data set: features [n, d], integer labels [n], optional teacher logits [n, C]. */
 export interface Dataset {
@@ -57,10 +58,6 @@ export interface TrainHistory {
   steps: number;
 }
 
-function assertPositiveInt(v: number, name: string): void {
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
-}
-
 /**
  * Sets a tfjs optimiser's learning rate. tfjs keeps it in a field named `learningRate` on every
  * built-in optimiser (and on the lib's LAMB).
@@ -97,8 +94,8 @@ export async function accuracy(model: tf.LayersModel, x: tf.Tensor2D, y: tf.Tens
  *   and step, so that a NaN never surfaces cells later).
  */
 export async function train(model: tf.LayersModel, data: Dataset, options: TrainOptions): Promise<TrainHistory> {
-  assertPositiveInt(options.epochs, 'epochs');
-  assertPositiveInt(options.batchSize, 'batchSize');
+  assertPositiveInteger(options.epochs, 'epochs');
+  assertPositiveInteger(options.batchSize, 'batchSize');
   const n = data.x.shape[0];
   if (data.y.shape[0] !== n) throw new Error(`data.y has ${data.y.shape[0]} labels, expected ${n} (one per row of data.x)`);
   if (data.teacherLogits && data.teacherLogits.shape[0] !== n) {
@@ -113,7 +110,7 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const t0 = performance.now();
     const bs = options.batchSchedule ? options.batchSchedule(epoch) : options.batchSize;
-    assertPositiveInt(bs, `batchSchedule(${epoch})`);
+    assertPositiveInteger(bs, `batchSchedule(${epoch})`);
     const order = options.rng.permutation(n);
     let lossSum = 0;
     let batches = 0;

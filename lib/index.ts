@@ -20,3 +20,4 @@ export * from './optim/lamb';
 export * from './optim/schedules';
 export * from './data/digits';
 export * from './course/digits-experiment';
+export * from './repr';

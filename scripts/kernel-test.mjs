@@ -1,10 +1,12 @@
 // npm run test:kernel: runs Debian's python3-jupyter-kernel-test conformance suite against the
-// registered course kernel and compares each check with tests/kernel/expected.json.
+// registered course kernel and compares each check with tests/kernel/expected.json, then the
+// kernel's protocol tests (tests/kernel/test_protocol.py: counts, results, errors, interrupts).
 // A check expected to pass that fails is an error; a check that now passes although expected
-// to fail is reported, so that expected.json gets updated (the gaps are issue 4's work).
+// to fail is reported, so that expected.json gets updated.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, jupyterPython, run } from './lib/env.mjs';
+import { checkoutKernelEnv } from './register-kernel.mjs';
 
 const py = jupyterPython();
 if (!py || run(py, ['-c', 'import jupyter_kernel_test']).status !== 0) {
@@ -14,7 +16,9 @@ if (!py || run(py, ['-c', 'import jupyter_kernel_test']).status !== 0) {
 const outFile = join(ROOT, 'out', 'kernel-test.json');
 run('mkdir', ['-p', join(ROOT, 'out')]);
 const t0 = Date.now();
-const r = run(py, [join(ROOT, 'tests', 'kernel', 'test_conformance.py'), outFile], { cwd: ROOT, timeout: 600_000 });
+// This checkout's kernel, whichever checkout registered the user's `frugal-ai` spec last.
+const env = checkoutKernelEnv();
+const r = run(py, [join(ROOT, 'tests', 'kernel', 'test_conformance.py'), outFile], { cwd: ROOT, env, timeout: 600_000 });
 const wall = ((Date.now() - t0) / 1000).toFixed(1);
 let outcomes;
 try {
@@ -45,4 +49,11 @@ for (const n of names) {
 if (regressions) console.log(`\n${r.stderr.slice(-4000)}`);
 const passed = Object.values(outcomes).filter((x) => x === 'pass').length;
 console.log(`kernel checks: ${passed} passed, ${names.length - passed} not passing (${regressions} regressions, ${improvements} improvements)`);
-process.exit(regressions || improvements ? 1 : 0);
+
+const t1 = Date.now();
+const p = run(py, [join(ROOT, 'tests', 'kernel', 'test_protocol.py'), '-v'], { cwd: ROOT, env, timeout: 600_000 });
+const noise = /Debugger warning|frozen modules|-Xfrozen_modules|PYDEVD_DISABLE|ResourceWarning|_warn\(/;
+const lines = p.stderr.split('\n').filter((l) => !noise.test(l));
+console.log(`\nkernel protocol tests (${((Date.now() - t1) / 1000).toFixed(1)} s, tests/kernel/test_protocol.py)`);
+console.log(lines.join('\n').trim());
+process.exit(regressions || improvements || p.status !== 0 ? 1 : 0);

@@ -1,0 +1,82 @@
+// The input history of this kernel session, answering `history_request` (tail, range, search)
+// the way IPython's HistoryManager does, kept in memory: one session, not saved across restarts.
+'use strict';
+
+/** The session number in replies; 0 in a request also means "this session". */
+const SESSION = 1;
+
+/** A glob (`*`, `?`, `[...]`), anchored at both ends like SQLite's GLOB that IPython uses. */
+function globToRegExp(glob) {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i];
+    if (ch === '*') re += '[\\s\\S]*';
+    else if (ch === '?') re += '[\\s\\S]';
+    else if (ch === '[') {
+      const end = glob.indexOf(']', i + 2);
+      if (end < 0) re += '\\[';
+      else {
+        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
+        re += `[${body.startsWith('^') ? `\\${body}` : body}]`;
+        i = end;
+      }
+    } else re += ch.replace(/[.+^${}()|\\\]]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+class History {
+  constructor() {
+    /** @type {{line: number, input: string, output: string|null}[]} */
+    this.entries = [];
+  }
+
+  /** Records an executed input under its execution count; returns the entry (to add output). */
+  add(line, input) {
+    const entry = { line, input, output: null };
+    this.entries.push(entry);
+    return entry;
+  }
+
+  /**
+   * The `history_reply` content for a `history_request`.
+   * @param {{hist_access_type: string, output?: boolean, session?: number, start?: number,
+   *   stop?: number|null, n?: number|null, pattern?: string, unique?: boolean}} req
+   */
+  reply(req) {
+    let picked;
+    switch (req.hist_access_type) {
+      case 'tail': {
+        const n = req.n ?? 10;
+        picked = n > 0 ? this.entries.slice(-n) : [];
+        break;
+      }
+      case 'range': {
+        const session = req.session ?? 0;
+        const start = req.start ?? 1;
+        const stop = req.stop ?? null;
+        picked =
+          session === 0 || session === SESSION
+            ? this.entries.filter((e) => e.line >= start && (stop === null || e.line < stop))
+            : [];
+        break;
+      }
+      case 'search': {
+        const re = globToRegExp(req.pattern ?? '*');
+        picked = this.entries.filter((e) => re.test(e.input));
+        if (req.unique) {
+          const last = new Map(picked.map((e) => [e.input, e]));
+          picked = picked.filter((e) => last.get(e.input) === e);
+        }
+        if (req.n != null) picked = req.n > 0 ? picked.slice(-req.n) : [];
+        break;
+      }
+      default:
+        picked = [];
+    }
+    const history = picked.map((e) => (req.output ? [SESSION, e.line, [e.input, e.output]] : [SESSION, e.line, e.input]));
+    return { status: 'ok', history };
+  }
+}
+
+module.exports = { History, globToRegExp, SESSION };

@@ -124,12 +124,20 @@ function defineHandler(Base, tslabUtil, jupyter) {
         const offset = (run.async ? WRAP_ASYNC : WRAP_SYNC).length;
         // The executor runs WRAP_SYNC/WRAP_ASYNC + output + WRAP_END: the call is on the line after.
         const wrapperLine = result.output.split('\n').length + 1;
-        this.tracebacks.addScript(run.cell.file, run.cell.label, run.cell.code, mapsFor(result.output), offset, wrapperLine);
+        const { file, label, code } = run.cell;
+        this.tracebacks.addScript(file, { label, source: code, maps: mapsFor(result.output), firstLineOffset: offset, wrapperLine });
       }
       for (const side of result.sideOutputs ?? []) {
+        // A .ts file next to the notebook, read from disk as it is; or a `//%module` cell's
+        // module, which tslab keeps in memory with its "export {};" line first.
         const ts = side.path.replace(/\.js$/, '.ts');
-        const src = fs.existsSync(ts) ? fs.readFileSync(ts, 'utf8') : '';
-        this.tracebacks.addScript(side.path, path.relative(process.cwd(), ts), src, mapsFor(side.data), 0);
+        const onDisk = fs.existsSync(ts);
+        this.tracebacks.addScript(side.path, {
+          label: path.relative(process.cwd(), ts),
+          source: onDisk ? fs.readFileSync(ts, 'utf8') : '',
+          maps: mapsFor(side.data),
+          prefixLines: onDisk ? 0 : 1,
+        });
       }
       clearMaps();
       return result;

@@ -7,7 +7,7 @@ const path = require('node:path');
 const util = require('node:util');
 const { SourceMap } = require('node:module');
 
-/** Lines of the `__tslab__.ts` file before the cell: tslab prepends "export {};\n". */
+/** Lines tslab puts before a cell's source (and an in-memory module's): "export {};\n". */
 const SRC_PREFIX_LINES = 1;
 /** How many compiled cells keep their maps (a function defined in a cell may throw later). */
 const MAX_CELLS = 1000;
@@ -22,7 +22,7 @@ class Tracebacks {
   constructor({ root, machinery }) {
     this.root = root;
     this.machinery = machinery;
-    /** @type {Map<string, {label: string, lines: string[], esm: SourceMap|null, cjs: SourceMap|null, firstLineOffset: number, wrapperLine: number}>} */
+    /** @type {Map<string, {label: string, lines: string[], esm: SourceMap|null, cjs: SourceMap|null, firstLineOffset: number, wrapperLine: number, prefixLines: number}>} */
     this.scripts = new Map();
     /** Source maps of lib/dist files, by path (null: none). */
     this.libMaps = new Map();
@@ -31,14 +31,17 @@ class Tracebacks {
   /**
    * Files a compiled cell (or a local .ts module a cell imported).
    * @param {string} file the script name its stack frames will carry
-   * @param {string} label how tracebacks name it, e.g. "In[5]" or "notebooks/util.ts"
-   * @param {string} source the TypeScript source
-   * @param {{esm: object|null, cjs: object|null}|null} maps
-   * @param {number} firstLineOffset columns of wrapper code before the code on line 1
-   * @param {number} [wrapperLine] the line of the wrapper's call after the code: its frame
-   *   is the kernel's, not the cell's
+   * @param {object} script
+   * @param {string} script.label how tracebacks name it, e.g. "In[5]" or "helper.ts"
+   * @param {string} script.source the TypeScript source
+   * @param {{esm: object|null, cjs: object|null}|null} script.maps
+   * @param {number} [script.firstLineOffset] columns of wrapper code before the code on line 1
+   * @param {number} [script.wrapperLine] the line of the wrapper's call after the code: its
+   *   frame is the kernel's, not the cell's
+   * @param {number} [script.prefixLines] lines tslab put before the source when it compiled it
+   *   ("export {};" for cells and in-memory modules, none for files on disk)
    */
-  addScript(file, label, source, maps, firstLineOffset, wrapperLine = Infinity) {
+  addScript(file, { label, source, maps, firstLineOffset = 0, wrapperLine = Infinity, prefixLines = SRC_PREFIX_LINES }) {
     const load = (m) => {
       try {
         return m ? new SourceMap(m) : null;
@@ -53,6 +56,7 @@ class Tracebacks {
       cjs: load(maps?.cjs),
       firstLineOffset,
       wrapperLine,
+      prefixLines,
     });
     if (this.scripts.size > MAX_CELLS) this.scripts.delete(this.scripts.keys().next().value);
   }
@@ -88,7 +92,7 @@ class Tracebacks {
       if (e1.originalLine === undefined) return { label: s.label, line, col: c, compiled: true };
       const e2 = s.esm.findEntry(e1.originalLine, e1.originalColumn);
       if (e2.originalLine === undefined) return { label: s.label, line, col: c, compiled: true };
-      const srcLine = e2.originalLine - SRC_PREFIX_LINES + 1;
+      const srcLine = e2.originalLine - s.prefixLines + 1;
       return { label: s.label, line: Math.max(1, srcLine), col: e2.originalColumn + 1, lines: s.lines };
     }
     const lib = this.libMap(file);

@@ -9,6 +9,7 @@ Environment: FRUGAL_KERNEL (default frugal-ai). The lib must be built (npm run b
 """
 import os
 import re
+import tempfile
 import time
 import unittest
 from queue import Empty
@@ -47,10 +48,12 @@ class Run:
 class KernelCase(unittest.TestCase):
     """One kernel for the class, started in notebooks/ as the lessons are."""
 
+    cwd = os.path.join(ROOT, "notebooks")
+
     @classmethod
     def setUpClass(cls):
         env = dict(os.environ, FRUGAL_PLOT_PNG="0")  # plot bundles without the Chromium PNG
-        cls.km, cls.kc = start_new_kernel(kernel_name=KERNEL, cwd=os.path.join(ROOT, "notebooks"), env=env)
+        cls.km, cls.kc = start_new_kernel(kernel_name=KERNEL, cwd=cls.cwd, env=env)
 
     @classmethod
     def tearDownClass(cls):
@@ -289,6 +292,15 @@ class RichResultTests(KernelCase):
         self.assertEqual(len(run.of("display_data")), 1)
         self.assertEqual(list(run.result["data"]), ["text/plain"])
 
+    def test_error_inside_the_lib_points_at_its_typescript(self):
+        run = self.run_cell("frame([])")
+        n = run.reply["execution_count"]
+        tb = run.error["traceback"]
+        self.assertEqual(tb[0], "Error: rows must hold at least one record, got 0")
+        # lib/dist/table.js mapped through its .js.map to lib/table.ts.
+        self.assertRegex(tb[1], r"^    at frame \(lib/table\.ts:\d+:\d+\)$")
+        self.assertRegex(tb[2], rf"^    at In\[{n}\]:1:\d+$")
+
     def test_plain_objects_fall_back_to_inspect(self):
         self.assertEqual(self.value("({ shape: 'round' })"), "{ shape: 'round' }")
 
@@ -388,6 +400,29 @@ class InterruptTests(KernelCase):
         self.assertEqual(run.reply["ename"], "KeyboardInterrupt")
         self.assertRegex("\n".join(run.error["traceback"]), r"closed \d+ tf\.tidy scope\(s\)")
         self.assert_alive_and_no_tensor_left()
+
+
+class LocalModuleTests(KernelCase):
+    """A .ts file next to the notebook, imported by a cell: its frames map to its own lines."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.folder = tempfile.TemporaryDirectory()
+        cls.cwd = cls.folder.name
+        with open(os.path.join(cls.cwd, "helper.ts"), "w") as f:
+            f.write("export function boom(n: number): number {\n  // line 2\n  if (n > 1) {\n")
+            f.write("    throw new Error(`too big: ${n}`);\n  }\n  return n;\n}\n")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.folder.cleanup()
+
+    def test_error_in_a_local_module_points_at_its_line(self):
+        tb = self.run_cell("import { boom } from './helper';\nboom(1);\nboom(5)").error["traceback"]
+        self.assertEqual(tb[:2], ["Error: too big: 5", "    at boom (helper.ts:4:11)"])
+        self.assertIn("--> 4 |     throw new Error(`too big: ${n}`);", tb)
 
 
 class ShutdownTests(unittest.TestCase):

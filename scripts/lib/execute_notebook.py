@@ -4,9 +4,10 @@ usage: execute_notebook.py IN.ipynb OUT.ipynb [--timeout S]
 
 Writes OUT (atomically) even when a cell fails, so the outputs up to the failure can be read.
 Prints one JSON line: {"ok": bool, "cell": index or null, "source": ..., "error": ...}.
-A cell fails when its execute_reply says error, and also when it printed tslab's
-"UnhandledPromiseRejection:" or "UncaughtException:" to stderr: plain tslab reports errors
-thrown outside the awaited chain only there (see docs/kernel.md).
+A cell fails when its execute_reply says error, and also when it printed
+"UnhandledPromiseRejection:" or "UncaughtException:" to stderr: the course kernel reports there
+an error that arrives after its cell ended, and plain tslab every error thrown outside the
+awaited chain (see docs/kernel.md).
 """
 import json
 import os

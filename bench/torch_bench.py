@@ -2,11 +2,12 @@
 
 Run by `npm run bench`, which writes a spec on stdin and reads one JSON object on stdout:
 
-    spec   {"threads": [2, 1], "cases": [{"id", "kind", "params"}, ...],
+    spec   {"threads": [2, 1], "cases": [{"id", "kind", "params"}, ...], "profile": false,
             "timing": {"warmup": 2, "minTimeMs": 500, "minIterations": 5, "maxIterations": 1000}}
     result {"available": true, "torch": "1.13.0", "python": "3.11.2",
             "default_threads": 1, "threads": [2, 1],
-            "cases": {id: {"check": float, "runs": {"2": [ms, ...], "1": [ms, ...]}}}}
+            "cases": {id: {"check": float, "runs": {"2": [ms, ...], "1": [ms, ...]},
+                           "profile": {"kernels", "kernelMs", "top"} (with "profile": true)}}}
 
 When `import torch` fails it prints {"available": false, "reason": "..."} and exits 0.
 The timing loop is the one of timeIt() in lib/measure.ts, which times the tfjs side; the
@@ -19,6 +20,7 @@ returns a tensor (the value checked against tfjs).
 """
 
 import json
+import math
 import platform
 import sys
 import time
@@ -87,11 +89,153 @@ def case_kl_forward_backward(p):
     return run
 
 
+def glorot(fan_in, fan_out):
+    """Glorot-uniform bound of a [fan_in, fan_out] kernel; glorot() in scripts/bench.mjs."""
+    return math.sqrt(6 / (fan_in + fan_out))
+
+
+def dense_stack(sizes, seed):
+    """denseStack() of scripts/bench.mjs: hash-filled kernels [in, out] (tfjs's layout, so
+    x @ w as in tfjs's Dense), zero biases, relu between layers. Returns (forward, params)."""
+    params = []
+    for k, (fan_in, out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        params.append(hash_fill(fan_in, out, seed + k, glorot(fan_in, out)).requires_grad_(True))  # [in, out]
+        params.append(torch.zeros(out, requires_grad=True))  # [out]
+
+    def forward(x):
+        h = x
+        for k in range(0, len(params), 2):
+            h = torch.addmm(params[k + 1], h, params[k])  # [b, in] @ [in, out] + [out] -> [b, out]
+            if k + 2 < len(params):
+                h = F.relu(h)
+        return h
+
+    return forward, params
+
+
+def distill_loss(s, t, y, alpha, temperature):
+    """The lib's distillationLoss: alpha * CE(y, s) + (1 - alpha) * T^2 * KL(t_T || s_T), batchmean."""
+    hard = F.cross_entropy(s, y)
+    soft = kl_batchmean(t, s, temperature)
+    return alpha * hard + (1 - alpha) * temperature * temperature * soft
+
+
+def distill_setup(p):
+    """distillSetup() of scripts/bench.mjs: the same data, student, teacher, Adam and loss.
+    Returns (n, step, forward, params, opt): step(ix) trains on the rows ix (all rows when
+    None); forward() is the loss on all rows from the stored teacher logits."""
+    n = p.get("examples", p["batch"])
+    x = hash_fill(n, p["inputs"], 11, 1.0)  # [n, 64]
+    y = torch.arange(n) % p["classes"]  # [n], int64 as cross_entropy wants
+    student, student_params = dense_stack([p["inputs"], p["hidden"], p["classes"]], 20)
+    teacher, teacher_params = dense_stack([p["inputs"], p["teacherHidden"], p["teacherHidden"], p["classes"]], 30)
+    for w in teacher_params:
+        w.requires_grad_(False)
+    with torch.no_grad():
+        cached = teacher(x)  # [n, classes]
+    opt = torch.optim.Adam(student_params, lr=p["lr"], betas=(0.9, 0.999), eps=1e-7)
+    live = p["live"] == 1
+
+    def step(ix=None):
+        xb = x if ix is None else x.index_select(0, ix)  # [b, 64]
+        yb = y if ix is None else y.index_select(0, ix)  # [b]
+        opt.zero_grad(set_to_none=True)
+        s = student(xb)  # [b, 10]
+        if live:
+            with torch.no_grad():
+                t = teacher(xb)  # [b, 10]
+        else:
+            t = cached if ix is None else cached.index_select(0, ix)
+        loss = distill_loss(s, t, yb, p["alpha"], p["temperature"])
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    def forward():
+        return distill_loss(student(x), cached, y, p["alpha"], p["temperature"])  # []
+
+    return n, step, forward, student_params, opt
+
+
+def case_op_chain(p):
+    a = hash_fill(p["rows"], p["cols"], 5, 1.0)  # [64, 8]
+    b = hash_fill(p["rows"], p["cols"], 6, 1.0)  # [64, 8]
+
+    def run():
+        with torch.no_grad():
+            t = a
+            for _ in range(p["ops"]):
+                t = torch.add(t, b)
+            return t
+
+    return run
+
+
+def case_distill_forward(p):
+    _, _, forward, _, _ = distill_setup(p)
+
+    def run():
+        with torch.no_grad():  # no tape, as tfjs outside variableGrads
+            return forward()
+
+    return run
+
+
+def case_distill_backward(p):
+    _, _, forward, params, _ = distill_setup(p)
+
+    def run():
+        loss = forward()
+        torch.autograd.grad(loss, params)  # the 4 gradients, then dropped
+        return loss.detach()
+
+    return run
+
+
+def case_distill_adam(p):
+    _, _, forward, params, opt = distill_setup(p)
+    grads = torch.autograd.grad(forward(), params)  # the first step's gradients, held fixed
+    for w, g in zip(params, grads):
+        w.grad = g
+
+    def run():
+        opt.step()
+        return params[2].detach().sum()  # the output layer's kernel [8, 10], as in tfjs
+
+    return run
+
+
+def case_distill_step(p):
+    _, step, _, _, _ = distill_setup(p)
+    return step  # -> [] (the loss)
+
+
+def case_distill_epoch(p):
+    n, step, _, _, _ = distill_setup(p)
+    bs = p["batch"]
+    order = torch.tensor([(k * 7919) % n for k in range(n)])  # the order of scripts/bench.mjs
+    batches = [order[i : i + bs] for i in range(0, n, bs)]
+
+    def run():
+        total = 0.0
+        for ix in batches:
+            total += step(ix).item()  # the loss read back each step, as in the tfjs loop
+        return torch.tensor(total / len(batches))
+
+    return run
+
+
 # kind -> builder; the kinds are the ones of CASES in scripts/bench.mjs.
 CASES = {
     "matmul": case_matmul,
     "kl-forward": case_kl_forward,
     "kl-forward-backward": case_kl_forward_backward,
+    "op-chain": case_op_chain,
+    "distill-forward": case_distill_forward,
+    "distill-backward": case_distill_backward,
+    "distill-adam": case_distill_adam,
+    "distill-step": case_distill_step,
+    "distill-epoch": case_distill_epoch,
 }
 
 
@@ -116,6 +260,32 @@ def measure(run, timing):
         run()
         times.append((time.perf_counter() - t0) * 1000)
     return times
+
+
+PROFILE_RUNS = 15  # profiled iterations per case; PROFILE_RUNS in scripts/bench.mjs
+
+
+def profile_iteration(run):
+    """profileIteration() of scripts/bench.mjs for torch, under the autograd profiler:
+    `kernels` counts every aten op the dispatcher ran in one iteration (nested ones included:
+    each pays the dispatch), `kernelMs` is the median over PROFILE_RUNS iterations of their
+    summed self CPU time (what runs inside aten ops), `top` names the most frequent ones."""
+    sums = []
+    counts = {}
+    for _ in range(PROFILE_RUNS):
+        with torch.autograd.profiler.profile() as prof:
+            run()
+        events = [e for e in prof.function_events if e.name.startswith("aten::")]
+        sums.append(sum(e.self_cpu_time_total for e in events) / 1000)
+        counts = {}
+        for e in events:
+            counts[e.name] = counts.get(e.name, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:6]
+    return {
+        "kernels": sum(counts.values()),
+        "kernelMs": sorted(sums)[len(sums) // 2],
+        "top": [[name, n] for name, n in top],
+    }
 
 
 def main():
@@ -147,6 +317,9 @@ def main():
         for threads in spec["threads"]:
             torch.set_num_threads(threads)
             entry["runs"][str(threads)] = measure(run, spec["timing"])
+        if spec.get("profile"):
+            torch.set_num_threads(1)
+            entry["profile"] = profile_iteration(run)
         result["cases"][case["id"]] = entry
     torch.set_num_threads(default_threads)
     print(json.dumps(result))

@@ -53,12 +53,37 @@ const CHECK_TOLERANCE = 1e-3;
 
 const KL = { batch: 4096, classes: 1000, temperature: 4 };
 
+/**
+ * Lessons 03 and 04's distillation step: the student 64-8-10 (STUDENT_CONFIG), batch 64, Adam at
+ * 0.01, loss = distillationLoss({ alpha: 0.5, temperature: 4 }); the teacher 64-256-256-10
+ * (TEACHER_CONFIG, without dropout: the teacher runs in inference mode) either cached (its
+ * logits are an input) or live (its forward pass runs inside the step, as in lesson 04).
+ */
+const DISTILL = {
+  batch: 64, // examples per step
+  inputs: 64, // 8x8 pixels
+  hidden: 8, // the student's hidden width
+  teacherHidden: 256, // the teacher's two hidden widths
+  classes: 10,
+  alpha: 0.5, // weight of the hard-label cross-entropy
+  temperature: 4,
+  lr: 0.01, // Adam's learning rate (betas 0.9, 0.999; epsilon 1e-7 on both sides)
+};
+
 /** @type {BenchCase[]} */
 const CASES = [
   { id: 'matmul-256', title: 'matmul 256²', kind: 'matmul', params: { n: 256 }, flops: 2 * 256 ** 3 },
   { id: 'matmul-1024', title: 'matmul 1024²', kind: 'matmul', params: { n: 1024 }, flops: 2 * 1024 ** 3 },
   { id: 'kl-forward', title: 'KL fwd', kind: 'kl-forward', params: KL },
   { id: 'kl-forward-backward', title: 'KL fwd+bwd', kind: 'kl-forward-backward', params: KL },
+  { id: 'op-overhead', title: '100 tiny adds', kind: 'op-chain', params: { ops: 100, rows: 64, cols: 8 } },
+  { id: 'distill-forward', title: 'step: forward + loss', kind: 'distill-forward', params: { ...DISTILL, live: 0 } },
+  { id: 'distill-backward', title: 'step: + gradients', kind: 'distill-backward', params: { ...DISTILL, live: 0 } },
+  { id: 'distill-adam', title: 'step: Adam update', kind: 'distill-adam', params: { ...DISTILL, live: 0 } },
+  { id: 'distill-step', title: 'distill step, cached', kind: 'distill-step', params: { ...DISTILL, live: 0 } },
+  { id: 'distill-step-live', title: 'distill step, live', kind: 'distill-step', params: { ...DISTILL, live: 1 } },
+  { id: 'distill-epoch', title: 'epoch, cached', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 0 } },
+  { id: 'distill-epoch-live', title: 'epoch, live', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 1 } },
 ];
 
 /**
@@ -109,6 +134,74 @@ function klInputs(p) {
 }
 
 /**
+ * Glorot-uniform bound of a [fanIn, fanOut] kernel; the same number in torch_bench.py.
+ * @param {number} fanIn
+ * @param {number} fanOut
+ */
+function glorot(fanIn, fanOut) {
+  return Math.sqrt(6 / (fanIn + fanOut));
+}
+
+/**
+ * A dense stack `sizes[0] -> ... -> sizes.at(-1)` built by the lib's `mlp` (tfjs-layers, as in
+ * the lessons), with hash-filled kernels and zero biases, identical to torch_bench.py's.
+ * @param {number[]} sizes
+ * @param {number} seed first hash seed; layer k uses seed + k
+ */
+function denseStack(sizes, seed) {
+  const model = lib.mlp({ inputs: sizes[0] ?? 0, hidden: sizes.slice(1, -1), outputs: sizes.at(-1) ?? 0, rng: new lib.Rng(seed) });
+  const weights = sizes.slice(1).flatMap((out, k) => {
+    const fanIn = sizes[k] ?? 0;
+    return [hashFill(fanIn, out, seed + k, glorot(fanIn, out)), tf.zeros([out])]; // kernel [in, out], bias [out]
+  });
+  model.setWeights(weights); // copies the values into the model's variables
+  tf.dispose(weights);
+  return model;
+}
+
+/**
+ * The pieces of a distillation step: data, the student, the teacher (live) or its logits
+ * (cached), Adam, the lib's distillation loss, and `step(ix)`, which trains on the rows `ix`
+ * of the data (all rows when omitted) and returns the loss, as lib/train/loop.ts does.
+ * @param {Record<string, number>} p
+ */
+function distillSetup(p) {
+  const n = p.examples ?? p.batch ?? 0;
+  const inputs = p.inputs ?? 0;
+  const classes = p.classes ?? 0;
+  const x = hashFill(n, inputs, 11, 1); // [n, 64]
+  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % classes), 'int32'); // [n]
+  const student = denseStack([inputs, p.hidden ?? 0, classes], 20);
+  const teacher = denseStack([inputs, p.teacherHidden ?? 0, p.teacherHidden ?? 0, classes], 30);
+  const cached = /** @type {import('@tensorflow/tfjs').Tensor2D} */ (teacher.predict(x)); // [n, classes]
+  const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+  const vars = student.trainableWeights.map((w) => /** @type {import('@tensorflow/tfjs').Variable} */ (w.read()));
+  const loss = lib.distillationLoss({ alpha: p.alpha ?? 0, temperature: p.temperature ?? 1, checkFinite: false });
+  const live = p.live === 1;
+  /** @param {import('@tensorflow/tfjs').Tensor1D} [ix] rows of the batch */
+  const step = (ix) =>
+    tf.tidy(() => {
+      const xb = /** @type {import('@tensorflow/tfjs').Tensor2D} */ (ix ? tf.gather(x, ix) : x); // [b, 64]
+      const yb = /** @type {import('@tensorflow/tfjs').Tensor1D} */ (ix ? tf.gather(y, ix) : y); // [b]
+      const cachedB = /** @type {import('@tensorflow/tfjs').Tensor2D} */ (ix && !live ? tf.gather(cached, ix) : cached);
+      return /** @type {Tensor} */ (optimizer.minimize(() => {
+        const s = /** @type {import('@tensorflow/tfjs').Tensor2D} */ (student.apply(xb, { training: true })); // [b, 10]
+        const t = live ? /** @type {import('@tensorflow/tfjs').Tensor2D} */ (teacher.apply(xb, { training: false })) : cachedB;
+        return loss(yb, s, t);
+      }, true, vars));
+    });
+  /** The step's loss on all rows, from the stored teacher logits, without a gradient tape. */
+  const forward = () => loss(y, /** @type {import('@tensorflow/tfjs').Tensor2D} */ (student.apply(x, { training: true })), cached);
+  const dispose = () => {
+    optimizer.dispose();
+    student.dispose();
+    teacher.dispose();
+    tf.dispose([x, y, cached]);
+  };
+  return { n, step, forward, vars, optimizer, dispose };
+}
+
+/**
  * kind -> builder. A builder makes the inputs once; `run` does one iteration and returns the
  * tensor the timer waits for (and the value checked against PyTorch); `dispose` frees the inputs.
  * @type {Record<string, (p: Record<string, number>) => TfjsCase>}
@@ -132,6 +225,79 @@ const TFJS_KINDS = {
     // d KL / d student logits; tf.grad disposes the forward's intermediates.
     const grad = tf.grad((s) => kl(teacher, s, p.temperature ?? 1));
     return { run: () => grad(student), dispose: () => tf.dispose([teacher, student]) }; // -> [b, c]
+  },
+  // `ops` element-wise adds in a chain on a [64, 8] tensor: the fixed cost of one op, since the
+  // arithmetic (512 additions) takes nanoseconds. -> [rows, cols]
+  'op-chain': (p) => {
+    const a = hashFill(p.rows ?? 0, p.cols ?? 0, 5, 1); // [64, 8]
+    const b = hashFill(p.rows ?? 0, p.cols ?? 0, 6, 1); // [64, 8]
+    const run = () =>
+      tf.tidy(() => {
+        let t = a;
+        for (let i = 0; i < (p.ops ?? 0); i++) t = tf.add(t, b);
+        return t;
+      });
+    return { run, dispose: () => tf.dispose([a, b]) };
+  },
+  // The parts of distill-step, to see where its kernels and time go.
+  // Forward pass and loss, without a tape. -> [] (the loss)
+  'distill-forward': (p) => {
+    const d = distillSetup(p);
+    return { run: () => tf.tidy(d.forward), dispose: d.dispose };
+  },
+  // Forward, loss and the gradients of the student's 4 weight tensors (the tape, then its
+  // replay); the gradients are computed, then disposed. -> [] (the loss)
+  'distill-backward': (p) => {
+    const d = distillSetup(p);
+    return { run: () => tf.tidy(() => tf.variableGrads(d.forward, d.vars).value), dispose: d.dispose };
+  },
+  // Adam's update alone, with the gradients of the first step held fixed. -> [] (the sum of
+  // the output layer's kernel after the update: one extra Sum kernel)
+  'distill-adam': (p) => {
+    const d = distillSetup(p);
+    const { value, grads } = tf.variableGrads(d.forward, d.vars);
+    value.dispose();
+    const w2 = d.vars[2]; // the output layer's kernel [8, 10]
+    if (!w2) throw new Error('the student has no output kernel');
+    return {
+      run: () => {
+        d.optimizer.applyGradients(/** @type {Record<string, import('@tensorflow/tfjs').Variable>} */ (grads));
+        return tf.sum(w2);
+      },
+      dispose: () => {
+        tf.dispose(Object.values(grads));
+        d.dispose();
+      },
+    };
+  },
+  // One optimiser step on one batch of 64: forward, loss, backward, Adam. -> [] (the loss)
+  'distill-step': (p) => {
+    const d = distillSetup(p);
+    return { run: () => d.step(), dispose: d.dispose };
+  },
+  // One epoch: the rows in a fixed order (row k of the order is (k * 7919) mod n), batches of 64,
+  // the last one smaller; each step gathers its batch and reads its loss back, as
+  // lib/train/loop.ts does. -> [] (the epoch's mean loss)
+  'distill-epoch': (p) => {
+    const d = distillSetup(p);
+    const bs = p.batch ?? 1;
+    const order = Array.from({ length: d.n }, (_, k) => (k * 7919) % d.n);
+    /** @type {number[][]} */
+    const batches = [];
+    for (let start = 0; start < d.n; start += bs) batches.push(order.slice(start, start + bs));
+    return {
+      run: () => {
+        let sum = 0;
+        for (const rows of batches) {
+          const ix = tf.tensor1d(rows, 'int32');
+          const l = d.step(ix);
+          sum += l.dataSync()[0] ?? NaN;
+          tf.dispose([ix, l]);
+        }
+        return tf.scalar(sum / batches.length);
+      },
+      dispose: d.dispose,
+    };
   },
 };
 
@@ -173,12 +339,48 @@ function checkValue(out) {
   return Math.sqrt(sumSq);
 }
 
+/** Profiled iterations per case; the time inside kernels is the median over them. */
+const PROFILE_RUNS = 15;
+
+/**
+ * Where one iteration's time goes, from `tf.profile`: the kernels the engine dispatched (ops
+ * named `*__op` are composites that contain kernels, and are left out), and the time inside
+ * them: the backend's timer around each kernel call (on wasm: the kernel's JavaScript, which
+ * allocates the output and calls into WebAssembly, and the WebAssembly itself). The rest of an
+ * iteration's (unprofiled) median is the engine's own work: the gradient tape, tensor
+ * bookkeeping, tidy scopes, tfjs-layers and the optimiser's JavaScript.
+ * @param {() => Tensor} run one iteration
+ * @returns {Promise<{ kernels: number, kernelMs: number, top: Array<[string, number]> }>}
+ */
+async function profileIteration(run) {
+  /** @type {number[]} */
+  const sums = [];
+  /** @type {Record<string, number>} */
+  let count = {};
+  let kernels = 0;
+  for (let i = 0; i < PROFILE_RUNS; i++) {
+    const info = await tf.profile(() => {
+      const out = run();
+      out.dataSync();
+      out.dispose();
+    });
+    const leaves = info.kernels.filter((k) => !k.name.endsWith('__op'));
+    sums.push(leaves.reduce((sum, k) => sum + Number(k.kernelTimeMs), 0));
+    kernels = leaves.length;
+    count = {};
+    for (const k of leaves) count[k.name] = (count[k.name] ?? 0) + 1;
+  }
+  const top = /** @type {Array<[string, number]>} */ (Object.entries(count).sort((a, b) => b[1] - a[1]).slice(0, 6));
+  return { kernels, kernelMs: lib.quantile([...sums].sort((a, b) => a - b), 0.5), top };
+}
+
 /**
  * Runs one case on the active backend; throws if it leaks tensors.
  * @param {BenchCase} c
  * @param {Timing} timing
+ * @param {boolean} [profile] also profile one iteration (see profileIteration)
  */
-async function runTfjsCase(c, timing) {
+async function runTfjsCase(c, timing, profile = false) {
   const build = TFJS_KINDS[c.kind];
   if (!build) throw new Error(`case ${c.id}: no tfjs implementation for kind ${JSON.stringify(c.kind)}`);
   const before = tf.memory().numTensors;
@@ -186,6 +388,8 @@ async function runTfjsCase(c, timing) {
   let check = NaN;
   /** @type {Stats} */
   let timed;
+  /** @type {Awaited<ReturnType<typeof profileIteration>> | null} */
+  let prof = null;
   try {
     const first = impl.run();
     check = checkValue(first);
@@ -197,6 +401,7 @@ async function runTfjsCase(c, timing) {
       await out.data();
       out.dispose();
     }, timing);
+    if (profile) prof = await profileIteration(impl.run);
   } finally {
     impl.dispose();
   }
@@ -204,7 +409,7 @@ async function runTfjsCase(c, timing) {
   if (after !== before) {
     throw new Error(`case ${c.id} on ${tf.getBackend()} leaked ${after - before} tensors (${before} -> ${after})`);
   }
-  return { check, stats: timed };
+  return { check, stats: timed, profile: prof };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,10 +422,11 @@ async function runTfjsCase(c, timing) {
  * @param {BenchCase[]} cases
  * @param {number[]} threads
  * @param {Timing} timing
+ * @param {boolean} [profile] also count the aten ops of one iteration (1 thread)
  */
-function runTorch(cases, threads, timing) {
+function runTorch(cases, threads, timing, profile = false) {
   const python = process.env.FRUGAL_PYTHON || '/usr/bin/python3';
-  const spec = { threads, timing, cases: cases.map(({ id, kind, params }) => ({ id, kind, params })) };
+  const spec = { threads, timing, profile, cases: cases.map(({ id, kind, params }) => ({ id, kind, params })) };
   const res = spawnSync(python, [join(ROOT, 'bench', 'torch_bench.py')], {
     input: JSON.stringify(spec),
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -315,6 +521,45 @@ function renderTable(cases, backend, results, threads) {
 }
 
 /**
+ * The --profile table: per case, the median time of one iteration, the kernels it dispatches,
+ * the time inside them and the rest, for tfjs on `backend` and for torch on 1 thread.
+ * @param {BenchCase[]} cases
+ * @param {string} backend
+ * @param {Record<string, any>} results by case id
+ * @param {boolean} withTorch
+ */
+function renderProfile(cases, backend, results, withTorch) {
+  const sides = [[`tfjs ${backend}`, (/** @type {any} */ r) => ({ med: r.tfjs[backend]?.medianMs, p: r.profile[backend] })]];
+  if (withTorch) sides.push(['torch 1 thr', (/** @type {any} */ r) => ({ med: r.torch?.[1]?.medianMs, p: r.profile.torch })]);
+  const rows = [['case', 'side', 'median', 'kernels', 'in kernels', 'rest', 'median / kernel']];
+  /** @type {string[]} */
+  const tops = [];
+  for (const c of cases) {
+    sides.forEach(([name, get], i) => {
+      const { med, p } = /** @type {any} */ (get)(results[c.id]);
+      if (!p || med === undefined) return;
+      // torch's profiler costs more per op than an op does, so its time inside ops is not
+      // shown (it is in the JSON); tf.profile's timer is light enough to split tfjs's time.
+      const inside = Math.min(p.kernelMs, med);
+      const split = i === 0 ? [fmtTime(inside), fmtTime(med - inside)] : ['', ''];
+      rows.push([i === 0 ? c.title : '', String(name), fmtTime(med), String(p.kernels), ...split, fmtTime(med / p.kernels)]);
+      tops.push(`${c.id}, ${name}: ${p.top.map((/** @type {[string, number]} */ [k, n]) => `${k} ${n}`).join(', ')}`);
+    });
+  }
+  return [
+    '--profile: kernels per iteration (tfjs: tf.profile\'s kernels, *__op composites left out; torch:',
+    'every aten op the dispatcher ran, nested ones included); for tfjs, the time inside them (median',
+    `of ${PROFILE_RUNS} profiled iterations, capped at the median) and the rest of the median, the engine's own`,
+    'work; the median per kernel. "100 tiny adds" is the fixed cost of one op.',
+    '',
+    alignTable(rows),
+    '',
+    'most frequent kernels per iteration:',
+    ...tops.map((t) => `  ${t}`),
+  ].join('\n');
+}
+
+/**
  * Writes JSON atomically: a temporary file next to the target, then a rename.
  * @param {string} path
  * @param {unknown} value
@@ -340,6 +585,8 @@ const HELP = `usage: npm run bench -- [options]
   --time S           time each case for at least S seconds (default 0.5)
   --iterations N     and at least N timed runs (default 5), after 2 warm-up runs
   --no-torch         skip PyTorch
+  --profile          also profile one iteration per case: kernels dispatched and time inside
+                     them (tfjs: tf.profile; torch: its autograd profiler), vs the rest
   --help`;
 
 /**
@@ -365,6 +612,7 @@ async function main() {
       time: { type: 'string' },
       iterations: { type: 'string' },
       'no-torch': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -398,7 +646,7 @@ async function main() {
   // Other work on the machine skews timings: the load average goes in the header.
   const loadBefore = os.loadavg()[0] ?? NaN;
   /** @type {Record<string, any>} */
-  const results = Object.fromEntries(cases.map((c) => [c.id, { tfjs: {}, torch: null, ratios: {}, check: {}, relDiff: {} }]));
+  const results = Object.fromEntries(cases.map((c) => [c.id, { tfjs: {}, torch: null, ratios: {}, check: {}, relDiff: {}, profile: {} }]));
   const reports = [];
   for (const force of forces) {
     const report = await lib.initBackend(force === undefined ? {} : { force });
@@ -408,8 +656,9 @@ async function main() {
     reports.push(report);
     for (const c of cases) {
       process.stderr.write(`bench: tfjs ${report.backend} ${c.id}\n`);
-      const { check, stats: s } = await runTfjsCase(c, timing);
+      const { check, stats: s, profile } = await runTfjsCase(c, timing, opt.profile);
       results[c.id].tfjs[report.backend] = { ...s, ...(c.flops ? { gflops: c.flops / s.medianMs / 1e6 } : {}) };
+      if (profile) results[c.id].profile[report.backend] = profile;
       results[c.id].check[report.backend] = check;
     }
   }
@@ -417,7 +666,7 @@ async function main() {
   const cpus = os.availableParallelism();
   const threads = [...new Set([cpus, 1])];
   /** @type {any} */
-  const torch = opt['no-torch'] ? { available: false, reason: 'skipped by --no-torch' } : runTorch(cases, threads, timing);
+  const torch = opt['no-torch'] ? { available: false, reason: 'skipped by --no-torch' } : runTorch(cases, threads, timing, opt.profile);
   const torchThreads = torch.available ? threads : [];
   const mismatches = [];
   let worst = { rel: 0, where: '' };
@@ -427,6 +676,7 @@ async function main() {
     if (!t || t.error) continue;
     r.torch = {};
     r.check.torch = t.check;
+    if (t.profile) r.profile.torch = t.profile;
     for (const th of threads) {
       const s = stats(t.runs[String(th)]);
       r.torch[th] = { ...s, ...(c.flops ? { gflops: c.flops / s.medianMs / 1e6 } : {}) };
@@ -474,6 +724,9 @@ async function main() {
         : `results agree with PyTorch within ${CHECK_TOLERANCE} relative` +
             ` (largest: ${worst.rel.toExponential(1)}, ${worst.where || 'none'})`,
     );
+  }
+  if (opt.profile) {
+    for (const rep of reports) out.push('', renderProfile(cases, rep.backend, results, torch.available));
   }
   console.log(out.join('\n'));
 

@@ -1,6 +1,7 @@
 // npm run lessons [-- 00 03 ...]: executes lessons headless through the registered course kernel
 // (nbclient, as jupyter nbconvert --execute does), writes the executed copies to out/lessons/ (git-ignored), prints
 // each lesson's wall time, and fails on any cell error, naming the cell and the error.
+import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ROOT, jupyterPython, listLessons, run, writeFileAtomic } from './lib/env.mjs';
 import { checkoutKernelEnv } from './register-kernel.mjs';
@@ -18,6 +19,7 @@ if (!python || run(python, ['-c', 'import nbclient']).status !== 0) {
   process.exit(1);
 }
 
+mkdirSync(outDir, { recursive: true });
 const results = [];
 for (const path of lessons) {
   const name = basename(path, '.ipynb');

@@ -46,6 +46,7 @@ def main():
     except CellExecutionError as e:
         exc = e
     finally:
+        os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
         tmp = dst + ".tmp"
         nbformat.write(nb, tmp)
         os.replace(tmp, dst)

@@ -7,6 +7,7 @@ Run by scripts/kernel-test.mjs (npm test) with the Jupyter Python (/usr/bin/pyth
     /usr/bin/python3 tests/kernel/test_protocol.py [-v] [TestClass.test_name ...]
 Environment: FRUGAL_KERNEL (default frugal-ai). The lib must be built (npm run build).
 """
+import json
 import os
 import re
 import tempfile
@@ -321,18 +322,29 @@ class InterruptTests(KernelCase):
                 "// One training step: every intermediate in tf.tidy, the update assigned to w.\n"
                 "const step = () => tf.tidy(() => { const y = tf.relu(tf.matMul(x, w).add(1)); "
                 "w.assign(w.add(y.mul(1e-6))); });\n"
-                "const before = tf.memory().numTensors;"
+                "let before = tf.memory().numTensors;"
             ),
         )
 
     def setUp(self):
         self.assertEqual(self.setup.reply["status"], "ok", self.setup.error)
 
-    def assert_alive_and_no_tensor_left(self):
+    def assert_alive_and_no_tensor_left(self, terminated=False):
+        """The kernel runs, no scope is open, and the tensor count is back to `before`.
+
+        terminated: the cell was stopped by V8 termination (a synchronous loop). Then one tensor
+        may be orphaned: V8 can stop tfjs between registering a kernel's output and tracking it
+        in the tidy scope, and nothing can find that tensor afterwards (docs/kernel.md). The
+        count may then exceed `before` by one, and `before` moves up so later tests stay exact.
+        """
         self.assertEqual(self.value("1 + 1"), "2")
-        # Reference: the setup cell's `before` counts x, w and w's initial value (3 tensors).
-        self.assertEqual(self.value("[tf.memory().numTensors, before]"), "[ 3, 3 ]")
         self.assertEqual(self.value("tf.engine().state.scopeStack.length"), "0")
+        # Reference: the setup cell's `before` counts x, w and w's initial value (3 tensors).
+        now, before = json.loads(self.value("JSON.stringify([tf.memory().numTensors, before])").strip("'"))
+        self.assertGreaterEqual(now - before, 0)
+        self.assertLessEqual(now - before, 1 if terminated else 0, f"{now - before} tensor(s) left")
+        if now != before:
+            self.value("before = tf.memory().numTensors")
 
     def test_interrupt_a_synchronous_loop(self):
         t0 = time.time()
@@ -341,7 +353,7 @@ class InterruptTests(KernelCase):
         self.assertEqual(run.reply["status"], "error")
         self.assertEqual(run.reply["ename"], "KeyboardInterrupt")
         self.assertGreater(int(self.value("steps")), 0)
-        self.assert_alive_and_no_tensor_left()
+        self.assert_alive_and_no_tensor_left(terminated=True)
 
     def test_interrupt_a_loop_that_awaits(self):
         run = self.run_cell("steps = 0;\nfor (;;) { step(); steps++; await tf.nextFrame(); }", interrupt_after=1.5)
@@ -399,7 +411,7 @@ class InterruptTests(KernelCase):
         )
         self.assertEqual(run.reply["ename"], "KeyboardInterrupt")
         self.assertRegex("\n".join(run.error["traceback"]), r"closed \d+ tf\.tidy scope\(s\)")
-        self.assert_alive_and_no_tensor_left()
+        self.assert_alive_and_no_tensor_left(terminated=True)
 
 
 class LocalModuleTests(KernelCase):

@@ -1,6 +1,7 @@
-// npm run lessons [-- 00 03 ...]: executes lessons headless through the registered course kernel
-// (nbclient, as jupyter nbconvert --execute does), writes the executed copies to out/lessons/ (git-ignored), prints
-// each lesson's wall time, and fails on any cell error, naming the cell and the error.
+// npm run lessons [-- 00 03 ...]: executes lessons headless through this checkout's course
+// kernel (nbclient, as jupyter nbconvert --execute does), writes the executed copies to
+// out/lessons/ (git-ignored), prints each lesson's wall time, and fails on any cell error,
+// naming the cell and the error.
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ROOT, jupyterPython, listLessons, run, writeFileAtomic } from './lib/env.mjs';

@@ -4,6 +4,14 @@
  */
 
 /**
+ * Throws `Error(message)` when `cond` is false; a function message is built only then.
+ * @throws Error with `message`.
+ */
+export function assert(cond: unknown, message: string | (() => string)): asserts cond {
+  if (!cond) throw new Error(typeof message === 'string' ? message : message());
+}
+
+/**
  * @throws Error `${name} must be a positive integer, got ${v}` unless `v` is an integer > 0.
  */
 export function assertPositiveInteger(v: number, name: string): void {

@@ -5,11 +5,9 @@
  * Internal to lib/distill (not re-exported from the index).
  */
 import * as tf from '@tensorflow/tfjs';
+import { assert } from '../assert';
 
-/** Throws `Error(message)` when `cond` is false. */
-export function assert(cond: boolean, message: () => string): asserts cond {
-  if (!cond) throw new Error(message());
-}
+export { assert };
 
 /** Formats a value for an error message: numbers as written, everything else as JSON. */
 export function show(v: unknown): string {

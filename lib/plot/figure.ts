@@ -3,6 +3,9 @@
  * `application/vnd.plotly.v1+json` MIME type carries. Nothing here imports plotly.js (it cannot
  * load in Node); the builders in `./builders` fill these types, `./render` turns them into PNGs.
  */
+import { assert } from '../assert';
+
+export { assert };
 
 /** Numbers a builder accepts: a plain array, or a typed array from `await t.data()`. */
 export type NumericArray = readonly number[] | Float32Array | Float64Array | Int32Array;
@@ -129,14 +132,6 @@ export function describeValue(v: unknown): string {
     return name && name !== 'Object' ? `a ${name}` : 'an object';
   }
   return typeof v;
-}
-
-/**
- * Throws `Error(message)` when `cond` is false.
- * @throws {Error} with `message`.
- */
-export function assert(cond: unknown, message: string | (() => string)): asserts cond {
-  if (!cond) throw new Error(typeof message === 'string' ? message : message());
 }
 
 /**

@@ -196,6 +196,25 @@ describe('distillationLoss', () => {
     tf.dispose([t3, outOfRange, negative, floatLabels, short, nanStudent, infTeacher]);
   });
 
+  it('has the gradient of the traced form: the written-out gradient == autodiff through the terms', () => {
+    // Equivalence: distillationLoss writes dL/ds out (tf.customGrad); distillationLossTerms is
+    // differentiated by tfjs's autodiff through logSoftmax. Both must agree for any alpha and T.
+    for (const [alpha, T] of [[0, 1], [0.3, 3], [1, 2], [0.5, 20]] as const) {
+      tf.tidy(() => {
+        const fused = tf.grad((s: tf.Tensor) => distillationLoss({ alpha, temperature: T })(labels, s as tf.Tensor2D, teacher))(student);
+        const traced = tf.grad((s: tf.Tensor) => distillationLossTerms(labels, s as tf.Tensor2D, teacher, { alpha, temperature: T }).total)(student);
+        const a = fused.dataSync();
+        const b = traced.dataSync();
+        a.forEach((v, i) => expect(Math.abs(v - (b[i] as number)), `alpha ${alpha}, T ${T}, entry ${i}`).toBeLessThan(1e-6 + 1e-5 * Math.abs(b[i] as number)));
+      });
+    }
+  });
+
+  it('treats the teacher as a constant: asking for its gradient throws', () => {
+    const loss = distillationLoss({ alpha: 0.5, temperature: 2 });
+    expect(() => tf.grad((t: tf.Tensor) => loss(labels, student, t as tf.Tensor2D))(teacher)).toThrow(/Cannot compute gradient of y=f\(x\) with respect to x/);
+  });
+
   it('leaks no tensors: every function returns only what the caller owns', () => {
     const loss = distillationLoss({ alpha: 0.5, temperature: 4 });
     expectNoLeak(() => softmaxWithTemperature(student, 2), 'softmaxWithTemperature');

@@ -143,11 +143,52 @@ export function distillationLoss(config: DistillationLossConfig): DistillationLo
   const frozen: DistillationLossConfig = { ...config };
   return (labels, studentLogits, teacherLogits) => {
     checkInputs(labels, studentLogits, teacherLogits, frozen.checkFinite ?? true);
-    const { alpha, temperature: T } = frozen;
-    return tf.tidy(() => {
-      const hard = tf.mul(alpha, hardCrossEntropy(labels, studentLogits));
-      const soft = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T));
-      return tf.add(hard, soft) as tf.Scalar;
-    });
+    return fusedDistillationLoss(labels, studentLogits, teacherLogits, frozen.alpha, frozen.temperature);
   };
+}
+
+/**
+ * The loss with its gradient w.r.t. the student's logits written out (`tf.customGrad`) instead
+ * of traced through autodiff. For a batch of B examples:
+ *
+ *     dL/ds = [ alpha * (softmax(s) - onehot(y)) + (1 - alpha) * T * (softmax(s/T) - softmax(t/T)) ] / B
+ *
+ * (the soft term: `T^2 * (q_T - p_T) / T`). Same value as the traced form, and the same gradient
+ * (tests/distill-loss.test.ts checks both, and the PyTorch goldens cover it), but a training
+ * step dispatches about half as many tfjs kernels, and on the WASM backend a small model's step
+ * costs per kernel, not per FLOP (bench/README.md).
+ *
+ * The teacher's logits are constants here, as a frozen teacher's are: no gradient flows to
+ * them (`tf.grad` w.r.t. them throws).
+ */
+function fusedDistillationLoss(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tensor2D, alpha: number, T: number): tf.Scalar {
+  return tf.tidy(() => {
+    const [batch, classes] = student.shape;
+    // Everything the gradient needs is made inside the forward function and saved: the gradient
+    // runs later (under tf.grad or an optimiser), after this tidy has disposed its own tensors.
+    const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const s = args[0] as tf.Tensor; // [b, c] student logits
+      const save = args[1] as tf.GradSaveFunc;
+      const oneHot = tf.oneHot(labels, classes).toFloat(); // [b, c]
+      const logPT = tf.logSoftmax(tf.div(teacher, T)); // [b, c] teacher log-probs at T
+      const pT = tf.exp(logPT); // [b, c]
+      const logQ = tf.logSoftmax(s); // [b, c]
+      const logQT = tf.logSoftmax(tf.div(s, T)); // [b, c]
+      // Per example: -ln q[y] and KL(p_T || q_T); row sums first (see klFromLogitsUnchecked).
+      const ce = tf.neg(tf.sum(tf.mul(oneHot, logQ), 1)); // [b]
+      const kl = tf.sum(tf.mul(pT, tf.sub(logPT, logQT)), 1); // [b]
+      const perExample = tf.add(tf.mul(alpha, ce), tf.mul((1 - alpha) * T * T, kl)); // [b]
+      save([logQ, logQT, oneHot, pT]);
+      return {
+        value: tf.div(tf.sum(perExample), batch),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [lq, lqT, y, p] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          const hard = tf.mul(alpha, tf.sub(tf.exp(lq), y));
+          const soft = tf.mul((1 - alpha) * T, tf.sub(tf.exp(lqT), p));
+          return tf.mul(tf.add(hard, soft), tf.div(dy, batch));
+        },
+      };
+    });
+    return loss(student) as tf.Scalar;
+  });
 }

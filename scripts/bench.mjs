@@ -11,12 +11,12 @@
 // PyTorch runs in a child process (bench/torch_bench.py through /usr/bin/python3, or
 // $FRUGAL_PYTHON), after the tfjs cases, so the two never compete for the cores.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeFileAtomic } from './lib/env.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -566,10 +566,7 @@ function renderProfile(cases, backend, results, withTorch) {
  */
 function writeJsonAtomic(path, value) {
   const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = `${target}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, target);
+  writeFileAtomic(target, `${JSON.stringify(value, null, 2)}\n`);
   return target;
 }
 

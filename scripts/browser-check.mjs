@@ -17,7 +17,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { countPlotlyOutputs, exportHtml, writeAtomic } from './export-html.mjs';
+import { countPlotlyOutputs, exportHtml } from './export-html.mjs';
+import { writeFileAtomic } from './lib/env.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -56,7 +57,7 @@ async function checkNotebook(browser, nbPath) {
     const shownErrors = await page.$$eval(ERROR_OUTPUTS, (els) => els.map((e) => e.textContent ?? '').filter((t) => t.includes('Error')));
     for (const t of shownErrors) problems.push(`error shown in an output: ${t.trim().split('\n').slice(0, 3).join(' | ').slice(0, 300)}`);
     const shot = path.join(ROOT, 'out', 'screenshots', `${name}.png`);
-    writeAtomic(shot, await page.screenshot({ fullPage: true }));
+    writeFileAtomic(shot, await page.screenshot({ fullPage: true }));
     return { name, expected, outPath, shot, problems };
   } finally {
     await page.close();

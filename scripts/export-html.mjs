@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from './lib/env.mjs';
 
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,14 +76,6 @@ export function addPlotlyHtml(nb) {
   return n;
 }
 
-/** Writes `data` to `file` atomically: a temp file in the same folder, then rename. */
-export function writeAtomic(file, data) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 /**
  * Exports `nbPath` to `outPath` (default out/html/<name>.html).
  * @returns {{ outPath: string, figures: number }}
@@ -107,7 +100,7 @@ export function exportHtml(nbPath, outPath) {
     if (!html.includes(MARKER)) throw new Error(`the nbconvert template lost the plotly.js marker ${MARKER}`);
     const plotly = figures > 0 ? `<script>\n${fs.readFileSync(PLOTLY_JS, 'utf8')}\n</script>` : '';
     // A function replacement: plotly.min.js holds `$&`-like patterns that a string would expand.
-    writeAtomic(out, html.replace(MARKER, () => plotly));
+    writeFileAtomic(out, html.replace(MARKER, () => plotly));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

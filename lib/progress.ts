@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { displayBundle, inKernel } from './display';
+import { escapeHtml } from './table';
 import { assertPositiveInteger } from './assert';
 
 export interface ProgressOptions {
@@ -104,10 +105,10 @@ export class Progress {
     const t = `${final ? 'done in ' : ''}${this.elapsed().toFixed(1)} s`;
     return (
       `<div style="font-family:monospace;font-size:12px">` +
-      `<div><b>${escape(this.label)}</b> ${this.step}/${this.total} · ${escape(this.latest())} · ${t}</div>` +
+      `<div><b>${escapeHtml(this.label)}</b> ${this.step}/${this.total} · ${escapeHtml(this.latest())} · ${t}</div>` +
       `<div style="width:240px;height:8px;background:#eee;margin:3px 0">` +
       `<div style="width:${pct}%;height:8px;background:#1f77b4"></div></div>` +
-      (this.curve ? `<div>${svg} <span style="color:#666">${escape(this.curve)}</span></div>` : '') +
+      (this.curve ? `<div>${svg} <span style="color:#666">${escapeHtml(this.curve)}</span></div>` : '') +
       `</div>`
     );
   }
@@ -130,10 +131,6 @@ export class Progress {
 function formatMetric(v: number): string {
   const a = Math.abs(v);
   return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : v.toPrecision(4);
-}
-
-function escape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** An inline SVG polyline of `values`, scaled to the box. Empty box for fewer than 2 values. */

@@ -12,7 +12,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MimeBundle } from './display';
 import { PLOTLY_MIME, figureBundle, type FigureLike } from './plot';
-import { formatCell, tableHtml, tableText, type FrameLike } from './table';
+import { escapeHtml, formatCell, tableHtml, tableText, type FrameLike } from './table';
+import { assertPositiveInteger } from './assert';
 
 export interface ReprOptions {
   /** Bundles the cell already displayed: a figure shown there is not drawn a second time. */
@@ -30,12 +31,8 @@ export interface ReprOptions {
 /** Validates an optional positive integer option, naming it. */
 function positiveInt(v: number | undefined, fallback: number, name: string): number {
   if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
+  assertPositiveInteger(v, name);
   return v;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** True for a danfojs DataFrame or Series, or any `{ columns, index, values }` of arrays. */

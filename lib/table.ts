@@ -36,7 +36,8 @@ export function formatCell(v: unknown, digits = 4): string {
   return v === null || v === undefined ? '' : String(v);
 }
 
-function escapeHtml(s: string): string {
+/** Escapes text for HTML content and attribute values. */
+export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crossEntropy, digitsAugment, digitsExperiment, newStudent, STUDENT_CONFIG, TEACHER_CONFIG } from '../lib/course/digits-experiment';
+import { crossEntropy } from '../lib/distill/loss';
+import { digitsAugment, digitsExperiment, newStudent, STUDENT_CONFIG, TEACHER_CONFIG } from '../lib/course/digits-experiment';
 import { countParams } from '../lib/models/mlp';
 import { Rng } from '../lib/random';
 

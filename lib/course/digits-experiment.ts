@@ -3,6 +3,7 @@
  * student, with their configs in one place so that lessons 01-04 train the same models.
  */
 import * as tf from '@tensorflow/tfjs';
+import { crossEntropy } from '../distill/loss';
 import { augmentDigits, digitsToTensors, loadDigits, splitDigits, type DigitsData, type DigitsSplit } from '../data/digits';
 import { mlp } from '../models/mlp';
 import { Rng } from '../random';
@@ -64,11 +65,6 @@ export function digitsExperiment(seed: number): DigitsExperiment {
     test,
     dispose: () => tf.dispose([tr.x, tr.y, val.x, val.y, test.x, test.y]),
   };
-}
-
-/** Cross-entropy on integer labels, from logits. */
-export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1]), logits) as tf.Scalar);
 }
 
 /** An augmentation for the training loop: random shifts of up to one pixel and light noise. */

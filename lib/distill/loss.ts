@@ -80,10 +80,14 @@ function checkInputs(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tens
 }
 
 /**
- * Mean cross-entropy of integer labels under `softmax(logits)` (T = 1), unchecked.
- * `-mean_b ln softmax(s_b)[y_b]`, via logSoftmax.
+ * Mean cross-entropy of integer labels under `softmax(logits)` (T = 1):
+ * `-mean_b ln softmax(s_b)[y_b]`, via logSoftmax. The hard-label term of the distillation loss,
+ * and the loss of a student or teacher trained on labels alone. Unchecked: labels must be int32
+ * class indices in range (the distillation loss checks them).
+ * @param labels int32 `[batch]`.
+ * @param logits float32 `[batch, classes]`.
  */
-function hardCrossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
+export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() => {
     const classes = logits.shape[1];
     const logQ = tf.logSoftmax(logits); // [b, c]
@@ -114,7 +118,7 @@ export function distillationLossTerms(
   checkInputs(labels, studentLogits, teacherLogits, config.checkFinite ?? true);
   const { alpha, temperature: T } = config;
   return tf.tidy(() => {
-    const hard = tf.mul(alpha, hardCrossEntropy(labels, studentLogits)) as tf.Scalar;
+    const hard = tf.mul(alpha, crossEntropy(labels, studentLogits)) as tf.Scalar;
     const soft = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T)) as tf.Scalar;
     return { hard, soft, total: tf.add(hard, soft) as tf.Scalar };
   });

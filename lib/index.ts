@@ -21,3 +21,4 @@ export * from './optim/schedules';
 export * from './data/digits';
 export * from './course/digits-experiment';
 export * from './repr';
+export * from './results';

@@ -5,7 +5,7 @@
 //
 //   npm run bench                          the lib's backend (FRUGAL_BACKEND is honoured)
 //   npm run bench -- --backend cpu         one backend: cpu, wasm or tensorflow
-//   npm run bench -- --all-backends        wasm and cpu, one table each
+//   npm run bench -- --all-backends        tensorflow (when installed), wasm and cpu, one table each
 //   npm run bench -- --json out/bench.json also write the results as JSON
 //
 // PyTorch runs in a child process (bench/torch_bench.py through /usr/bin/python3, or
@@ -576,7 +576,7 @@ function writeJsonAtomic(path, value) {
 
 const HELP = `usage: npm run bench -- [options]
   --backend NAME     cpu, wasm or tensorflow (default: the lib's choice, or $FRUGAL_BACKEND)
-  --all-backends     run wasm and cpu, one table each
+  --all-backends     run tensorflow (when npm run setup:native installed it), wasm and cpu
   --json PATH        also write the results as JSON (e.g. out/bench.json)
   --cases IDS        comma-separated case ids (${CASES.map((c) => c.id).join(', ')})
   --time S           time each case for at least S seconds (default 0.5)
@@ -638,7 +638,17 @@ async function main() {
   }
 
   /** @type {(string | undefined)[]} */
-  const forces = opt['all-backends'] ? ['wasm', 'cpu'] : [opt.backend && lib.parseBackendName(opt.backend, '--backend')];
+  /** True when the real @tensorflow/tfjs-node (npm run setup:native), not danfojs's alias, is installed. */
+  const nativeInstalled = () => {
+    try {
+      return require('@tensorflow/tfjs-node/package.json').name === '@tensorflow/tfjs-node';
+    } catch {
+      return false;
+    }
+  };
+  const forces = opt['all-backends']
+    ? [...(nativeInstalled() ? ['tensorflow'] : []), 'wasm', 'cpu']
+    : [opt.backend && lib.parseBackendName(opt.backend, '--backend')];
 
   // Other work on the machine skews timings: the load average goes in the header.
   const loadBefore = os.loadavg()[0] ?? NaN;

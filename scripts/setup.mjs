@@ -34,7 +34,7 @@ const installed = join(ROOT, 'node_modules', '.package-lock.json');
 if (args.has('--skip-npm')) console.log('skipped (--skip-npm)');
 else if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) {
   console.log('node_modules matches package-lock.json: nothing to do');
-} else sh('npm', ['ci', '--no-audit', '--no-fund']);
+} else sh('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } }); // no CUDA add-on download (see .npmrc)
 
 // 2. the lib
 step('lib -> lib/dist');

@@ -23,3 +23,7 @@ export * from './course/digits-experiment';
 export * from './repr';
 export * from './results';
 export * from './io/file-handler';
+export * from './compress/svd';
+export * from './compress/prune';
+export * from './compress/low-rank';
+export * from './compress/quantize';

@@ -27,3 +27,5 @@ export * from './compress/svd';
 export * from './compress/prune';
 export * from './compress/low-rank';
 export * from './compress/quantize';
+export * from './io/onnx';
+export * from './io/onnx-run';

@@ -38,8 +38,9 @@ export const EXPECTED = {
   '05.student-file-bytes-ratio': {
     lesson: '05',
     what: 'teacher / student ONNX file size',
-    expected: 120,
-    tolerance: 10,
+    // 340 906 / 3089 bytes measured; layer names (dense_Dense12…) move each size by a few bytes
+    expected: 110.4,
+    tolerance: 1.5,
     unit: '×',
     source: 'this course (85 002 vs 610 float32 weights plus a fixed graph overhead)',
   },

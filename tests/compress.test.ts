@@ -15,6 +15,8 @@ import {
   float16Value,
   fromFloat16,
   quantizeInt8PerChannel,
+  fakeQuantizeInt8,
+  predictDynamicInt8,
   quantizeModel,
   toFloat16,
   weightBytes,
@@ -204,7 +206,16 @@ describe('magnitudePrune', () => {
     const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 5), 'int32');
     const opt = tf.train.adam(0.05);
     const w0 = m.layers[0]!.getWeights()[0]!.dataSync().slice();
-    await train(m, { x, y }, { epochs: 3, batchSize: 8, optimizer: opt, loss: (b, l) => crossEntropy(b.y, l), rng, progress: false, afterStep: () => masks.apply() });
+    let calls = 0;
+    const h = await train(m, { x, y }, {
+      epochs: 3, batchSize: 8, optimizer: opt, loss: (b, l) => crossEntropy(b.y, l), rng, progress: false,
+      afterStep: (step) => {
+        calls++;
+        expect(step).toBe(calls); // train's hook: called after each step, with the 1-based step count
+        masks.apply();
+      },
+    });
+    expect(calls).toBe(h.steps);
     const w1 = m.layers[0]!.getWeights()[0]!.dataSync();
     // the zeros are the same positions as before, and the kept weights did move
     let moved = 0;
@@ -310,6 +321,39 @@ describe('quantisation', () => {
       expect(tf.memory().numTensors).toBe(before);
     }
     expect(() => weightBytes(m, 'int4' as 'int8')).toThrow(/format must be one of float32, float16, int8, got "int4"/);
+    m.dispose();
+  });
+
+  it('dynamic int8 activations: each value within s/2 of itself, zeros stay zero, 127 levels', () => {
+    const x = tf.tensor2d([[0, 1.27, -0.635], [0.004, -1, 0.3]]);
+    const q = fakeQuantizeInt8(x);
+    const v = q.dataSync();
+    // Reference: s = 1.27 / 127 = 0.01; 0.004 -> 0, -0.635 -> -0.64 (−63.5 rounds half to even: −64)
+    expect(v[0]).toBe(0);
+    expect(v[1]).toBeCloseTo(1.27, 6);
+    expect(v[3]).toBe(0);
+    x.dataSync().forEach((a, i) => expect(Math.abs(a - (v[i] as number))).toBeLessThanOrEqual(0.005 + 1e-7));
+    const z = fakeQuantizeInt8(tf.zeros([2, 2]));
+    expect(Array.from(z.dataSync())).toEqual([0, 0, 0, 0]);
+    tf.dispose([x, q, z]);
+    const ones = tf.ones([3]);
+    expectNoLeak(() => fakeQuantizeInt8(ones), 'fakeQuantizeInt8');
+    ones.dispose();
+  });
+
+  it('predictDynamicInt8 stays close to predict, differs from it, and leaks nothing', () => {
+    const m = mlp({ inputs: 16, hidden: [12], outputs: 5, dropout: 0.1, rng: new Rng(14), name: 'dyn' });
+    const x = tf.randomNormal([20, 16], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const [p, q] = [m.predict(x) as tf.Tensor, expectNoLeak(() => predictDynamicInt8(m, x), 'predictDynamicInt8')];
+    const q2 = predictDynamicInt8(m, x);
+    const d = tf.max(tf.abs(tf.sub(p, q2))).dataSync()[0]!;
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThan(0.05);
+    tf.dispose([x, p, q2]);
+    void q;
+    const conv = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 4] })] });
+    expect(() => predictDynamicInt8(conv, tf.zeros([1, 4, 4]) as unknown as tf.Tensor2D)).toThrow(/handles Dense and Dropout layers, got Flatten/);
+    conv.dispose();
     m.dispose();
   });
 

@@ -194,3 +194,37 @@ export function cloneModel<T extends tf.LayersModel>(model: T): T {
   clone.setWeights(model.getWeights());
   return clone;
 }
+
+/**
+ * Dynamic int8 quantisation of activations, simulated: symmetric and per tensor, with the scale
+ * s = max |x| / 127 taken from this very tensor (hence "dynamic": no calibration data), and the
+ * values read back as round(x / s) · s. Each value moves by at most s / 2. The scale depends on
+ * the whole batch, so a row's result can change with the rows beside it.
+ */
+export function fakeQuantizeInt8(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    // An all-zero tensor keeps a tiny positive scale, and stays zero.
+    const s = tf.div(tf.maximum(tf.max(tf.abs(x)), 1e-30), 127);
+    return tf.mul(tf.clipByValue(tf.round(tf.div(x, s)), -127, 127), s);
+  });
+}
+
+/**
+ * Logits of a Sequential MLP (Dense and Dropout layers) whose Dense layers see their inputs
+ * quantised to int8 dynamically (`fakeQuantizeInt8`), as an integer matrix product with int8
+ * activations would; the weights are used as the model holds them (pass an int8 `quantizeModel`
+ * copy for int8 weights too).
+ * @throws Error naming the layer when the model holds another kind of layer.
+ */
+export function predictDynamicInt8(model: tf.Sequential, x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    let h: tf.Tensor = x;
+    for (const layer of model.layers) {
+      const cls = layer.getClassName();
+      if (cls === 'Dropout') continue; // the identity at inference
+      if (cls !== 'Dense') throw new Error(`predictDynamicInt8 handles Dense and Dropout layers, got ${cls} (${layer.name})`);
+      h = layer.apply(fakeQuantizeInt8(h)) as tf.Tensor;
+    }
+    return h as tf.Tensor2D;
+  });
+}

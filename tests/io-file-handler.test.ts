@@ -126,6 +126,26 @@ describe('file:// handler', () => {
     expect(filePathOf('file:///a/b')).toBe('/a/b');
   });
 
+  it('steps aside when another handler answers file:// (as tfjs-node\'s does)', async () => {
+    const { dir, m } = await savedModel();
+    const url = `file://${dir}`;
+    expect(tf.io.getLoadHandlers(url).length).toBe(1);
+    let used = 0;
+    const other: tf.io.IOHandler = {
+      load: async () => {
+        used++;
+        return new FileHandler(dir).load();
+      },
+    };
+    // A second router for this one folder only, so that the other tests are unaffected.
+    tf.io.registerLoadRouter(((u: string | string[]) => (u === url ? other : null)) as (u: string | string[]) => tf.io.IOHandler);
+    expect(tf.io.getLoadHandlers(url)).toEqual([other]);
+    const back = await tf.loadLayersModel(url);
+    expect(used).toBe(1);
+    back.dispose();
+    m.dispose();
+  });
+
   it('saving and loading leak no tensor', async () => {
     const m = model();
     const dir = fresh();

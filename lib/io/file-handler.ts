@@ -201,21 +201,41 @@ export function fileRouter(url: string | string[]): tf.io.IOHandler | null {
   return new FileHandler(url);
 }
 
+// Set while a router asks tf.io which other handlers answer a URL, so that it does not count itself.
+let probing = false;
+
+/**
+ * A router that answers `file://` only when no other registered router does: tfjs-node (loaded
+ * later by the backend selection, on machines that have it) registers its own, and tfjs refuses a
+ * URL that two handlers answer.
+ */
+function deferringRouter(kind: 'save' | 'load'): (url: string | string[]) => tf.io.IOHandler {
+  const route = (url: string | string[]): tf.io.IOHandler | null => {
+    if (probing || fileRouter(url) === null) return null;
+    probing = true;
+    try {
+      const others = kind === 'load' ? tf.io.getLoadHandlers(url) : tf.io.getSaveHandlers(url);
+      if (others.length > 0) return null;
+    } finally {
+      probing = false;
+    }
+    return fileRouter(url);
+  };
+  // tfjs types a router as always returning a handler, but its registry skips null answers.
+  return route as (url: string | string[]) => tf.io.IOHandler;
+}
+
 let registered = false;
 
 /**
  * Registers the `file://` save and load routers with `tf.io` (once; later calls do nothing), so
- * that `model.save('file://dir')` and `tf.loadLayersModel('file://dir/model.json')` work.
+ * that `model.save('file://dir')` and `tf.loadLayersModel('file://dir/model.json')` work. Where
+ * another handler answers `file://` (tfjs-node's), that one is used.
  */
 export function registerFileHandler(): void {
   if (registered) return;
-  // Some other package (tfjs-node) may already answer file://: then leave it in charge.
-  if (tf.io.getLoadHandlers('file://probe').length === 0) {
-    // tfjs types a router as always returning a handler, but its registry skips null answers.
-    const router = fileRouter as (url: string | string[]) => tf.io.IOHandler;
-    tf.io.registerSaveRouter(router);
-    tf.io.registerLoadRouter(router);
-  }
+  tf.io.registerSaveRouter(deferringRouter('save'));
+  tf.io.registerLoadRouter(deferringRouter('load'));
   registered = true;
 }
 

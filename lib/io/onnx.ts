@@ -20,7 +20,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
+import { nodeRequire } from '../node-require';
 import { writeFileAtomic } from '../distill/teacher-cache';
 import { quantizeInt8PerChannel, toFloat16, type WeightFormat, WEIGHT_FORMATS } from '../compress/quantize';
 
@@ -41,7 +42,15 @@ export interface OnnxExportOptions {
   name?: string;
 }
 
-const DT = onnx.TensorProto.DataType;
+/** onnx-proto, loaded on the first export (it costs ~70 ms, which lessons without ONNX skip). */
+function onnxProto(): typeof onnx {
+  return (nodeRequire('onnx-proto') as typeof import('onnx-proto')).onnx;
+}
+
+/** ONNX TensorProto data types (onnx.proto3: FLOAT = 1, INT8 = 3, INT64 = 7, FLOAT16 = 10). */
+const DT = { FLOAT: 1, INT8: 3, INT64: 7, FLOAT16: 10 } as const;
+/** ONNX AttributeProto types (onnx.proto3: FLOAT = 1, INT = 2, SPARSE_TENSOR = 11). */
+const AT = { FLOAT: 1, INT: 2, SPARSE_TENSOR: 11 } as const;
 
 function f32Bytes(x: ArrayLike<number>): Uint8Array {
   const a = Float32Array.from(x);
@@ -69,11 +78,11 @@ function node(opType: string, input: string[], output: string[], attribute: onnx
 }
 
 function intAttr(name: string, i: number): onnx.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.INT, i };
+  return { name, type: AT.INT, i };
 }
 
 function floatAttr(name: string, f: number): onnx.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.FLOAT, f };
+  return { name, type: AT.FLOAT, f };
 }
 
 /**
@@ -125,7 +134,7 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
           indices: tensor(`${wName}.indices`, [nz.length], DT.INT64, new Uint8Array(BigInt64Array.from(nz.map((i) => BigInt(i))).buffer)),
           dims: [fanIn, units],
         };
-        nodes.push(node('Constant', [], [wName], [{ name: 'sparse_value', type: onnx.AttributeProto.AttributeType.SPARSE_TENSOR, sparseTensor: sparseValue }]));
+        nodes.push(node('Constant', [], [wName], [{ name: 'sparse_value', type: AT.SPARSE_TENSOR, sparseTensor: sparseValue }]));
       } else inits.push(tensor(wName, [fanIn, units], DT.FLOAT, f32Bytes(w)));
     }
     const pre = `${n}.linear`;
@@ -150,7 +159,8 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
     nodes.push(node('Softmax', ['logits'], ['probabilities'], [intAttr('axis', -1)]));
     outputs.push(valueInfo('probabilities', ['batch', width]));
   }
-  const m = onnx.ModelProto.create({
+  const proto = onnxProto();
+  const m = proto.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'frugal-ai',
@@ -163,7 +173,7 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
       output: outputs,
     },
   });
-  return onnx.ModelProto.encode(m).finish();
+  return proto.ModelProto.encode(m).finish();
 }
 
 /**

@@ -73,6 +73,15 @@ console.log(`jupyter: ${st.jupyter} (python: ${st.python})`);
 console.log(`JupyterLab: ${st.lab ? 'yes' : 'no (pip install jupyterlab plotly for interactive plots)'}; classic Notebook: ${st.notebook ? 'yes' : 'no'}`);
 console.log(`nbconvert: ${st.nbconvert ? 'yes' : 'no'}; nbclient: ${st.nbclient ? 'yes' : 'no'}; jupyter_kernel_test: ${st.kernelTest ? 'yes' : 'no'}`);
 
+// 3b. Python's onnx package: the ONNX checker of tests/io-onnx.test.ts (lesson 05's export)
+step('ONNX checker (Python onnx package)');
+const onnxPython = process.env.FRUGAL_ONNX_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const hasOnnx = () => run(onnxPython, ['-c', 'import onnx']).status === 0;
+if (!hasOnnx() && mayInstall && isRoot && which('apt-get')) {
+  sh('apt-get', ['install', '-y', '-qq', 'python3-onnx'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+console.log(hasOnnx() ? `onnx: found for ${onnxPython}` : `onnx: missing for ${onnxPython} (npm test will fail): sudo apt-get install -y python3-onnx, or pip install onnx and set FRUGAL_ONNX_PYTHON`);
+
 // 4. the kernel
 step('kernel');
 console.log(registerKernel());

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { FileHandler, filePathOf, MODEL_JSON, ModelFileError, registerFileHandler, WEIGHTS_BIN } from '../lib/io/file-handler';
+import { fromFloat16, toFloat16 } from '../lib/compress/quantize';
 import { mlp } from '../lib/models/mlp';
 import { Rng } from '../lib/random';
 
@@ -62,6 +63,24 @@ describe('file:// handler', () => {
     expect(json.format).toBe('layers-model');
     // Reference: (5*4+4) + (4*3+3) + (3*2+2) = 47 float32 parameters = 188 bytes
     expect(fs.statSync(path.join(dir, WEIGHTS_BIN)).size).toBe(188);
+    m.dispose();
+  });
+
+  it('float16 weights: half the bytes, loaded by plain tf.loadLayersModel, each weight rounded to float16', async () => {
+    const m = model();
+    const dir = fresh();
+    await m.save(new FileHandler(dir, { weights: 'float16' }));
+    // Reference: 47 weights × 2 bytes
+    expect(fs.statSync(path.join(dir, WEIGHTS_BIN)).size).toBe(94);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8'));
+    expect(json.weightsManifest[0].weights[0].quantization).toEqual({ dtype: 'float16' });
+    const back = await tf.loadLayersModel(`file://${dir}`);
+    back.weights.forEach((w, i) => {
+      const original = m.weights[i]!.read().dataSync();
+      expect(Array.from(w.read().dataSync())).toEqual(Array.from(fromFloat16(toFloat16(original))));
+    });
+    expect(() => new FileHandler(dir, { weights: 'int8' as 'float16' })).toThrow(/weights must be 'float32' or 'float16', got "int8"/);
+    back.dispose();
     m.dispose();
   });
 

@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../distill/teacher-cache';
+import { toFloat16 } from '../compress/quantize';
 
 /** The URL scheme this handler answers. */
 export const FILE_SCHEME = 'file://';
@@ -71,17 +72,61 @@ function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
   return new Uint8Array(buf);
 }
 
+/** Options of a `FileHandler`. */
+export interface FileHandlerOptions {
+  /**
+   * How float32 weights are stored when saving (default 'float32'). 'float16' halves
+   * `weights.bin` with tfjs's own float16 quantisation entry in the manifest, which every tfjs
+   * loader decodes back to float32 (each weight rounded to the nearest float16).
+   */
+  weights?: 'float32' | 'float16';
+}
+
+/** float32 entries of a weights buffer re-encoded as float16, with their manifest entries. */
+function toFloat16Weights(specs: tf.io.WeightsManifestEntry[], data: Uint8Array): { specs: tf.io.WeightsManifestEntry[]; data: Uint8Array } {
+  const parts: Uint8Array[] = [];
+  const out: tf.io.WeightsManifestEntry[] = [];
+  let off = 0;
+  for (const spec of specs) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = specBytes(spec);
+    const chunk = data.slice(off, off + bytes);
+    off += bytes;
+    if (spec.dtype === 'float32' && !spec.quantization) {
+      const h = toFloat16(new Float32Array(chunk.buffer, chunk.byteOffset, n));
+      parts.push(new Uint8Array(h.buffer));
+      out.push({ ...spec, quantization: { dtype: 'float16' } });
+    } else {
+      parts.push(chunk);
+      out.push(spec);
+    }
+  }
+  const all = new Uint8Array(parts.reduce((a, b) => a + b.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return { specs: out, data: all };
+}
+
 /**
  * A `tf.io` handler that saves to, and loads from, the folder `dir` (tfjs-node's layout). Loading
- * also accepts the path of `model.json` itself.
+ * also accepts the path of `model.json` itself. Pass one to `model.save` for options:
+ * `await model.save(new FileHandler('/tmp/m', { weights: 'float16' }))`.
  */
 export class FileHandler implements tf.io.IOHandler {
   /** The folder holding `model.json` and `weights.bin`. */
   readonly dir: string;
+  private readonly options: FileHandlerOptions;
 
-  constructor(target: string) {
+  /** @throws Error naming the option when `weights` is not 'float32' or 'float16'. */
+  constructor(target: string, options: FileHandlerOptions = {}) {
     const p = target.startsWith(FILE_SCHEME) ? filePathOf(target) : path.resolve(target);
     this.dir = path.basename(p) === MODEL_JSON ? path.dirname(p) : p;
+    const w = options.weights ?? 'float32';
+    if (w !== 'float32' && w !== 'float16') throw new Error(`weights must be 'float32' or 'float16', got ${JSON.stringify(w)}`);
+    this.options = { weights: w };
   }
 
   /** Writes `weights.bin` then `model.json`, each atomically. */
@@ -90,14 +135,16 @@ export class FileHandler implements tf.io.IOHandler {
       throw new Error('FileHandler.save: binary model topologies (graph models as protobuf) are not supported');
     }
     fs.mkdirSync(this.dir, { recursive: true });
-    const weights = weightBytes(artifacts.weightData);
+    let weights = weightBytes(artifacts.weightData);
+    let specs = artifacts.weightSpecs ?? [];
+    if (this.options.weights === 'float16') ({ specs, data: weights } = toFloat16Weights(specs, weights));
     const check: WeightsCheck = { path: WEIGHTS_BIN, bytes: weights.length, sha256: sha256(weights) };
     const modelJson: tf.io.ModelJSON & { frugalAiWeights: WeightsCheck } = {
       modelTopology: artifacts.modelTopology as object,
       format: artifacts.format,
       generatedBy: artifacts.generatedBy,
       convertedBy: artifacts.convertedBy ?? null,
-      weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
+      weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: specs }],
       frugalAiWeights: check,
     };
     if (artifacts.trainingConfig !== undefined) modelJson.trainingConfig = artifacts.trainingConfig;
@@ -112,7 +159,7 @@ export class FileHandler implements tf.io.IOHandler {
         dateSaved: new Date(),
         modelTopologyType: 'JSON',
         modelTopologyBytes: jsonBytes.length,
-        weightSpecsBytes: JSON.stringify(artifacts.weightSpecs ?? []).length,
+        weightSpecsBytes: JSON.stringify(specs).length,
         weightDataBytes: weights.length,
       },
     };

@@ -21,9 +21,10 @@ export interface OnnxRunOptions {
   threads?: number;
   /**
    * onnxruntime's graph optimisation level (default 'all', its own default). At 'extended' and
-   * above, onnxruntime 1.30 rewrites DequantizeLinear + a plain Gemm on int8 weights (the
-   * output layer's; a Gemm fused with Relu is left alone) into its `MatMulNBits` kernel, which computes in lower precision: on the digits student its logits
-   * differ from the dequantised float32 model by up to 7e-2 (tests/io-onnx.test.ts). 'basic' keeps the graph's exact semantics.
+   * above, onnxruntime 1.30 rewrites DequantizeLinear + a plain Gemm on int8 weights (the output
+   * layer's; a Gemm fused with Relu is left alone) into its `MatMulNBits` kernel, which computes
+   * in lower precision: on the digits student its logits differ from the dequantised float32
+   * model by up to 7e-2 (tests/io-onnx.test.ts). 'basic' keeps the graph's exact semantics.
    */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }

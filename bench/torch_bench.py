@@ -225,6 +225,19 @@ def case_distill_epoch(p):
     return run
 
 
+def case_student_infer(p):
+    """Lesson 05: the student 64-8-10 (dense_stack seed 20, as in the distillation cases) predicts
+    a batch of p["batch"] images, in inference mode."""
+    forward, _ = dense_stack([p["inputs"], p["hidden"], p["classes"]], 20)
+    x = hash_fill(p["batch"], p["inputs"], 11, 1.0)  # [b, 64]
+
+    def run():
+        with torch.no_grad():
+            return forward(x)  # [b, 10] logits
+
+    return run
+
+
 # kind -> builder; the kinds are the ones of CASES in scripts/bench.mjs.
 CASES = {
     "matmul": case_matmul,
@@ -236,6 +249,7 @@ CASES = {
     "distill-adam": case_distill_adam,
     "distill-step": case_distill_step,
     "distill-epoch": case_distill_epoch,
+    "student-infer": case_student_infer,
 }
 
 

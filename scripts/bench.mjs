@@ -70,6 +70,9 @@ const DISTILL = {
   lr: 0.01, // Adam's learning rate (betas 0.9, 0.999; epsilon 1e-7 on both sides)
 };
 
+/** Lesson 05's inference: the distilled student 64-8-10 predicting a batch of images. */
+const STUDENT_INFER = { inputs: 64, hidden: 8, classes: 10 };
+
 /** @type {BenchCase[]} */
 const CASES = [
   { id: 'matmul-256', title: 'matmul 256²', kind: 'matmul', params: { n: 256 }, flops: 2 * 256 ** 3 },
@@ -84,6 +87,9 @@ const CASES = [
   { id: 'distill-step-live', title: 'distill step, live', kind: 'distill-step', params: { ...DISTILL, live: 1 } },
   { id: 'distill-epoch', title: 'epoch, cached', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 0 } },
   { id: 'distill-epoch-live', title: 'epoch, live', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 1 } },
+  // Lesson 05: the student's inference, also run in onnxruntime-node (ORT_KINDS).
+  { id: 'student-infer-1', title: 'student, batch 1', kind: 'student-infer', params: { ...STUDENT_INFER, batch: 1 } },
+  { id: 'student-infer-256', title: 'student, batch 256', kind: 'student-infer', params: { ...STUDENT_INFER, batch: 256 } },
 ];
 
 /**
@@ -300,6 +306,57 @@ const TFJS_KINDS = {
     };
   },
 };
+
+// Lesson 05: the student (denseStack seed 20, as in distillSetup) in inference mode. -> [b, 10]
+TFJS_KINDS['student-infer'] = (p) => {
+  const model = denseStack([p.inputs ?? 0, p.hidden ?? 0, p.classes ?? 0], 20);
+  const x = hashFill(p.batch ?? 0, p.inputs ?? 0, 11, 1); // [b, 64]
+  return { run: () => /** @type {Tensor} */ (model.predict(x)), dispose: () => { model.dispose(); x.dispose(); } };
+};
+
+/**
+ * Cases that also run in onnxruntime-node (CPU, 1 thread): the same model exported by the lib's
+ * exportOnnx. `run` resolves to the logits.
+ * @type {Record<string, (p: Record<string, number>) => Promise<{ run: () => Promise<Float32Array>, dispose: () => Promise<void> }>>}
+ */
+const ORT_KINDS = {
+  'student-infer': async (p) => {
+    const model = denseStack([p.inputs ?? 0, p.hidden ?? 0, p.classes ?? 0], 20);
+    const bytes = lib.exportOnnx(model, { softmax: false });
+    model.dispose();
+    const x = hashFill(p.batch ?? 0, p.inputs ?? 0, 11, 1); // [b, 64]
+    const data = /** @type {Float32Array} */ (x.dataSync());
+    x.dispose();
+    const session = await lib.OnnxModel.load(bytes, { threads: 1 });
+    return { run: () => session.logits(data, p.batch ?? 0), dispose: () => session.dispose() };
+  },
+};
+
+/**
+ * Runs one case in onnxruntime-node, or returns null when it has no ONNX twin or onnxruntime is
+ * not installed (then the reason is printed once).
+ * @param {BenchCase} c
+ * @param {Timing} timing
+ */
+async function runOrtCase(c, timing) {
+  const build = ORT_KINDS[c.kind];
+  if (!build) return null;
+  try {
+    require.resolve('onnxruntime-node');
+  } catch {
+    return { available: false, reason: 'onnxruntime-node is not installed' };
+  }
+  const impl = await build(c.params);
+  try {
+    const first = await impl.run();
+    let sumSq = 0;
+    for (const v of first) sumSq += v * v;
+    const stats = await lib.timeIt(() => impl.run(), timing);
+    return { available: true, check: Math.sqrt(sumSq), stats };
+  } finally {
+    await impl.dispose();
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Timing: the lib's timeIt (lib/measure.ts), tinybench-like: `warmup` untimed runs, then timed
@@ -670,6 +727,14 @@ async function main() {
     }
   }
 
+  // onnxruntime-node, for the cases that have an ONNX twin (one thread, like tfjs-wasm in Node).
+  for (const c of cases) {
+    if (!ORT_KINDS[c.kind]) continue;
+    process.stderr.write(`bench: onnxruntime-node ${c.id}\n`);
+    results[c.id].ort = await runOrtCase(c, timing);
+    if (results[c.id].ort?.available) results[c.id].check.ort = results[c.id].ort.check;
+  }
+
   const cpus = os.availableParallelism();
   const threads = [...new Set([cpus, 1])];
   /** @type {any} */
@@ -695,6 +760,15 @@ async function main() {
       r.relDiff[rep.backend] = rel;
       if (rel > worst.rel) worst = { rel, where: `${c.id} on ${rep.backend}` };
       if (!(rel <= CHECK_TOLERANCE)) mismatches.push(`${c.id} on ${rep.backend}: tfjs ${r.check[rep.backend]} vs torch ${t.check}`);
+    }
+  }
+
+  for (const c of cases) {
+    const r = results[c.id];
+    if (!r.ort?.available) continue;
+    for (const rep of reports) {
+      const rel = Math.abs(r.check[rep.backend] - r.ort.check) / Math.max(Math.abs(r.ort.check), 1e-12);
+      if (!(rel <= CHECK_TOLERANCE)) mismatches.push(`${c.id}: onnxruntime ${r.ort.check} vs tfjs ${rep.backend} ${r.check[rep.backend]}`);
     }
   }
 
@@ -731,6 +805,18 @@ async function main() {
         : `results agree with PyTorch within ${CHECK_TOLERANCE} relative` +
             ` (largest: ${worst.rel.toExponential(1)}, ${worst.where || 'none'})`,
     );
+  }
+  const ortCases = cases.filter((c) => results[c.id].ort);
+  if (ortCases.length) {
+    const rows = [['case', 'stat', ...reports.map((rep) => `tfjs ${rep.backend}`), 'onnxruntime 1 thr', ...torchThreads.map((t) => `torch ${t} thr`)]];
+    for (const c of ortCases) {
+      const r = results[c.id];
+      const ort = r.ort.available ? fmtTime(r.ort.stats.medianMs) : 'n/a';
+      rows.push([c.title, 'median', ...reports.map((rep) => fmtTime(r.tfjs[rep.backend].medianMs)), ort, ...torchThreads.map((t) => (r.torch?.[t] ? fmtTime(r.torch[t].medianMs) : 'n/a'))]);
+    }
+    const why = ortCases.map((c) => results[c.id].ort).find((o) => !o.available)?.reason;
+    out.push('', `lesson 05, the student's inference side by side: tfjs, onnxruntime-node (the lib's ONNX export, CPU)${why ? ` (onnxruntime: ${why})` : ''}, PyTorch`, '');
+    out.push(alignTable(rows));
   }
   if (opt.profile) {
     for (const rep of reports) out.push('', renderProfile(cases, rep.backend, results, torch.available));

@@ -34,7 +34,7 @@ const installed = join(ROOT, 'node_modules', '.package-lock.json');
 if (args.has('--skip-npm')) console.log('skipped (--skip-npm)');
 else if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) {
   console.log('node_modules matches package-lock.json: nothing to do');
-} else sh('npm', ['ci', '--no-audit', '--no-fund']);
+} else sh('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } }); // no CUDA add-on download (see .npmrc)
 
 // 2. the lib
 step('lib -> lib/dist');
@@ -72,6 +72,15 @@ if (missing()) {
 console.log(`jupyter: ${st.jupyter} (python: ${st.python})`);
 console.log(`JupyterLab: ${st.lab ? 'yes' : 'no (pip install jupyterlab plotly for interactive plots)'}; classic Notebook: ${st.notebook ? 'yes' : 'no'}`);
 console.log(`nbconvert: ${st.nbconvert ? 'yes' : 'no'}; nbclient: ${st.nbclient ? 'yes' : 'no'}; jupyter_kernel_test: ${st.kernelTest ? 'yes' : 'no'}`);
+
+// 3b. Python's onnx package: the ONNX checker of tests/io-onnx.test.ts (lesson 05's export)
+step('ONNX checker (Python onnx package)');
+const onnxPython = process.env.FRUGAL_ONNX_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const hasOnnx = () => run(onnxPython, ['-c', 'import onnx']).status === 0;
+if (!hasOnnx() && mayInstall && isRoot && which('apt-get')) {
+  sh('apt-get', ['install', '-y', '-qq', 'python3-onnx'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+console.log(hasOnnx() ? `onnx: found for ${onnxPython}` : `onnx: missing for ${onnxPython} (npm test will fail): sudo apt-get install -y python3-onnx, or pip install onnx and set FRUGAL_ONNX_PYTHON`);
 
 // 4. the kernel
 step('kernel');

@@ -61,7 +61,7 @@ describe('corpora', () => {
     expect(() => copyReverseLanguage({ lines: 0, seed: 1 })).toThrowError(/lines must be a positive integer, got 0/);
   });
 
-  it('datasets/copy-reverse/copy-reverse.txt is the generator's output (seed 2026, 2000 lines)', () => {
+  it('datasets/copy-reverse/copy-reverse.txt is the output of the generator (seed 2026, 2000 lines)', () => {
     const file = findDatasetFile(path.join('datasets', 'copy-reverse', 'copy-reverse.txt'));
     const bytes = fs.readFileSync(file);
     // Reference: datasets/copy-reverse/README.md

@@ -3,7 +3,7 @@
  * RoPE base, seeded weights, the context check) and the interface the tiny LM calls.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { DisposeResult, LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { LayerVariable } from '@tensorflow/tfjs-layers/dist/variables';
 import { assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
@@ -66,6 +66,16 @@ export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * dh]);
 }
 
+/**
+ * Disposes a layer's weights, whether or not it was ever applied (the course's layers are often
+ * called through their own methods, which tf.layers.Layer.dispose does not count as a use).
+ */
+export function disposeLayerWeights(layer: tf.layers.Layer): DisposeResult {
+  const ws = layer.weights;
+  for (const w of ws) if (!(w as unknown as { val: tf.Variable }).val.isDisposed) w.dispose(); // val: LayerVariable's tf.Variable
+  return { refCountAfterDispose: 0, numDisposedVariables: ws.length };
+}
+
 /** Base class: sizes, seeded initialisers and checks shared by the attention layers. */
 export abstract class AttentionBase extends tf.layers.Layer {
   readonly dModel: number;
@@ -125,6 +135,11 @@ export abstract class AttentionBase extends tf.layers.Layer {
   }
 
   abstract forward(x: tf.Tensor3D, past?: LayerCache): AttentionOutput;
+
+  /** Frees the weights (the layer need not have been applied, unlike tf.layers.Layer.dispose). */
+  override dispose(): DisposeResult {
+    return disposeLayerWeights(this);
+  }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), dModel: this.dModel, maxContext: this.maxContext, ropeBase: this.ropeBase, seed: this.seed };

@@ -3,11 +3,11 @@
  * feed-forward. Each is a complete tfjs layer acting on [b, t, d] (embedding: [b, t] ids).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
+import type { DisposeResult, LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { Initializer } from '@tensorflow/tfjs-layers/dist/initializers';
 import type { LayerVariable } from '@tensorflow/tfjs-layers/dist/variables';
 import { assertPositiveInteger } from '../assert';
-import { linear } from '../attention/common';
+import { disposeLayerWeights, linear } from '../attention/common';
 import { Rng } from '../random';
 
 /** A seeded N(0, std²) initialiser. */
@@ -67,6 +67,11 @@ export class TokenEmbedding extends tf.layers.Layer {
     });
   }
 
+  /** Frees the weights (the layer need not have been applied). */
+  override dispose(): DisposeResult {
+    return disposeLayerWeights(this);
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), vocabSize: this.vocabSize, dModel: this.dModel, seed: this.seed };
   }
@@ -108,6 +113,11 @@ export class RmsNorm extends tf.layers.Layer {
       this.built = true;
     }
     return tf.tidy(() => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), this.epsilon))), this.gain.read()));
+  }
+
+  /** Frees the weights (the layer need not have been applied). */
+  override dispose(): DisposeResult {
+    return disposeLayerWeights(this);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -164,6 +174,11 @@ export class Linear extends tf.layers.Layer {
     return tf.tidy(() => linear(x, this.kernel.read()));
   }
 
+  /** Frees the weights (the layer need not have been applied). */
+  override dispose(): DisposeResult {
+    return disposeLayerWeights(this);
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), inputs: this.inputs, outputs: this.outputs, initStd: this.initStd, seed: this.seed };
   }
@@ -218,6 +233,11 @@ export class SwiGluFeedForward extends tf.layers.Layer {
       const a = linear(x, this.w1.read()); // [b, t, hidden]
       return linear(tf.mul(tf.mul(a, tf.sigmoid(a)), linear(x, this.w3.read())), this.w2.read()); // [b, t, d]
     });
+  }
+
+  /** Frees the weights (the layer need not have been applied). */
+  override dispose(): DisposeResult {
+    return disposeLayerWeights(this);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DisposeResult, LayerArgs } from '@tensorflow/tfjs-layers/dist/engine/topology';
 import type { LayerVariable } from '@tensorflow/tfjs-layers/dist/variables';
 import { assertPositiveInteger } from '../assert';
-import type { CausalAttention } from '../attention/common';
+import { type CausalAttention, disposeLayerWeights } from '../attention/common';
 import { type AttentionSpec, cacheElementsPerToken, resolveAttention } from '../attention/config';
 import { KvCache } from '../attention/kv-cache';
 import { attentionLayer } from '../attention/layer';
@@ -154,6 +154,11 @@ export class DecoderBlock extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
     return tf.tidy(() => this.forward(x).y);
+  }
+
+  /** Frees the sublayers' weights. */
+  override dispose(): DisposeResult {
+    return disposeLayerWeights(this);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -395,9 +400,7 @@ export class TinyLM extends tf.layers.Layer {
 
   /** Disposes every weight. */
   override dispose(): DisposeResult {
-    const n = this.trainableWeights.length + this.nonTrainableWeights.length;
-    for (const w of [...this.trainableWeights, ...this.nonTrainableWeights]) w.dispose();
-    return { refCountAfterDispose: 0, numDisposedVariables: n };
+    return disposeLayerWeights(this);
   }
 }
 tf.serialization.registerClass(TinyLM);

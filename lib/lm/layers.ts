@@ -63,7 +63,10 @@ export class TokenEmbedding extends tf.layers.Layer {
     }
     return tf.tidy(() => {
       const [b, t] = ids.shape;
-      return tf.reshape(tf.gather(this.table.read(), tf.reshape(tf.cast(ids, 'int32'), [b * t])), [b, t, this.dModel]); // [b·t, d] -> [b, t, d]
+      // A one-hot matmul rather than tf.gather: gather's gradient (UnsortedSegmentSum) has no WASM
+      // kernel in tfjs 4.22, and with a vocabulary of ~100 the matmul costs little.
+      const oneHot = tf.oneHot(tf.reshape(tf.cast(ids, 'int32'), [b * t]), this.vocabSize); // [b·t, V]
+      return tf.reshape(tf.matMul(tf.cast(oneHot, 'float32'), this.table.read() as tf.Tensor2D), [b, t, this.dModel]); // [b·t, d] -> [b, t, d]
     });
   }
 

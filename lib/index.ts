@@ -35,3 +35,4 @@ export * from './attention/layer';
 export * from './lm/layers';
 export * from './lm/sampling';
 export * from './lm/tiny-lm';
+export * from './attention/fill-cache';

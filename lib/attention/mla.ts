@@ -114,6 +114,30 @@ export class MultiHeadLatentAttention extends AttentionBase implements CausalAtt
     return 1 / Math.sqrt(this.headDim + this.ropeHeadDim);
   }
 
+  /**
+   * The intermediate tensors of V2 eqs. (9)-(15) for x [b, t, d] at positions 0..t-1, for
+   * teaching: c^Q [b, t, d'_c], q^C [b, h, t, d_h], q^R [b, h, t, d_h^R], c^KV [b, t, d_c],
+   * k^C [b, h, t, d_h], k^R [b, t, d_h^R], v^C [b, h, t, d_h]. The caller disposes them.
+   */
+  intermediates(x: tf.Tensor3D): Record<'cQ' | 'qC' | 'qR' | 'cKV' | 'kC' | 'kR' | 'vC', tf.Tensor> {
+    this.ensureBuilt();
+    this.checkInput(x, 0);
+    const h = this.nHeads;
+    return tf.tidy(() => {
+      const cQ = linear(x, this.wDQ.read());
+      const cKV = linear(x, this.wDKV.read());
+      return {
+        cQ,
+        qC: splitHeads(linear(cQ, this.wUQ.read()), h),
+        qR: applyRope(splitHeads(linear(cQ, this.wQR.read()), h), 0, this.ropeBase),
+        cKV,
+        kC: splitHeads(linear(cKV, this.wUK.read()), h),
+        kR: tf.squeeze(applyRope(tf.expandDims(linear(x, this.wKR.read()), 1), 0, this.ropeBase), [1]),
+        vC: splitHeads(linear(cKV, this.wUV.read()), h),
+      };
+    });
+  }
+
   forward(x: tf.Tensor3D, past?: LayerCache): AttentionOutput {
     this.ensureBuilt();
     const start = past?.length ?? 0;

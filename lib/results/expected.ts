@@ -50,4 +50,34 @@ export const EXPECTED = {
     unit: '×',
     source: 'this course (measured on a loaded 2-vCPU machine; wide margin)',
   },
+  // Lesson 10: Multi-head Latent Attention
+  '10.absorbed-vs-naive-relative-difference': {
+    lesson: '10',
+    what: 'relative difference of absorbed and naive MLA outputs (same weights)',
+    expected: 0,
+    tolerance: 1e-5,
+    source: 'hand computation: the two paths are equal up to float32 rounding (associativity)',
+  },
+  '10.absorbed-over-naive-step-speedup': {
+    lesson: '10',
+    what: 'one MLA decoding step at 1024 tokens, naive ÷ absorbed time (d 64, 4 heads, WASM)',
+    expected: 15,
+    tolerance: 13,
+    unit: '×',
+    source: 'this course (measured on a loaded 2-vCPU machine; wide margin)',
+  },
+  '10.v2-mla-over-mha': {
+    lesson: '10',
+    what: 'MLA cache ÷ MHA cache at the DeepSeek-V2 shape',
+    expected: 576 / 32768,
+    tolerance: 1e-12,
+    source: 'DeepSeek-V2 Table 1 and §3.1.2: (512 + 64) / (2 · 128 · 128)',
+  },
+  '10.v2-gqa-equivalent-groups': {
+    lesson: '10',
+    what: 'GQA groups with the same cache as V2 MLA',
+    expected: 2.25,
+    tolerance: 1e-12,
+    source: 'DeepSeek-V2 §2.1.4: "equal to GQA with only 2.25 groups"',
+  },
 } as const satisfies Record<string, Expectation>;

@@ -22,3 +22,7 @@ export * from './data/digits';
 export * from './course/digits-experiment';
 export * from './repr';
 export * from './results';
+export * from './moe/dispatch';
+export * from './moe/router';
+export * from './moe/balance';
+export * from './moe/layer';

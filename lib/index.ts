@@ -26,3 +26,5 @@ export * from './moe/dispatch';
 export * from './moe/router';
 export * from './moe/balance';
 export * from './moe/layer';
+export * from './moe/flops';
+export * from './course/moe-digits';

@@ -129,8 +129,25 @@ export interface MoEStats {
   loadEntropy: number;
   /** The expert serving each slot, row-major `[n, k]`; -1 for a dropped slot. */
   assignment: Int32Array;
+  /** The gate value of each slot, row-major `[n, k]` (dropped slots keep their gate, but contribute 0). */
+  gates: Float32Array;
   /** The selection bias after this call (DeepSeek-V3), one per expert. */
   bias: number[];
+}
+
+/**
+ * The `[n][E]` gate matrix of a call, for heat-maps: the gate value where a token chose an
+ * expert (and was served), 0 elsewhere.
+ */
+export function gateMatrix(stats: MoEStats, experts: number): number[][] {
+  const rows = Array.from({ length: stats.tokens }, () => new Array<number>(experts).fill(0));
+  for (let t = 0; t < stats.tokens; t++) {
+    for (let s = 0; s < stats.topK; s++) {
+      const e = stats.assignment[t * stats.topK + s] as number;
+      if (e >= 0) (rows[t] as number[])[e] = stats.gates[t * stats.topK + s] as number;
+    }
+  }
+  return rows;
 }
 
 /** What {@link moeForward} returns. The caller owns the tensors. */
@@ -416,6 +433,7 @@ export class MoE extends tf.layers.Layer {
         routerEntropy: entropy,
         loadEntropy: loadEntropy(plan.routed),
         assignment: plan.assignment,
+        gates: Float32Array.from(routing.gates.dataSync()),
         bias: biasValues,
       };
       return { output: tf.reshape(out, x.shape), auxLoss, balanceLoss, zLoss };
@@ -434,6 +452,16 @@ export class MoE extends tf.layers.Layer {
     this.lastZLoss = tf.keep(r.zLoss);
     this.lastStats = r.stats;
     return r.output;
+  }
+
+  /**
+   * Changes the capacity factor (null = unbounded) of later calls, e.g. to study dropped tokens
+   * on a trained layer.
+   * @throws Error `capacityFactor must be > 0, got 0`.
+   */
+  setCapacityFactor(factor: number | null): void {
+    assert(factor === null || (typeof factor === 'number' && factor > 0), () => `capacityFactor must be > 0, got ${show(factor)}`);
+    (this.cfg as { capacityFactor: number | null }).capacityFactor = factor;
   }
 
   /** Current DeepSeek-V3 selection biases, one per expert. */

@@ -44,4 +44,21 @@ export const EXPECTED = {
     lesson: '07', what: 'share of test tokens dropped at capacity factor 1 by the collapsed router', expected: 0.75, tolerance: 0.2,
     source: 'this course (seed 1)',
   },
+  // Lesson 08: does it pay?
+  '08.acc-dense': {
+    lesson: '08', what: 'test accuracy of the dense model (FFN 32), mean over 3 seeds', expected: 0.966, tolerance: 0.02,
+    source: 'this course (3 seeds)',
+  },
+  '08.acc-moe-same-active': {
+    lesson: '08', what: 'test accuracy of the MoE with the dense model\'s active size, mean over 3 seeds', expected: 0.966, tolerance: 0.02,
+    source: 'this course (3 seeds)',
+  },
+  '08.acc-moe-same-total': {
+    lesson: '08', what: 'test accuracy of the MoE with the dense model\'s total size, mean over 3 seeds', expected: 0.954, tolerance: 0.025,
+    source: 'this course (3 seeds)',
+  },
+  '08.train-time-ratio-moe-vs-dense': {
+    lesson: '08', what: 'training time of the same-active MoE / the dense model', expected: 3, tolerance: 1.7, unit: '×',
+    source: 'this course (2.5 to 4.2 measured on a shared 2-vCPU machine; wide because timing varies with load)',
+  },
 } as const satisfies Record<string, Expectation>;

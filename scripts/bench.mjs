@@ -317,8 +317,10 @@ const TFJS_KINDS = {
     const [n, d, h, E] = [p.tokens ?? 0, p.d ?? 0, p.h ?? 0, p.experts ?? 0];
     const layer = lib.moe({ experts: E, topK: p.topK ?? 1, expertHidden: h, units: d, useBias: false, dispatch: p.dense === 1 ? 'dense' : 'sparse' });
     layer.build([null, d]);
-    const weights = [hashFill(d, E, 41, glorot(d, E)), tf.zeros([E])]; // router kernel [d, E], routing bias [E]
+    // getWeights order: the trainable weights as created, then the non-trainable routing bias
+    const weights = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
     for (let e = 0; e < E; e++) weights.push(hashFill(d, h, 50 + e, glorot(d, h)), hashFill(h, d, 60 + e, glorot(h, d))); // w1 [d, h], w2 [h, d]
+    weights.push(tf.zeros([E])); // routing bias [E]
     layer.setWeights(weights);
     tf.dispose(weights);
     const x = hashFill(n, d, 40, 1); // [n, d]

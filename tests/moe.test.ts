@@ -456,3 +456,49 @@ describe('MoE layer', () => {
     coarse.dispose();
   });
 });
+
+describe('MoE compute counts and helpers', () => {
+  it('FLOPs and parameters per token (hand-computed)', async () => {
+    const { moeFlopsPerToken, ffnFlopsPerToken, moeParams } = await import('../lib/moe/flops');
+    // Reference (hand): d = h = 64, E = 8, k = 2: router 2·64·8 = 1024, experts 2·4·64·64 = 32768
+    expect(moeFlopsPerToken({ units: 64, experts: 8, topK: 2, expertHidden: 64 })).toEqual({ router: 1024, routed: 32768, shared: 0, total: 33792 });
+    expect(ffnFlopsPerToken(64, 512)).toBe(131072);
+    // shared: one of width 32 adds 4·64·32 = 8192
+    expect(moeFlopsPerToken({ units: 64, experts: 8, topK: 2, expertHidden: 64, sharedExperts: 1, sharedHidden: 32 }).shared).toBe(8192);
+    // Reference (hand): d = 8, h = 16, E = 8, k = 2: expert 2·8·16 + 16 + 8 = 280; total 64 + 8·280 = 2304; active 64 + 2·280 = 624
+    expect(moeParams({ units: 8, experts: 8, topK: 2, expertHidden: 16 })).toEqual({ total: 2304, active: 624 });
+    const layer = moe({ experts: 8, topK: 2, expertHidden: 16, units: 8, sharedExperts: 2, sharedHidden: 4 });
+    layer.build([null, 8]);
+    const p = moeParams({ units: 8, experts: 8, topK: 2, expertHidden: 16, sharedExperts: 2, sharedHidden: 4 });
+    expect(layer.totalParams()).toBe(p.total);
+    expect(layer.activeParams()).toBe(p.active);
+    layer.dispose();
+  });
+
+  it('gateMatrix puts each served slot\'s gate at its expert; setCapacityFactor changes later calls and checks its argument', async () => {
+    const { gateMatrix } = await import('../lib/moe/layer');
+    tf.tidy(() => {
+      const layer = moe({ experts: 4, topK: 2, expertHidden: 4, units: 3, seed: 3 });
+      const r = moeForward(layer, randn(new Rng(12), [8, 3]));
+      const g = gateMatrix(r.stats, 4);
+      expect(g.length).toBe(8);
+      g.forEach((row, t) => {
+        expect(row.filter((v) => v > 0).length).toBe(2);
+        expect(row[r.stats.assignment[2 * t] as number]).toBeCloseTo(r.stats.gates[2 * t] as number, 7);
+      });
+      layer.setCapacityFactor(0.25); // capacity ceil(0.25 · 8 · 2 / 4) = 1
+      const r2 = moeForward(layer, randn(new Rng(12), [8, 3]));
+      expect(r2.stats.capacity).toBe(1);
+      expect(r2.stats.droppedSlots).toBe(16 - r2.stats.load.reduce((a, b) => a + b, 0));
+      expect(() => layer.setCapacityFactor(0)).toThrowError(/^capacityFactor must be > 0, got 0$/);
+      layer.dispose();
+    });
+  });
+
+  it('mutual information of class × expert counts (hand-computed)', async () => {
+    const { mutualInformation } = await import('../lib/course/moe-digits');
+    // each class to its own expert: MI = H(class) = ln 2; independent: 0
+    expect(mutualInformation([[5, 0], [0, 5]])).toBeCloseTo(Math.log(2), 12);
+    expect(mutualInformation([[3, 3], [2, 2]])).toBeCloseTo(0, 12);
+  });
+});

@@ -9,6 +9,7 @@ import { initBackend } from '../lib/backend';
 import type { AttentionSpec } from '../lib/attention/config';
 import { sampleToken } from '../lib/lm/sampling';
 import { TinyLM, type TinyLmConfig } from '../lib/lm/tiny-lm';
+import { MoE } from '../lib/moe/layer';
 import { Rng } from '../lib/random';
 
 beforeAll(async () => {
@@ -169,6 +170,41 @@ describe('TinyLM', () => {
     const lm = new TinyLM(config(ATTENTION['mha']!));
     // Reference (hand): V·d + l·(2d + 4d² + 3·d·24) + d + d·V = 176 + 2·(32 + 1024 + 1152) + 16 + 176
     expect(lm.countParams()).toBe(11 * 16 + 2 * (2 * 16 + 4 * 16 * 16 + 3 * 16 * 24) + 16 + 16 * 11);
+    lm.dispose();
+  });
+});
+
+describe('TinyLM with an MoE FFN (lib/moe, DeepSeekMoE shared + routed experts)', () => {
+  const moeFfn = {
+    kind: 'layer',
+    className: MoE.className,
+    config: { experts: 4, topK: 2, expertHidden: 8, sharedExperts: 1, sharedHidden: 8, activation: 'silu', useBias: false, balanceLossWeight: 0.01, seed: 3 },
+  } as const;
+
+  it('decodes with the cache like the full pass, adds the balance loss to the training loss, trains', () => {
+    const lm = new TinyLM(config(ATTENTION['mla']!, { ffn: moeFfn }));
+    const ids = tf.tensor2d(IDS, [2, 8], 'int32');
+    const full = lm.logits(ids);
+    const cache = lm.newCache();
+    const parts = [lm.decodeStep(tf.slice(ids, [0, 0], [2, 3]), cache)];
+    for (let i = 3; i < 8; i++) parts.push(lm.decodeStep(tf.slice(ids, [0, i], [2, 1]), cache));
+    const inc = tf.concat(parts, 1);
+    expect(maxAbsDiff(full, inc)).toBeLessThan(1e-5);
+    // loss = cross-entropy + Σ_blocks 0.01 · Switch loss, and the Switch loss is ≥ 1 - tiny (1 when balanced)
+    const loss = lm.loss(ids).dataSync()[0] as number;
+    const ce = lm.crossEntropy(ids).dataSync()[0] as number;
+    expect(loss - ce).toBeGreaterThan(0.0199);
+    expect(loss - ce).toBeLessThan(0.2);
+    // Active parameters: the 2 unchosen routed experts of each block (2 · 2 · 16 · 8 weights) are left out.
+    expect(lm.countParams() - lm.countActiveParams()).toBe(2 * 2 * (2 * 16 * 8));
+    const opt = tf.train.adam(1e-2);
+    const first = lm.trainStep(opt, ids);
+    let last = first;
+    for (let i = 0; i < 15; i++) last = lm.trainStep(opt, ids);
+    expect(last).toBeLessThan(first * 0.8);
+    tf.dispose([ids, full, inc, ...parts]);
+    cache.dispose();
+    opt.dispose();
     lm.dispose();
   });
 });

@@ -29,6 +29,8 @@ import { type CausalAttention, disposeLayerWeights } from '../attention/common';
 import { type AttentionSpec, cacheElementsPerToken, resolveAttention } from '../attention/config';
 import { KvCache } from '../attention/kv-cache';
 import { attentionLayer } from '../attention/layer';
+import { moeParams } from '../moe/flops';
+import { MoE } from '../moe/layer';
 import { Rng } from '../random';
 import { Linear, RmsNorm, SwiGluFeedForward, TokenEmbedding } from './layers';
 import { checkSamplingOptions, type SamplingOptions, sampleToken } from './sampling';
@@ -92,10 +94,17 @@ export interface GenerateResult {
   completions: number[][];
 }
 
-/** A layer that may add an auxiliary loss (e.g. an MoE balance loss) for the last forward pass. */
-interface WithAuxLoss {
-  /** Auxiliary loss of the layer's last call, or null. */
-  auxLoss?: () => tf.Scalar | null | undefined;
+/**
+ * An FFN layer with its own forward pass that also returns an auxiliary loss, such as the MoE
+ * layer of lib/moe (`forward(x, { training })` -> `{ output, auxLoss }`). The block calls it
+ * instead of `apply` when present, and adds `auxLoss` to the training loss.
+ */
+interface FfnWithAux {
+  forward(x: tf.Tensor, options: { training?: boolean }): { output: tf.Tensor; auxLoss?: tf.Scalar | null };
+}
+
+function hasAuxForward(layer: tf.layers.Layer): boolean {
+  return typeof (layer as unknown as Partial<FfnWithAux>).forward === 'function';
 }
 
 /** One pre-norm decoder block: x + Attn(RMSNorm(x)), then x + FFN(RMSNorm(x)). */
@@ -139,15 +148,22 @@ export class DecoderBlock extends tf.layers.Layer {
     // The weights live in the sublayers.
   }
 
-  /** x [b, t, d] with the layer's cache (or none) -> [b, t, d]; updates `cache` layer `index` when given. */
-  forward(x: tf.Tensor3D, cache?: KvCache, index = 0): { y: tf.Tensor3D; aux?: tf.Scalar } {
+  /**
+   * x [b, t, d] with the layer's cache (or none) -> [b, t, d]; updates `cache` layer `index` when
+   * given. `training` is passed to an FFN with its own forward pass (MoE: noise, bias updates).
+   */
+  forward(x: tf.Tensor3D, cache?: KvCache, index = 0, training = false): { y: tf.Tensor3D; aux?: tf.Scalar } {
     return tf.tidy((): { y: tf.Tensor3D; aux?: tf.Scalar } => {
       const a = this.attention.forward(this.norm1.apply(x) as tf.Tensor3D, cache?.get(index));
       if (cache) cache.set(index, a.cache);
       const h = tf.add(x, a.y) as tf.Tensor3D;
-      const f = this.ffn.apply(this.norm2.apply(h)) as tf.Tensor3D;
-      const aux = (this.ffn as unknown as WithAuxLoss).auxLoss?.() ?? undefined;
-      return aux ? { y: tf.add(h, f) as tf.Tensor3D, aux } : { y: tf.add(h, f) as tf.Tensor3D };
+      const hn = this.norm2.apply(h) as tf.Tensor3D;
+      if (hasAuxForward(this.ffn)) {
+        const f = (this.ffn as unknown as FfnWithAux).forward(hn, { training });
+        const y = tf.add(h, f.output) as tf.Tensor3D;
+        return f.auxLoss ? { y, aux: f.auxLoss } : { y };
+      }
+      return { y: tf.add(h, this.ffn.apply(hn) as tf.Tensor3D) as tf.Tensor3D };
     });
   }
 
@@ -242,6 +258,22 @@ export class TinyLM extends tf.layers.Layer {
     return this.trainableWeights.map((w) => w.read() as tf.Variable);
   }
 
+  /**
+   * Parameters one token uses: all of them for dense FFNs; for an MoE FFN (lib/moe), the routed
+   * experts a token does not choose are left out (`moeParams(...).total - .active` per block).
+   */
+  countActiveParams(): number {
+    let inactive = 0;
+    for (const b of this.blocks) {
+      const cfg = (b.ffn as unknown as { cfg?: { experts: number; topK: number; expertHidden: number; sharedExperts: number; sharedHidden: number; useBias: boolean } }).cfg;
+      if (b.ffn instanceof MoE && cfg) {
+        const p = moeParams({ units: this.config.dModel, experts: cfg.experts, topK: cfg.topK, expertHidden: cfg.expertHidden, sharedExperts: cfg.sharedExperts, sharedHidden: cfg.sharedHidden }, cfg.useBias);
+        inactive += p.total - p.active;
+      }
+    }
+    return this.countParams() - inactive;
+  }
+
   /** Elements the KV cache holds per token for the whole model (DeepSeek-V2 Table 1). */
   cacheElementsPerToken(): number {
     return cacheElementsPerToken(this.config.attention, this.config.dModel, this.config.nLayers);
@@ -258,7 +290,7 @@ export class TinyLM extends tf.layers.Layer {
   }
 
   /** Logits and summed auxiliary loss of ids [b, t], with or without a cache. */
-  private run(ids: tf.Tensor2D, cache?: KvCache): { logits: tf.Tensor3D; aux?: tf.Scalar } {
+  private run(ids: tf.Tensor2D, cache?: KvCache, training = false): { logits: tf.Tensor3D; aux?: tf.Scalar } {
     if (ids.rank !== 2) throw new Error(`ids must be [batch, tokens], got shape [${ids.shape.join(', ')}]`);
     const past = cache?.length ?? 0;
     if (past + ids.shape[1] > this.config.maxContext) {
@@ -268,7 +300,7 @@ export class TinyLM extends tf.layers.Layer {
       let x = this.embedding.apply(ids) as tf.Tensor3D;
       let aux: tf.Scalar | undefined;
       this.blocks.forEach((b, i) => {
-        const r = b.forward(x, cache, i);
+        const r = b.forward(x, cache, i, training);
         x = r.y;
         if (r.aux) aux = aux ? (tf.add(aux, r.aux) as tf.Scalar) : r.aux;
       });
@@ -316,7 +348,7 @@ export class TinyLM extends tf.layers.Layer {
     return tf.tidy(() => {
       const input = tf.slice(batch, [0, 0], [b, t1 - 1]);
       const target = tf.slice(batch, [0, 1], [b, t1 - 1]);
-      const { logits, aux } = this.run(input);
+      const { logits, aux } = this.run(input, undefined, true);
       const logp = tf.logSoftmax(logits, -1);
       const ce = tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1))) as tf.Scalar;
       return aux ? (tf.add(ce, aux) as tf.Scalar) : ce;

@@ -131,4 +131,34 @@ export const EXPECTED = {
     tolerance: 1e-12,
     source: 'DeepSeek-V2 §2.1.4: "equal to GQA with only 2.25 groups"',
   },
+  // Lesson 11: DeepSeek in miniature
+  '11.active-params-max-over-min': {
+    lesson: '11',
+    what: 'active parameters per token, largest ÷ smallest of the three models',
+    expected: 1,
+    tolerance: 0.02,
+    unit: '×',
+    source: 'hand computation: the widths are chosen for equal active parameters (MoE within 1 %)',
+  },
+  '11.cache-mla-over-mha': {
+    lesson: '11',
+    what: 'cached elements per token, MLA ÷ MHA (d 48, 4 heads of 12, d_c 16, d_h^R 4)',
+    expected: 40 / 192,
+    tolerance: 1e-12,
+    source: 'DeepSeek-V2 Table 1: (16 + 4) / (2 · 4 · 12)',
+  },
+  '11.val-loss-mha-dense': {
+    lesson: '11',
+    what: 'validation loss of MHA + dense after 36 steps, mean of 3 seeds (nats per character)',
+    expected: 2.6,
+    tolerance: 0.35,
+    source: 'this course (3 seeds, loss after 36 steps of 8 × 32 characters)',
+  },
+  '11.val-loss-gap-mla-minus-mha': {
+    lesson: '11',
+    what: 'validation loss, MLA + dense − MHA + dense, mean of 3 seeds (nats per character)',
+    expected: 0,
+    tolerance: 0.15,
+    source: 'this course (3 seeds; the gap is within the seed spread)',
+  },
 } as const satisfies Record<string, Expectation>;

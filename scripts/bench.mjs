@@ -80,6 +80,35 @@ const DISTILL = {
  */
 const MOE = { tokens: 4096, d: 64, h: 128, experts: 8, topK: 2 };
 
+
+/**
+ * Lessons 09-10's decoding step (lib/attention): one new token through one attention layer whose
+ * cache already holds `context` tokens, at width d = 512 with 8 heads of 64. MHA caches K and V
+ * (2 · 8 · 64 = 1024 floats per token); MLA, with DeepSeek-V2's ratios d_c = 4 d_h = 256 and
+ * d_h^R = d_h / 2 = 32 (d'_c = 192), caches 288. variant 0: MHA; 1: naive MLA (rebuilds every
+ * cached token's keys and values); 2: absorbed MLA. Weights, the cache and the token are
+ * hash-filled; the step appends to the cache by concatenation on both sides, as the lib does.
+ * -> the output [1, 1, d].
+ */
+const ATTN = { d: 512, heads: 8, headDim: 64, qLatent: 192, kvLatent: 256, ropeDim: 32 };
+/** @param {number} variant 0 MHA, else MLA  @param {number} context */
+const attnCacheMiB = (variant, context) => ((variant === 0 ? 2 * ATTN.heads * ATTN.headDim : ATTN.kvLatent + ATTN.ropeDim) * context * 4) / 2 ** 20;
+const ATTN_CASES = [256, 1024, 4096].flatMap((context) =>
+  [['MHA', 0], ['MLA naive', 1], ['MLA absorbed', 2]].map(([name, variant]) => ({
+    id: `decode-${String(name).toLowerCase().replace(' ', '-')}-${context}`,
+    title: `decode @${context}, ${name} (${attnCacheMiB(Number(variant), context)} MiB)`,
+    kind: 'attn-decode',
+    params: { ...ATTN, context, variant: Number(variant) },
+  })),
+);
+
+/**
+ * Lesson 11's tiny LM (lib/lm/tiny-lm.ts), one training step: vocabulary 73, d = 64, 2 blocks of
+ * MHA (8 heads of 8, RoPE, causal) and a SwiGLU FFN of 128, RMSNorm, batch 16 × 64 tokens,
+ * next-token cross-entropy, Adam at 3e-3 (epsilon 1e-7 on both sides). -> the loss [].
+ */
+const TINYLM = { vocab: 73, d: 64, layers: 2, heads: 8, hidden: 128, batch: 16, context: 64, lr: 3e-3 };
+
 /** @type {BenchCase[]} */
 const CASES = [
   { id: 'matmul-256', title: 'matmul 256²', kind: 'matmul', params: { n: 256 }, flops: 2 * 256 ** 3 },
@@ -96,6 +125,8 @@ const CASES = [
   { id: 'distill-epoch-live', title: 'epoch, live', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 1 } },
   { id: 'moe-sparse', title: 'MoE top-2 of 8, sparse', kind: 'moe', params: { ...MOE, dense: 0 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.topK * 4 * MOE.d * MOE.h) },
   { id: 'moe-dense', title: 'MoE, all 8 experts run', kind: 'moe', params: { ...MOE, dense: 1 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.experts * 4 * MOE.d * MOE.h) },
+  ...ATTN_CASES,
+  { id: 'tinylm-train-step', title: 'tiny LM train step (16 × 64 tokens)', kind: 'tinylm-step', params: TINYLM },
 ];
 
 /**
@@ -337,6 +368,45 @@ const TFJS_KINDS = {
       return router;
     };
     return { run, dispose: () => { x.dispose(); layer.dispose(); } };
+  },
+  // One decoding step after a hash-filled cache of `context` tokens (see ATTN). -> [1, 1, d]
+  'attn-decode': (p) => {
+    const [d, h, dh, T] = [p.d ?? 0, p.heads ?? 0, p.headDim ?? 0, p.context ?? 0];
+    const mla = p.variant !== 0;
+    const layer = mla
+      ? new lib.MultiHeadLatentAttention({ dModel: d, nHeads: h, headDim: dh, qLatent: p.qLatent ?? 0, kvLatent: p.kvLatent ?? 0, ropeHeadDim: p.ropeDim ?? 0, maxContext: T + 1, absorb: p.variant === 2 })
+      : new lib.GroupedQueryAttention({ dModel: d, nHeads: h, headDim: dh, maxContext: T + 1 });
+    const x = /** @type {import('@tensorflow/tfjs').Tensor3D} */ (tf.reshape(hashFill(1, d, 84, 1), [1, 1, d])); // the new token [1, 1, d]
+    tf.dispose(/** @type {Tensor} */ (layer.apply(x))); // builds the weights
+    // getWeights order, each [in, out]: GQA wq wk wv wo; MLA wDQ wUQ wQR wDKV wUK wUV wKR wO
+    const weights = layer.getWeights().map((w, i) => hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 70 + i, glorot(w.shape[0] ?? 0, w.shape[1] ?? 0)));
+    layer.setWeights(weights);
+    tf.dispose(weights);
+    /** @type {Record<string, Tensor>} */
+    const tensors = mla
+      ? { cKV: tf.reshape(hashFill(T, p.kvLatent ?? 0, 82, 1), [1, T, p.kvLatent ?? 0]), kR: tf.reshape(hashFill(T, p.ropeDim ?? 0, 83, 1), [1, T, p.ropeDim ?? 0]) }
+      : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }; // [1, h, T, dh]
+    const cache = { length: T, tensors };
+    const run = () => {
+      const out = layer.forward(x, cache);
+      tf.dispose(Object.values(out.cache.tensors)); // the extended cache (new tensors); the old one is kept
+      return /** @type {Tensor} */ (out.y);
+    };
+    return { run, dispose: () => { tf.dispose([x, ...Object.values(tensors)]); layer.dispose(); } };
+  },
+  // One Adam step of the tiny LM on a fixed batch (see TINYLM). -> the loss []
+  'tinylm-step': (p) => {
+    const [V, d, B, T] = [p.vocab ?? 0, p.d ?? 0, p.batch ?? 0, p.context ?? 0];
+    const lm = new lib.TinyLM({ vocabSize: V, dModel: d, nLayers: p.layers ?? 0, attention: { kind: 'mha', nHeads: p.heads ?? 0 }, ffn: { kind: 'dense', hidden: p.hidden ?? 0 }, maxContext: T, seed: 0 });
+    // getWeights order: embedding [V, d]; per block gain [d], wq wk wv wo, gain [d], w1 w3 [d, H], w2 [H, d]; final gain [d]; head [d, V]
+    const weights = lm.getWeights().map((w, i) => (w.rank === 1 ? tf.ones(w.shape) : hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 100 + i, i === 0 ? 1 : glorot(w.shape[0] ?? 0, w.shape[1] ?? 0))));
+    lm.setWeights(weights);
+    tf.dispose(weights);
+    const ids = tf.tensor2d(Array.from({ length: B * (T + 1) }, (_, k) => (Math.floor(k / (T + 1)) * 7 + (k % (T + 1)) * 13 + Math.floor(k / 5)) % V), [B, T + 1], 'int32'); // [B, T + 1]
+    const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+    const vars = lm.trainableVariables();
+    const run = () => /** @type {Tensor} */ (optimizer.minimize(() => lm.loss(/** @type {import('@tensorflow/tfjs').Tensor2D} */ (ids)), true, vars));
+    return { run, dispose: () => { ids.dispose(); optimizer.dispose(); lm.dispose(); } };
   },
 };
 

@@ -376,16 +376,16 @@ const TFJS_KINDS = {
     const layer = mla
       ? new lib.MultiHeadLatentAttention({ dModel: d, nHeads: h, headDim: dh, qLatent: p.qLatent ?? 0, kvLatent: p.kvLatent ?? 0, ropeHeadDim: p.ropeDim ?? 0, maxContext: T + 1, absorb: p.variant === 2 })
       : new lib.GroupedQueryAttention({ dModel: d, nHeads: h, headDim: dh, maxContext: T + 1 });
-    const x = /** @type {import('@tensorflow/tfjs').Tensor3D} */ (tf.reshape(hashFill(1, d, 84, 1), [1, 1, d])); // the new token [1, 1, d]
+    const x = /** @type {import('@tensorflow/tfjs').Tensor3D} */ (tf.tidy(() => tf.reshape(hashFill(1, d, 84, 1), [1, 1, d]))); // the new token [1, 1, d]
     tf.dispose(/** @type {Tensor} */ (layer.apply(x))); // builds the weights
     // getWeights order, each [in, out]: GQA wq wk wv wo; MLA wDQ wUQ wQR wDKV wUK wUV wKR wO
     const weights = layer.getWeights().map((w, i) => hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 70 + i, glorot(w.shape[0] ?? 0, w.shape[1] ?? 0)));
     layer.setWeights(weights);
     tf.dispose(weights);
     /** @type {Record<string, Tensor>} */
-    const tensors = mla
+    const tensors = tf.tidy(() => mla
       ? { cKV: tf.reshape(hashFill(T, p.kvLatent ?? 0, 82, 1), [1, T, p.kvLatent ?? 0]), kR: tf.reshape(hashFill(T, p.ropeDim ?? 0, 83, 1), [1, T, p.ropeDim ?? 0]) }
-      : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }; // [1, h, T, dh]
+      : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }); // [1, h, T, dh]
     const cache = { length: T, tensors };
     const run = () => {
       const out = layer.forward(x, cache);

@@ -7,10 +7,12 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import type { AttentionSpec } from '../lib/attention/config';
+import { Linear, RmsNorm, SwiGluFeedForward, TokenEmbedding } from '../lib/lm/layers';
 import { sampleToken } from '../lib/lm/sampling';
 import { TinyLM, type TinyLmConfig } from '../lib/lm/tiny-lm';
 import { MoE } from '../lib/moe/layer';
 import { Rng } from '../lib/random';
+import { expectNoLeak } from './helpers/leak';
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });
@@ -227,5 +229,41 @@ describe('sampleToken', () => {
     for (let i = 0; i < n; i++) ones += sampleToken(z, { temperature: 2 }, rng);
     const p = Math.sqrt(3) / (1 + Math.sqrt(3));
     expect(Math.abs(ones / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n));
+  });
+});
+
+describe('the small layers of the LM (complete tfjs layers)', () => {
+  const cases: [string, () => tf.layers.Layer, () => tf.Tensor][] = [
+    ['TokenEmbedding', () => new TokenEmbedding({ vocabSize: 11, dModel: 8, seed: 2 }), () => tf.tensor2d([[1, 2, 10], [0, 5, 3]], [2, 3], 'int32')],
+    ['RmsNorm', () => new RmsNorm({ dModel: 8, epsilon: 1e-5 }), () => tf.randomNormal([2, 3, 8], 0, 1, 'float32', 1)],
+    ['Linear', () => new Linear({ inputs: 8, outputs: 5, seed: 2 }), () => tf.randomNormal([2, 3, 8], 0, 1, 'float32', 1)],
+    ['SwiGluFeedForward', () => new SwiGluFeedForward({ dModel: 8, hidden: 12, seed: 2 }), () => tf.randomNormal([2, 3, 8], 0, 1, 'float32', 1)],
+  ];
+  it.each(cases)('%s: serialises and reloads to the same output, and leaks nothing', (_name, make, input) => {
+    const layer = make();
+    const x = input();
+    const y = layer.apply(x) as tf.Tensor;
+    const cls = layer.constructor as unknown as { className: string };
+    const json = JSON.parse(JSON.stringify(layer.getConfig()));
+    const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[cls.className]!;
+    const copy = fromConfig(ctor, { ...json, name: `${json.name}_copy` }) as unknown as tf.layers.Layer;
+    tf.dispose(copy.apply(x) as tf.Tensor);
+    copy.setWeights(layer.getWeights());
+    const y2 = copy.apply(x) as tf.Tensor;
+    expect(maxAbsDiff(y, y2)).toBe(0);
+    expectNoLeak(() => layer.apply(x), 'apply');
+    tf.dispose([x, y, y2]);
+    layer.dispose();
+    copy.dispose();
+  });
+
+  it('RmsNorm gives x / rms(x) with unit gain (hand-computed)', () => {
+    tf.tidy(() => {
+      const y = new RmsNorm({ dModel: 2, epsilon: 1e-12 }).apply(tf.tensor3d([[[3, 4]]])) as tf.Tensor;
+      // Reference (hand): rms([3, 4]) = √((9 + 16) / 2) = 3.5355339; [3, 4] / 3.5355339 = [0.8485281, 1.1313708]
+      const v = y.dataSync();
+      expect(v[0]).toBeCloseTo(0.8485281, 6);
+      expect(v[1]).toBeCloseTo(1.1313708, 6);
+    });
   });
 });

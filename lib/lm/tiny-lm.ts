@@ -10,6 +10,8 @@
  *   lm.logits(ids)               // ids int32 [b, t] -> logits [b, t, V] (full causal pass, no cache)
  *   lm.tokenLogProbs(ids)        // ids [b, t] -> [b, t-1]: log p(ids[:, i+1] | ids[:, ..i]); differentiable
  *   lm.loss(batch)               // batch [b, t+1] -> scalar mean next-token cross-entropy (nats) + aux losses
+ *                                // (a training call: an MoE FFN gets { training: true })
+ *   lm.crossEntropy(batch)       // the same without aux losses, not a training call (evaluation)
  *   lm.trainStep(opt, batch)     // one optimiser step on lm.loss; returns the loss as a number
  *   const cache = lm.newCache(); // a KvCache for incremental decoding
  *   lm.decodeStep(ids, cache)    // ids [b, tNew] -> logits [b, tNew, V]; appends to cache (prefill: tNew = prompt)
@@ -17,7 +19,12 @@
  *                                // batched seeded sampling; prompts number[][] of equal length;
  *                                // returns { sequences, completions } as number[][]
  *   lm.trainableVariables()      // the tf.Variables, for optimizer.minimize / tf.variableGrads
- *   lm.countParams(), lm.cacheElementsPerToken(), lm.dispose()
+ *   lm.countParams(), lm.countActiveParams(), lm.cacheElementsPerToken(), lm.setAbsorb(b), lm.dispose()
+ *
+ * Errors name the argument and value: an id outside [0, V) in a prompt ("unknown token: ..."),
+ * unequal prompt lengths, sequences longer than maxContext ("decoding past the context: ..."),
+ * temperature < 0, topK outside [1, V]. Tensor ids passed to logits/decodeStep are not checked
+ * (that would read them back); validate them yourself, or encode with CharTokenizer.
  *
  * Policy-gradient use: `tf.variableGrads(() => tf.neg(tf.sum(tf.mul(lm.tokenLogProbs(ids), adv))), lm.trainableVariables())`.
  */

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import type { AttentionSpec } from '../lib/attention/config';
 import { cacheElementsPerToken, resolveAttention } from '../lib/attention/config';
+import { decodeOneStep, fillCache } from '../lib/attention/fill-cache';
 import { GroupedQueryAttention } from '../lib/attention/gqa';
 import { KvCache } from '../lib/attention/kv-cache';
 import { attentionLayer } from '../lib/attention/layer';
@@ -143,7 +144,7 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
 
   it('the live cache bytes equal cacheElementsPerToken · tokens · batch · 4 (DeepSeek-V2 Table 1)', () => {
     const layer = attentionLayer(spec, { dModel: D, maxContext: 32, seed: 7 });
-    tf.dispose(layer.apply(randomX(1, 1, 1, D)) as tf.Tensor); // build the weights first
+    tf.tidy(() => { layer.apply(randomX(1, 1, 1, D)); }); // build the weights first
     const x = randomX(5, 3, 10, D);
     const before = tf.memory().numBytes;
     const cache = new KvCache(1, 32);
@@ -288,5 +289,25 @@ describe('cache accounting (DeepSeek-V2 Table 1)', () => {
     expect(mlaBytes).toBe(576 * 4);
     // Reference (hand): 576 / 32768 = 0.017578125 (≤ 2 %, the target)
     expect(mlaBytes / mhaBytes).toBe(0.017578125);
+  });
+});
+
+describe('fillCache and decodeOneStep', () => {
+  it('fill a cache in chunks, and run a step that leaves the cache as it was and leaks nothing', () => {
+    const layer = new MultiHeadLatentAttention({ dModel: D, nHeads: 4, qLatent: 12, kvLatent: 8, ropeHeadDim: 4, maxContext: 40, seed: 2 });
+    tf.tidy(() => { layer.apply(randomX(1, 1, 1, D)); }); // build the weights
+    const before = tf.memory().numTensors;
+    const cache = fillCache(layer, 37, { chunk: 8, seed: 5 });
+    expect(cache.length).toBe(37);
+    expect(cache.tensors['cKV']!.shape).toEqual([1, 37, 8]);
+    expect(tf.memory().numTensors).toBe(before + 2); // c_KV and k^R only
+    const x = randomX(1, 1, 1, D);
+    decodeOneStep(layer, cache, x);
+    expect(tf.memory().numTensors).toBe(before + 3); // + x
+    expect(cache.length).toBe(37);
+    expect(cache.tensors['cKV']!.isDisposed).toBe(false);
+    expect(() => fillCache(layer, 41)).toThrowError(/decoding past the context: tokens 41 > maxContext 40/);
+    tf.dispose([x, ...Object.values(cache.tensors)]);
+    layer.dispose();
   });
 });

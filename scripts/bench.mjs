@@ -72,6 +72,44 @@ const DISTILL = {
 
 /** Lesson 05's inference: the distilled student 64-8-10 predicting a batch of images. */
 const STUDENT_INFER = { inputs: 64, hidden: 8, classes: 10 };
+/**
+ * Lessons 06-08's MoE layer (lib/moe/layer.ts), forward + backward: 4096 tokens of width d through
+ * 8 experts d -> h -> d (relu, no biases), softmax router, top-2, gates = the chosen
+ * probabilities, loss = mean(y^2), gradients of every weight. `dense: 0` is the sparse dispatch
+ * (each expert gathers its own tokens); `dense: 1` runs all 8 experts on every token and
+ * weights them by the same (zero for unchosen) gates. The flops field counts the FLOPs each
+ * performs (x3 for the backward).
+ */
+const MOE = { tokens: 4096, d: 64, h: 128, experts: 8, topK: 2 };
+
+
+/**
+ * Lessons 09-10's decoding step (lib/attention): one new token through one attention layer whose
+ * cache already holds `context` tokens, at width d = 512 with 8 heads of 64. MHA caches K and V
+ * (2 · 8 · 64 = 1024 floats per token); MLA, with DeepSeek-V2's ratios d_c = 4 d_h = 256 and
+ * d_h^R = d_h / 2 = 32 (d'_c = 192), caches 288. variant 0: MHA; 1: naive MLA (rebuilds every
+ * cached token's keys and values); 2: absorbed MLA. Weights, the cache and the token are
+ * hash-filled; the step appends to the cache by concatenation on both sides, as the lib does.
+ * -> the output [1, 1, d].
+ */
+const ATTN = { d: 512, heads: 8, headDim: 64, qLatent: 192, kvLatent: 256, ropeDim: 32 };
+/** @param {number} variant 0 MHA, else MLA  @param {number} context */
+const attnCacheMiB = (variant, context) => ((variant === 0 ? 2 * ATTN.heads * ATTN.headDim : ATTN.kvLatent + ATTN.ropeDim) * context * 4) / 2 ** 20;
+const ATTN_CASES = [256, 1024, 4096].flatMap((context) =>
+  [['MHA', 0], ['MLA naive', 1], ['MLA absorbed', 2]].map(([name, variant]) => ({
+    id: `decode-${String(name).toLowerCase().replace(' ', '-')}-${context}`,
+    title: `decode @${context}, ${name} (${attnCacheMiB(Number(variant), context)} MiB)`,
+    kind: 'attn-decode',
+    params: { ...ATTN, context, variant: Number(variant) },
+  })),
+);
+
+/**
+ * Lesson 11's tiny LM (lib/lm/tiny-lm.ts), one training step: vocabulary 73, d = 64, 2 blocks of
+ * MHA (8 heads of 8, RoPE, causal) and a SwiGLU FFN of 128, RMSNorm, batch 16 × 64 tokens,
+ * next-token cross-entropy, Adam at 3e-3 (epsilon 1e-7 on both sides). -> the loss [].
+ */
+const TINYLM = { vocab: 73, d: 64, layers: 2, heads: 8, hidden: 128, batch: 16, context: 64, lr: 3e-3 };
 
 /** @type {BenchCase[]} */
 const CASES = [
@@ -90,6 +128,10 @@ const CASES = [
   // Lesson 05: the student's inference, also run in onnxruntime-node (ORT_KINDS).
   { id: 'student-infer-1', title: 'student, batch 1', kind: 'student-infer', params: { ...STUDENT_INFER, batch: 1 } },
   { id: 'student-infer-256', title: 'student, batch 256', kind: 'student-infer', params: { ...STUDENT_INFER, batch: 256 } },
+  { id: 'moe-sparse', title: 'MoE top-2 of 8, sparse', kind: 'moe', params: { ...MOE, dense: 0 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.topK * 4 * MOE.d * MOE.h) },
+  { id: 'moe-dense', title: 'MoE, all 8 experts run', kind: 'moe', params: { ...MOE, dense: 1 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.experts * 4 * MOE.d * MOE.h) },
+  ...ATTN_CASES,
+  { id: 'tinylm-train-step', title: 'tiny LM train step (16 × 64 tokens)', kind: 'tinylm-step', params: TINYLM },
 ];
 
 /**
@@ -304,6 +346,72 @@ const TFJS_KINDS = {
       },
       dispose: d.dispose,
     };
+  },
+  // The MoE layer's forward + backward (see MOE): hash-filled router and expert kernels, no
+  // biases. -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
+  moe: (p) => {
+    const [n, d, h, E] = [p.tokens ?? 0, p.d ?? 0, p.h ?? 0, p.experts ?? 0];
+    const layer = lib.moe({ experts: E, topK: p.topK ?? 1, expertHidden: h, units: d, useBias: false, dispatch: p.dense === 1 ? 'dense' : 'sparse' });
+    layer.build([null, d]);
+    // getWeights order: the trainable weights as created, then the non-trainable routing bias
+    const weights = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
+    for (let e = 0; e < E; e++) weights.push(hashFill(d, h, 50 + e, glorot(d, h)), hashFill(h, d, 60 + e, glorot(h, d))); // w1 [d, h], w2 [h, d]
+    weights.push(tf.zeros([E])); // routing bias [E]
+    layer.setWeights(weights);
+    tf.dispose(weights);
+    const x = hashFill(n, d, 40, 1); // [n, d]
+    const vars = layer.trainableWeights.map((w) => /** @type {import('@tensorflow/tfjs').Variable} */ (w.read()));
+    const routerName = vars[0]?.name ?? '';
+    const run = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const r = lib.moeForward(layer, x);
+        tf.dispose([r.auxLoss, r.balanceLoss, r.zLoss]);
+        return /** @type {import('@tensorflow/tfjs').Scalar} */ (tf.mean(tf.square(r.output)));
+      }, vars);
+      const router = /** @type {Tensor} */ (grads[routerName]);
+      tf.dispose([value, ...Object.values(grads).filter((g) => g !== router)]);
+      return router;
+    };
+    return { run, dispose: () => { x.dispose(); layer.dispose(); } };
+  },
+  // One decoding step after a hash-filled cache of `context` tokens (see ATTN). -> [1, 1, d]
+  'attn-decode': (p) => {
+    const [d, h, dh, T] = [p.d ?? 0, p.heads ?? 0, p.headDim ?? 0, p.context ?? 0];
+    const mla = p.variant !== 0;
+    const layer = mla
+      ? new lib.MultiHeadLatentAttention({ dModel: d, nHeads: h, headDim: dh, qLatent: p.qLatent ?? 0, kvLatent: p.kvLatent ?? 0, ropeHeadDim: p.ropeDim ?? 0, maxContext: T + 1, absorb: p.variant === 2 })
+      : new lib.GroupedQueryAttention({ dModel: d, nHeads: h, headDim: dh, maxContext: T + 1 });
+    const x = /** @type {import('@tensorflow/tfjs').Tensor3D} */ (tf.tidy(() => tf.reshape(hashFill(1, d, 84, 1), [1, 1, d]))); // the new token [1, 1, d]
+    tf.dispose(/** @type {Tensor} */ (layer.apply(x))); // builds the weights
+    // getWeights order, each [in, out]: GQA wq wk wv wo; MLA wDQ wUQ wQR wDKV wUK wUV wKR wO
+    const weights = layer.getWeights().map((w, i) => hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 70 + i, glorot(w.shape[0] ?? 0, w.shape[1] ?? 0)));
+    layer.setWeights(weights);
+    tf.dispose(weights);
+    /** @type {Record<string, Tensor>} */
+    const tensors = tf.tidy(() => mla
+      ? { cKV: tf.reshape(hashFill(T, p.kvLatent ?? 0, 82, 1), [1, T, p.kvLatent ?? 0]), kR: tf.reshape(hashFill(T, p.ropeDim ?? 0, 83, 1), [1, T, p.ropeDim ?? 0]) }
+      : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }); // [1, h, T, dh]
+    const cache = { length: T, tensors };
+    const run = () => {
+      const out = layer.forward(x, cache);
+      tf.dispose(Object.values(out.cache.tensors)); // the extended cache (new tensors); the old one is kept
+      return /** @type {Tensor} */ (out.y);
+    };
+    return { run, dispose: () => { tf.dispose([x, ...Object.values(tensors)]); layer.dispose(); } };
+  },
+  // One Adam step of the tiny LM on a fixed batch (see TINYLM). -> the loss []
+  'tinylm-step': (p) => {
+    const [V, d, B, T] = [p.vocab ?? 0, p.d ?? 0, p.batch ?? 0, p.context ?? 0];
+    const lm = new lib.TinyLM({ vocabSize: V, dModel: d, nLayers: p.layers ?? 0, attention: { kind: 'mha', nHeads: p.heads ?? 0 }, ffn: { kind: 'dense', hidden: p.hidden ?? 0 }, maxContext: T, seed: 0 });
+    // getWeights order: embedding [V, d]; per block gain [d], wq wk wv wo, gain [d], w1 w3 [d, H], w2 [H, d]; final gain [d]; head [d, V]
+    const weights = lm.getWeights().map((w, i) => (w.rank === 1 ? tf.ones(w.shape) : hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 100 + i, i === 0 ? 1 : glorot(w.shape[0] ?? 0, w.shape[1] ?? 0))));
+    lm.setWeights(weights);
+    tf.dispose(weights);
+    const ids = tf.tensor2d(Array.from({ length: B * (T + 1) }, (_, k) => (Math.floor(k / (T + 1)) * 7 + (k % (T + 1)) * 13 + Math.floor(k / 5)) % V), [B, T + 1], 'int32'); // [B, T + 1]
+    const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+    const vars = lm.trainableVariables();
+    const run = () => /** @type {Tensor} */ (optimizer.minimize(() => lm.loss(/** @type {import('@tensorflow/tfjs').Tensor2D} */ (ids)), true, vars));
+    return { run, dispose: () => { ids.dispose(); optimizer.dispose(); lm.dispose(); } };
   },
 };
 

@@ -43,6 +43,7 @@ export const EXPECTED = {
     tolerance: 1.5,
     unit: '×',
     source: 'this course (85 002 vs 610 float32 weights plus a fixed graph overhead)',
+  },
   // Lesson 06: Mixture of Experts from scratch.
   '06.active-share-top2': {
     lesson: '06', what: 'share of the parameters one token uses, E = 8, k = 2, d = 8, h = 16', expected: 624 / 2304, tolerance: 1e-9,

@@ -11,6 +11,7 @@
 //   sigint.cjs     SIGINT noticed while an asynchronous cell blocks the event loop
 //   repr.cjs       the last value's MIME bundle (via @frugal-ai/lib's richRepr)
 //   history.cjs    history_request
+//   process-errors.cjs  uncaught exceptions and rejections: the kernel's alone
 'use strict';
 const path = require('node:path');
 
@@ -42,6 +43,7 @@ const { Tracebacks } = require('./traceback.cjs');
 const { defineHandler } = require('./handler.cjs');
 const { defineServer } = require('./server.cjs');
 const { createRepr } = require('./repr.cjs');
+const { own: ownProcessErrors } = require('./process-errors.cjs');
 
 const { converter, problem } = loadConverter(TSLAB);
 if (problem) log(`${problem}: tracebacks will show compiled-JavaScript line numbers`);
@@ -71,8 +73,9 @@ const server = new CourseServer(handler, configPath, log);
 Error.stackTraceLimit = Math.max(Error.stackTraceLimit, 50);
 
 process.on('SIGINT', () => handler.interrupt());
-process.on('uncaughtException', (err) => handler.onAsyncError('exception', err));
-process.on('unhandledRejection', (reason) => handler.onAsyncError('rejection', reason));
+// Uncaught exceptions and unhandled rejections go to the handler alone, whatever listeners a
+// library adds (tfjs-backend-wasm's rethrow them, which would end the process).
+ownProcessErrors((kind, err) => handler.onAsyncError(kind, err), log);
 
 server.init().catch((e) => {
   log(`could not start: ${e?.stack ?? e}`);

@@ -24,6 +24,20 @@ function inspectText(value) {
 }
 
 /**
+ * One line for a Node timer handle (what `setTimeout`, `setInterval` and `setImmediate` return,
+ * often a cell's last value), instead of util.inspect's 14-line `Timeout {…}`; null otherwise.
+ */
+function timerText(v) {
+  if (v === null || typeof v !== 'object' || typeof v.hasRef !== 'function') return null;
+  const kind = v.constructor?.name;
+  if (kind === 'Immediate') return 'Immediate (setImmediate handle)';
+  if (kind !== 'Timeout' || typeof v.refresh !== 'function') return null;
+  const id = Number(v);
+  const what = v._repeat ? 'setInterval' : 'setTimeout';
+  return `Timeout ${id} (${what} handle: clear${what === 'setInterval' ? 'Interval' : 'Timeout'}(${id}) cancels it)`;
+}
+
+/**
  * @param {string} root the project root
  * @param {(line: string) => void} warn where to say, once, that rich display is unavailable
  * @returns {(value: unknown, displayed: object[]) => Promise<Record<string, unknown>>}
@@ -53,6 +67,8 @@ function createRepr(root, warn) {
   }
 
   return async function repr(value, displayed) {
+    const timer = timerText(value);
+    if (timer) return { 'text/plain': timer };
     let bundle = null;
     if (value !== null && typeof value === 'object') {
       const l = loadLib(looksRich(value));
@@ -72,4 +88,4 @@ function createRepr(root, warn) {
   };
 }
 
-module.exports = { createRepr, looksRich, inspectText };
+module.exports = { createRepr, looksRich, inspectText, timerText };

@@ -9,10 +9,20 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const KERNEL_NAME = 'frugal-ai';
 export const KERNEL_DISPLAY_NAME = 'TypeScript (frugal-ai)';
 
-/** Runs a command, returns {status, stdout, stderr}; never throws for a missing binary. */
+/**
+ * Runs a command, returns {status, stdout, stderr, timedOut}; never throws for a missing binary
+ * (status 127) or a time-out (status 124, timedOut true, with `opts.timeout` in ms).
+ * @param {string} cmd
+ * @param {readonly string[]} args
+ * @param {import('node:child_process').SpawnSyncOptions} [opts]
+ * @returns {{ status: number, stdout: string, stderr: string, timedOut: boolean }}
+ */
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  return { status: r.error ? 127 : r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? (r.error ? String(r.error) : '') };
+  const err = /** @type {NodeJS.ErrnoException | undefined} */ (r.error);
+  const timedOut = err?.code === 'ETIMEDOUT' || (r.signal !== null && opts.timeout !== undefined && r.status === null);
+  const status = timedOut ? 124 : err ? 127 : (r.status ?? 128);
+  return { status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') || (err ? String(err) : ''), timedOut };
 }
 
 /** The path of an executable on PATH, or null. */
@@ -27,24 +37,48 @@ export function findJupyter() {
 }
 
 /**
- * The Python that runs Jupyter (read from the jupyter script's shebang), so that kernel tests
- * and nbclient use the same installation. Falls back to /usr/bin/python3, then python3.
+ * The Python that runs Jupyter, so that kernel tests and nbclient use the same installation:
+ * the Python in the jupyter script's shebang, else the `python3` beside the script (a venv's
+ * bin/, pyenv's shims/, /usr/bin/: where the shebang is a shell, as with pyenv's shims). Falls
+ * back to /usr/bin/python3, then python3. Only a Python that imports jupyter_client counts.
+ * @returns {string | null}
  */
 export function jupyterPython() {
   if (process.env.FRUGAL_PYTHON) return process.env.FRUGAL_PYTHON;
+  const hasClient = (/** @type {string} */ py) => run(py, ['-c', 'import jupyter_client']).status === 0;
   const j = findJupyter();
   if (j && existsSync(j)) {
-    const first = readFileSync(j, 'utf8').split('\n')[0] ?? '';
+    const first = readFileSync(j, 'utf8').slice(0, 300).split('\n')[0] ?? '';
     const m = first.match(/^#!\s*(\S+)(?:\s+(\S+))?/);
-    if (m) {
-      const py = m[1].endsWith('/env') ? m[2] : m[1];
-      if (py && run(py, ['-c', 'import jupyter_client']).status === 0) return py;
-    }
+    const shebang = m ? (m[1]?.endsWith('/env') ? m[2] : m[1]) : undefined;
+    if (shebang && /python/.test(shebang) && hasClient(shebang)) return shebang;
+    const beside = join(dirname(j), 'python3');
+    if (existsSync(beside) && hasClient(beside)) return beside;
   }
   for (const py of ['/usr/bin/python3', 'python3']) {
-    if (run(py, ['-c', 'import jupyter_client']).status === 0) return py;
+    if (hasClient(py)) return py;
   }
   return null;
+}
+
+/** The Pythons worth asking, in order: Jupyter's, Debian's, the first on PATH. */
+export function candidatePythons() {
+  const list = [];
+  const j = jupyterPython();
+  if (j) list.push(j);
+  for (const py of ['/usr/bin/python3', which('python3')]) if (py && !list.includes(py) && existsSync(py)) list.push(py);
+  return list;
+}
+
+/**
+ * The first Python (Jupyter's first, then Debian's, then python3 on PATH) that imports every
+ * module of `modules`, or null. The kernel spec is found through JUPYTER_PATH by any of them.
+ * @param {readonly string[]} modules
+ */
+export function pythonWith(modules) {
+  if (process.env.FRUGAL_PYTHON) return process.env.FRUGAL_PYTHON;
+  const code = modules.map((m) => `import ${m}`).join('; ');
+  return candidatePythons().find((py) => run(py, ['-c', code]).status === 0) ?? null;
 }
 
 /** Which Jupyter front ends and tools work here. */
@@ -58,8 +92,11 @@ export function jupyterStatus() {
     lab: ok(['lab', '--version']),
     notebook: ok(['notebook', '--version']),
     nbconvert: ok(['nbconvert', '--version']),
-    nbclient: py !== null && run(py, ['-c', 'import nbclient']).status === 0,
-    kernelTest: py !== null && run(py, ['-c', 'import jupyter_kernel_test']).status === 0,
+    /** nbclient for headless runs, under Jupyter's Python or another (scripts/run-lessons.mjs). */
+    nbclient: pythonWith(['nbclient', 'nbformat', 'jupyter_client']) !== null,
+    plotly: py !== null && run(py, ['-c', 'import plotly']).status === 0,
+    /** A Python that runs the conformance suite (it need not be Jupyter's). */
+    kernelTestPython: pythonWith(['jupyter_client', 'jupyter_kernel_test']),
   };
 }
 

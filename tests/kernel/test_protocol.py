@@ -622,13 +622,25 @@ class LocalModuleTests(KernelCase):
 
 class ShutdownTests(unittest.TestCase):
     def test_shutdown_request_ends_the_process(self):
+        # The kernel must exit by itself, with status 0, on a shutdown_request. km.is_alive()
+        # after km.shutdown_kernel() cannot tell: the manager kills a kernel that does not exit
+        # within its wait time and then forgets it, so is_alive() is False either way. Here the
+        # request is sent by the client and the process itself is watched.
         km, kc = start_new_kernel(kernel_name=KERNEL, cwd=os.path.join(ROOT, "notebooks"))
-        kc.stop_channels()
-        t0 = time.time()
-        km.shutdown_kernel(now=False)
-        self.assertFalse(km.is_alive())
-        self.assertLess(time.time() - t0, 5)
-
+        process = km.provisioner.process
+        try:
+            self.assertIsNone(process.poll(), "the kernel ended before the request")
+            t0 = time.time()
+            kc.shutdown()
+            reply = kc.get_control_msg(timeout=TIMEOUT)
+            self.assertEqual((reply["msg_type"], reply["content"]["status"]), ("shutdown_reply", "ok"))
+            while process.poll() is None and time.time() - t0 < 5:
+                time.sleep(0.05)
+            self.assertIsNotNone(process.poll(), "the kernel process still runs 5 s after shutdown_request")
+            self.assertEqual(process.returncode, 0)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
 
 if __name__ == "__main__":
     unittest.main()

@@ -363,6 +363,20 @@ class InterruptTests(KernelCase):
         self.assertGreater(int(self.value("steps")), 0)
         self.assert_alive_and_no_tensor_left(terminated=True)
 
+    def test_twenty_interrupted_synchronous_loops_leak_nothing(self):
+        # The ±1 that a single terminated loop allows must not add up: a leak of one tensor per
+        # interrupt would leave 20 here. The bound of 3 leaves room for the bookkeeping race
+        # (docs/kernel.md, "Interrupts"), which goes either way and does not accumulate.
+        start = int(self.value("tf.memory().numTensors"))
+        for i in range(20):
+            run = self.run_cell("for (;;) { step(); steps++; }", interrupt_after=0.4)
+            self.assertEqual(run.reply.get("ename"), "KeyboardInterrupt", f"interrupt {i}")
+        self.assertEqual(self.value("tf.engine().state.scopeStack.length"), "0")
+        drift = int(self.value("tf.memory().numTensors")) - start
+        self.assertLessEqual(abs(drift), 3, f"20 interrupts changed the tensor count by {drift}")
+        if drift:
+            self.value("before = tf.memory().numTensors")
+
     def test_interrupt_a_loop_that_awaits(self):
         run = self.run_cell("steps = 0;\nfor (;;) { step(); steps++; await tf.nextFrame(); }", interrupt_after=1.5)
         self.assertEqual(run.reply["ename"], "KeyboardInterrupt")

@@ -14,7 +14,7 @@
 // Flags: --no-install (never install anything, only report), --skip-npm.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, findJupyter, jupyterPython, jupyterStatus, run, which } from './lib/env.mjs';
+import { ROOT, findJupyter, forgetPythons, jupyterPython, jupyterStatus, run, which } from './lib/env.mjs';
 import { registerKernel } from './register-kernel.mjs';
 
 const args = new Set(process.argv.slice(2));
@@ -35,7 +35,7 @@ const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
  */
 const PARTS = [
   {
-    name: 'JupyterLab',
+    name: 'JupyterLab (or the classic Notebook)',
     why: 'the notebook front end (Debian has no JupyterLab; its classic Notebook stands in)',
     pip: 'jupyterlab',
     apt: 'jupyter-notebook',
@@ -142,19 +142,18 @@ function main() {
     const py = pipPython();
     let done = false;
     if (py) {
-      done = sh(py, ['-m', 'pip', 'install', ...PIP_FLAGS, part.pip]) && (st = jupyterStatus(), part.ok(st));
+      done = sh(py, ['-m', 'pip', 'install', ...PIP_FLAGS, part.pip]) && (forgetPythons(), (st = jupyterStatus()), part.ok(st));
       if (done) installedNow.push(`${part.pip} (pip, ${py}, ${secs(t0)})`);
     } else console.log('   no pip here');
     // Debian's package serves /usr/bin/python3. For plotly it only helps Debian's own Jupyter.
     const aptUseful = part.apt !== null && (part.name !== 'plotly' || jupyterPython() === '/usr/bin/python3');
     if (!done && aptUseful && part.apt && isRoot && which('apt-get')) {
       const t1 = Date.now();
-      done = aptInstall(part.apt) && (st = jupyterStatus(), part.ok(st));
+      done = aptInstall(part.apt) && (forgetPythons(), (st = jupyterStatus()), part.ok(st));
       if (done) installedNow.push(`${part.apt} (apt, ${secs(t1)})`);
     }
     if (!done) console.log(`   ${part.name} is still missing`);
   }
-  st = jupyterStatus();
   const missing = PARTS.filter((p) => !p.ok(st));
   const py = pipPython();
   console.log(`\njupyter: ${st.jupyter ?? 'not found'} (python: ${st.python ?? 'none'})`);

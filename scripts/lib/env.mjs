@@ -36,16 +36,46 @@ export function findJupyter() {
   return process.env.FRUGAL_JUPYTER || which('jupyter');
 }
 
+/** Modules whose presence the scripts ask about, found (not imported) in one spawn per Python. */
+const PROBED = ['jupyter_client', 'jupyterlab', 'notebook', 'nbconvert', 'nbclient', 'nbformat', 'plotly', 'jupyter_kernel_test'];
+/** @type {Map<string, Set<string> | null>} */
+const probes = new Map();
+
+/**
+ * The modules of PROBED that `py` can import (importlib's find_spec: no import, so fast), or null
+ * when `py` does not run. Cached per process; `forgetPythons()` clears it after an install.
+ * @param {string} py
+ */
+export function modulesOf(py) {
+  if (!probes.has(py)) {
+    const code = `import importlib.util as u, json; print(json.dumps([m for m in ${JSON.stringify(PROBED)} if u.find_spec(m)]))`;
+    const r = run(py, ['-c', code], { timeout: 60_000 });
+    let found = null;
+    try {
+      found = r.status === 0 ? new Set(/** @type {string[]} */ (JSON.parse(r.stdout.trim().split('\n').at(-1) ?? ''))) : null;
+    } catch {
+      found = null;
+    }
+    probes.set(py, found);
+  }
+  return probes.get(py) ?? null;
+}
+
+/** Forgets what modulesOf found (after pip or apt installed something). */
+export function forgetPythons() {
+  probes.clear();
+}
+
 /**
  * The Python that runs Jupyter, so that kernel tests and nbclient use the same installation:
  * the Python in the jupyter script's shebang, else the `python3` beside the script (a venv's
  * bin/, pyenv's shims/, /usr/bin/: where the shebang is a shell, as with pyenv's shims). Falls
- * back to /usr/bin/python3, then python3. Only a Python that imports jupyter_client counts.
+ * back to /usr/bin/python3, then python3. Only a Python that has jupyter_client counts.
  * @returns {string | null}
  */
 export function jupyterPython() {
   if (process.env.FRUGAL_PYTHON) return process.env.FRUGAL_PYTHON;
-  const hasClient = (/** @type {string} */ py) => run(py, ['-c', 'import jupyter_client']).status === 0;
+  const hasClient = (/** @type {string} */ py) => modulesOf(py)?.has('jupyter_client') ?? false;
   const j = findJupyter();
   if (j && existsSync(j)) {
     const first = readFileSync(j, 'utf8').slice(0, 300).split('\n')[0] ?? '';
@@ -63,6 +93,7 @@ export function jupyterPython() {
 
 /** The Pythons worth asking, in order: Jupyter's, Debian's, the first on PATH. */
 export function candidatePythons() {
+  /** @type {string[]} */
   const list = [];
   const j = jupyterPython();
   if (j) list.push(j);
@@ -71,30 +102,35 @@ export function candidatePythons() {
 }
 
 /**
- * The first Python (Jupyter's first, then Debian's, then python3 on PATH) that imports every
- * module of `modules`, or null. The kernel spec is found through JUPYTER_PATH by any of them.
+ * The first Python (Jupyter's first, then Debian's, then python3 on PATH) that has every
+ * module of `modules` (names from PROBED), or null. The kernel spec is found through
+ * JUPYTER_PATH by any of them.
  * @param {readonly string[]} modules
  */
 export function pythonWith(modules) {
   if (process.env.FRUGAL_PYTHON) return process.env.FRUGAL_PYTHON;
-  const code = modules.map((m) => `import ${m}`).join('; ');
-  return candidatePythons().find((py) => run(py, ['-c', code]).status === 0) ?? null;
+  return candidatePythons().find((py) => modules.every((m) => modulesOf(py)?.has(m))) ?? null;
 }
 
-/** Which Jupyter front ends and tools work here. */
+/**
+ * Which Jupyter front ends and tools are installed: the jupyter command, and the modules of
+ * Jupyter's Python (JupyterLab, the classic Notebook, nbconvert, plotly); nbclient and
+ * jupyter_kernel_test under any Python (the runners use whichever has them).
+ */
 export function jupyterStatus() {
   const jupyter = findJupyter();
-  const ok = (args) => jupyter !== null && run(jupyter, args).status === 0;
-  const py = jupyterPython();
+  const py = jupyter ? jupyterPython() : null;
+  const mods = py ? modulesOf(py) : null;
+  const has = (/** @type {string} */ m) => mods?.has(m) ?? false;
   return {
     jupyter,
     python: py,
-    lab: ok(['lab', '--version']),
-    notebook: ok(['notebook', '--version']),
-    nbconvert: ok(['nbconvert', '--version']),
+    lab: has('jupyterlab'),
+    notebook: has('notebook'),
+    nbconvert: has('nbconvert'),
     /** nbclient for headless runs, under Jupyter's Python or another (scripts/run-lessons.mjs). */
     nbclient: pythonWith(['nbclient', 'nbformat', 'jupyter_client']) !== null,
-    plotly: py !== null && run(py, ['-c', 'import plotly']).status === 0,
+    plotly: has('plotly'),
     /** A Python that runs the conformance suite (it need not be Jupyter's). */
     kernelTestPython: pythonWith(['jupyter_client', 'jupyter_kernel_test']),
   };

@@ -1,3 +1,4 @@
+// @ts-check
 // npm run lessons [-- 00 03 ...]: executes lessons headless through this checkout's course
 // kernel (nbclient, as jupyter nbconvert --execute does), writes the executed copies to
 // out/lessons/ (git-ignored), prints each lesson's wall time, and fails on any cell error,

@@ -1,3 +1,4 @@
+// @ts-check
 // Shared helpers for the course's scripts: where Jupyter and its Python are, the kernel spec.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
@@ -25,7 +26,10 @@ export function run(cmd, args, opts = {}) {
   return { status, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? '') || (err ? String(err) : ''), timedOut };
 }
 
-/** The path of an executable on PATH, or null. */
+/**
+ * The path of an executable on PATH, or null.
+ * @param {string} cmd
+ */
 export function which(cmd) {
   const r = run('sh', ['-c', `command -v ${cmd}`]);
   return r.status === 0 ? r.stdout.trim() : null;
@@ -35,6 +39,13 @@ export function which(cmd) {
 export function findJupyter() {
   return process.env.FRUGAL_JUPYTER || which('jupyter');
 }
+
+/**
+ * A Jupyter notebook as the scripts read it (nbformat 4), loosely: what they touch.
+ * @typedef {{ output_type: string, ename?: string, evalue?: string, text?: string | string[], data?: Record<string, unknown>, metadata?: Record<string, unknown> }} NbOutput
+ * @typedef {{ cell_type: string, source: string | string[], outputs?: NbOutput[], metadata?: Record<string, unknown> }} NbCell
+ * @typedef {{ cells: NbCell[], metadata?: Record<string, unknown>, nbformat?: number, nbformat_minor?: number }} Notebook
+ */
 
 /** Modules whose presence the scripts ask about, found (not imported) in one spawn per Python. */
 const PROBED = ['jupyter_client', 'jupyterlab', 'notebook', 'nbconvert', 'nbclient', 'nbformat', 'plotly', 'jupyter_kernel_test'];
@@ -136,7 +147,11 @@ export function jupyterStatus() {
   };
 }
 
-/** Writes a file atomically: a temp file in the same folder, then a rename. */
+/**
+ * Writes a file atomically: a temp file in the same folder, then a rename.
+ * @param {string} path
+ * @param {string | Uint8Array} data
+ */
 export function writeFileAtomic(path, data) {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.tmp`);
@@ -145,6 +160,7 @@ export function writeFileAtomic(path, data) {
 }
 
 /** Lessons in notebooks/, sorted, optionally filtered by name prefixes ("00", "03-distill"). */
+/** @param {readonly string[]} [filters] */
 export function listLessons(filters = []) {
   const dir = join(ROOT, 'notebooks');
   const all = run('ls', [dir]).stdout.split('\n').filter((f) => /^\d\d-.*\.ipynb$/.test(f)).sort();

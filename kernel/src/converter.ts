@@ -15,13 +15,28 @@
 // Each edit must match exactly once, or the edits are not applied: the kernel then runs
 // tslab's converter unchanged and reports compiled-JavaScript line numbers (and says so on
 // stderr). tslab is pinned (package.json), and tests/kernel/test_protocol.py checks the lines.
-'use strict';
-const fs = require('node:fs');
-const Module = require('node:module');
-const path = require('node:path');
+import fs from 'node:fs';
+import Module from 'node:module';
+import path from 'node:path';
+import type { Converter, ConvertResult } from 'tslab/dist/converter';
+import type { ConverterSet as TslabConverterSet } from 'tslab/dist/executor';
+
+/** A raw source map (the JSON of a .map file). */
+export type RawSourceMap = import('node:module').SourceMapPayload;
+/** The two maps of one compiled cell: TypeScript -> ES module -> CommonJS. */
+export interface CellMaps {
+  esm: RawSourceMap | null;
+  cjs: RawSourceMap | null;
+}
+
+/** tslab's converter module, as loaded (with `__onCommonJS` once edited). */
+export interface ConverterModule {
+  createConverter(options: { isJS: boolean; isBrowser: boolean }): Converter;
+  __onCommonJS?: (esm: string, result: { outputText: string; sourceMapText?: string }) => string;
+}
 
 /** The edits, as [what tslab 1.0.22 has, what replaces it]. */
-const EDITS = [
+const EDITS: readonly (readonly [string, string])[] = [
   ['        declaration: true,\n', '        declaration: true,\n        inlineSourceMap: true,\n'],
   [
     '            noImplicitUseStrict: true,\n        },\n    }).outputText;\n    return out;\n',
@@ -33,31 +48,30 @@ const EDITS = [
 const MAP_COMMENT = /\n?\/\/# sourceMappingURL=(\S*)\s*$/;
 
 /**
- * Compiled code -> { esm, cjs }: the two raw source maps of that code (JSON objects), filed by
- * the patched converter. Entries are taken out by `takeMaps` right after each conversion.
- * @type {Map<string, {esm: object|null, cjs: object|null}>}
+ * Compiled code -> the two raw source maps of that code, filed by the patched converter.
+ * Entries are taken out by `clearMaps` right after each conversion.
  */
-const filed = new Map();
+const filed = new Map<string, CellMaps>();
 
 /** Strips every trailing `//# sourceMappingURL=` line; returns [code, last data-URL map]. */
-function stripMapComments(code) {
-  let map = null;
+export function stripMapComments(code: string): [string, RawSourceMap | null] {
+  let map: RawSourceMap | null = null;
   for (let m = code.match(MAP_COMMENT); m; m = code.match(MAP_COMMENT)) {
     const url = m[1] ?? '';
     const b64 = url.match(/^data:application\/json;(?:charset=utf-8;)?base64,(.*)$/);
-    if (b64 && map === null) map = JSON.parse(Buffer.from(b64[1], 'base64').toString('utf8'));
+    if (b64 && map === null) map = JSON.parse(Buffer.from(b64[1] ?? '', 'base64').toString('utf8')) as RawSourceMap;
     code = code.slice(0, m.index) + '\n';
   }
   return [code, map];
 }
 
 /** Called by the patched esModuleToCommonJSModule with its input and transpile result. */
-function onCommonJS(esmWithMap, result) {
+function onCommonJS(esmWithMap: string, result: { outputText: string; sourceMapText?: string }): string {
   const [, esm] = stripMapComments(esmWithMap);
   const [code] = stripMapComments(result.outputText);
-  let cjs = null;
+  let cjs: RawSourceMap | null = null;
   try {
-    cjs = result.sourceMapText ? JSON.parse(result.sourceMapText) : null;
+    cjs = result.sourceMapText ? (JSON.parse(result.sourceMapText) as RawSourceMap) : null;
   } catch {
     cjs = null;
   }
@@ -66,21 +80,33 @@ function onCommonJS(esmWithMap, result) {
 }
 
 /** The maps filed for `code` (a conversion's output, or one of its side outputs), or null. */
-function mapsFor(code) {
+export function mapsFor(code: string): CellMaps | null {
   return filed.get(code) ?? null;
 }
 
 /** Forgets the filed maps (after each conversion has taken what it needs). */
-function clearMaps() {
+export function clearMaps(): void {
   filed.clear();
 }
 
+/** Node's Module internals that loading a module from edited text needs. */
+interface InternalModule {
+  filename: string;
+  paths: string[];
+  exports: ConverterModule;
+  _compile(text: string, file: string): void;
+}
+interface InternalModuleClass {
+  new (id: string, parent?: unknown): InternalModule;
+  _nodeModulePaths(dir: string): string[];
+}
+
 /**
- * Loads tslab's converter.js with the edits applied. Returns { converter, sourceMaps, problem }:
- * `sourceMaps` is false (and `problem` says why) when the edits did not apply.
- * @param {string} tslabDir node_modules/tslab
+ * Loads tslab's converter.js with the edits applied. `sourceMaps` is false (and `problem` says
+ * why) when the edits did not apply.
+ * @param tslabDir node_modules/tslab
  */
-function loadConverter(tslabDir) {
+export function loadConverter(tslabDir: string): { converter: ConverterModule; sourceMaps: boolean; problem: string | null } {
   const file = path.join(tslabDir, 'dist', 'converter.js');
   const original = fs.readFileSync(file, 'utf8');
   let text = original;
@@ -88,7 +114,7 @@ function loadConverter(tslabDir) {
     const n = text.split(from).length - 1;
     if (n !== 1) {
       return {
-        converter: require(file),
+        converter: require(file) as ConverterModule,
         sourceMaps: false,
         problem: `tslab's converter.js changed (an edit matched ${n} times, expected 1)`,
       };
@@ -97,9 +123,10 @@ function loadConverter(tslabDir) {
   }
   // A separate module instance with the same filename, so that its own requires
   // (@tslab/typescript-for-tslab, ./util, ./tspath) resolve as they do for tslab.
-  const mod = new Module(file, module);
+  const M = Module as unknown as InternalModuleClass;
+  const mod = new M(file, module);
   mod.filename = file;
-  mod.paths = Module._nodeModulePaths(path.dirname(file));
+  mod.paths = M._nodeModulePaths(path.dirname(file));
   mod._compile(text, file);
   mod.exports.__onCommonJS = onCommonJS;
   return { converter: mod.exports, sourceMaps: true, problem: null };
@@ -109,35 +136,33 @@ function loadConverter(tslabDir) {
  * tslab's ConverterSetImpl (main.js, not exported) for this kernel: node and browser converters
  * created on first use; `onConvert` sees each conversion's result and may rewrite it.
  */
-class ConverterSet {
-  /**
-   * @param {object} converterModule the converter module from loadConverter
-   * @param {(result: object) => object} onConvert
-   */
-  constructor(converterModule, onConvert) {
-    this.mod = converterModule;
-    this.onConvert = onConvert;
-    this._node = null;
-    this._browser = null;
-  }
+export class ConverterSet implements TslabConverterSet {
+  private nodeConv: Converter | null = null;
+  private browserConv: Converter | null = null;
 
-  get node() {
-    if (!this._node) {
+  constructor(
+    private readonly mod: ConverterModule,
+    private readonly onConvert: (result: ConvertResult) => ConvertResult,
+  ) {}
+
+  get node(): Converter {
+    if (!this.nodeConv) {
       const conv = this.mod.createConverter({ isJS: false, isBrowser: false });
-      this._node = { ...conv, convert: (prevDecl, src) => this.onConvert(conv.convert(prevDecl, src)) };
+      this.nodeConv = {
+        ...conv,
+        convert: (prevDecl: string, src: string) => this.onConvert(conv.convert(prevDecl, src)),
+      };
     }
-    return this._node;
+    return this.nodeConv;
   }
 
-  get browser() {
-    if (!this._browser) this._browser = this.mod.createConverter({ isJS: false, isBrowser: true });
-    return this._browser;
+  get browser(): Converter {
+    if (!this.browserConv) this.browserConv = this.mod.createConverter({ isJS: false, isBrowser: true });
+    return this.browserConv;
   }
 
-  close() {
-    this._node?.close();
-    this._browser?.close();
+  close(): void {
+    this.nodeConv?.close();
+    this.browserConv?.close();
   }
 }
-
-module.exports = { loadConverter, mapsFor, clearMaps, ConverterSet, stripMapComments };

@@ -13,21 +13,32 @@
 // other event through unchanged. Other listeners stay registered (a library that checks for
 // them still finds them) but are never called; the kernel logs, once per listener, that it
 // set one aside.
-'use strict';
 
-const EVENTS = new Set(['uncaughtException', 'unhandledRejection']);
+export const EVENTS: ReadonlySet<string> = new Set(['uncaughtException', 'unhandledRejection']);
+
+/** What failed asynchronously: an uncaught exception or an unhandled rejection. */
+export type AsyncErrorKind = 'exception' | 'rejection';
+
+/** The part of `process` that `own` touches (a stand-in in tests). */
+export interface EmittingProcess {
+  emit(name: string | symbol, ...args: unknown[]): boolean;
+  listeners(name: string): Function[];
+}
 
 /**
  * Routes `uncaughtException` and `unhandledRejection` to `handle` only, whatever listeners
  * other code registers. Returns a function that restores `process.emit`.
- * @param {(kind: 'exception' | 'rejection', err: unknown) => void} handle
- * @param {(line: string) => void} log the kernel's own log
- * @param {NodeJS.Process} [proc]
+ * @param handle the kernel's handler
+ * @param log the kernel's own log
  */
-function own(handle, log, proc = process) {
+export function own(
+  handle: (kind: AsyncErrorKind, err: unknown) => void,
+  log: (line: string) => void,
+  proc: EmittingProcess = process as unknown as EmittingProcess,
+): () => void {
   const original = proc.emit;
-  const seen = new WeakSet();
-  function emit(name, ...args) {
+  const seen = new WeakSet<Function>();
+  function emit(this: unknown, name: string | symbol, ...args: unknown[]): boolean {
     if (typeof name === 'string' && EVENTS.has(name)) {
       for (const l of proc.listeners(name)) {
         if (!seen.has(l)) {
@@ -39,7 +50,7 @@ function own(handle, log, proc = process) {
       try {
         handle(name === 'unhandledRejection' ? 'rejection' : 'exception', args[0]);
       } catch (e) {
-        log(`the kernel's ${name} handler failed: ${e?.stack ?? e}`);
+        log(`the kernel's ${name} handler failed: ${e instanceof Error ? e.stack : String(e)}`);
       }
       return true;
     }
@@ -50,5 +61,3 @@ function own(handle, log, proc = process) {
     if (proc.emit === emit) proc.emit = original;
   };
 }
-
-module.exports = { own, EVENTS };

@@ -59,7 +59,9 @@ const probes = new Map();
  */
 export function modulesOf(py) {
   if (!probes.has(py)) {
-    const code = `import importlib.util as u, json; print(json.dumps([m for m in ${JSON.stringify(PROBED)} if u.find_spec(m)]))`;
+    // A regular module or package has an origin; an empty folder left behind (a namespace
+    // package, what an uninstall can leave) has none and does not count.
+    const code = `import importlib.util as u, json; print(json.dumps([m for m in ${JSON.stringify(PROBED)} if (s := u.find_spec(m)) and s.origin]))`;
     const r = run(py, ['-c', code], { timeout: 60_000 });
     let found = null;
     try {

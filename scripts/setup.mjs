@@ -149,8 +149,10 @@ function main() {
     const aptUseful = part.apt !== null && (part.name !== 'plotly' || jupyterPython() === '/usr/bin/python3');
     if (!done && aptUseful && part.apt && isRoot && which('apt-get')) {
       const t1 = Date.now();
-      done = aptInstall(part.apt) && (forgetPythons(), (st = jupyterStatus()), part.ok(st));
+      const aptOk = aptInstall(part.apt);
+      done = aptOk && (forgetPythons(), (st = jupyterStatus()), part.ok(st));
       if (done) installedNow.push(`${part.apt} (apt, ${secs(t1)})`);
+      else if (aptOk) console.log(`   apt reports ${part.apt} installed, yet no Python finds it: sudo apt-get install --reinstall -y ${part.apt}`);
     }
     if (!done) console.log(`   ${part.name} is still missing`);
   }

@@ -14,6 +14,7 @@ const steps = [
   ['typecheck (lessons)', 'node', ['scripts/typecheck-lessons.mjs']],
   ['unit tests (vitest)', 'npx', ['vitest', 'run']],
   ['markdownlint', 'node', ['scripts/lint-md.mjs']],
+  ['eslint (typescript-eslint, type-checked)', 'npm', ['run', '-s', 'lint']],
   ...(quick
     ? []
     : /** @type {Step[]} */ ([

@@ -65,17 +65,21 @@ export function stripMapComments(code: string): [string, RawSourceMap | null] {
   return [code, map];
 }
 
+/** A source map's JSON text parsed, or null when there is none or it does not parse. */
+function parseMap(text: string | undefined): RawSourceMap | null {
+  if (!text) return null;
+  try {
+    return JSON.parse(text) as RawSourceMap;
+  } catch {
+    return null;
+  }
+}
+
 /** Called by the patched esModuleToCommonJSModule with its input and transpile result. */
 function onCommonJS(esmWithMap: string, result: { outputText: string; sourceMapText?: string }): string {
   const [, esm] = stripMapComments(esmWithMap);
   const [code] = stripMapComments(result.outputText);
-  let cjs: RawSourceMap | null = null;
-  try {
-    cjs = result.sourceMapText ? (JSON.parse(result.sourceMapText) as RawSourceMap) : null;
-  } catch {
-    cjs = null;
-  }
-  filed.set(code, { esm, cjs });
+  filed.set(code, { esm, cjs: parseMap(result.sourceMapText) });
   return code;
 }
 
@@ -114,7 +118,7 @@ export function loadConverter(tslabDir: string): { converter: ConverterModule; s
     const n = text.split(from).length - 1;
     if (n !== 1) {
       return {
-        converter: require(file) as ConverterModule,
+        converter: Module.createRequire(file)(file) as ConverterModule,
         sourceMaps: false,
         problem: `tslab's converter.js changed (an edit matched ${n} times, expected 1)`,
       };

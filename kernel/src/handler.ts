@@ -63,8 +63,11 @@ interface Run {
 }
 
 /** Thrown inside the task queue so that tslab's TaskQueue aborts the queued cells. */
-export class StopOnError {
-  constructor(readonly content: ExecuteReplyContent) {}
+export class StopOnError extends Error {
+  constructor(readonly content: ExecuteReplyContent) {
+    super('the cell failed with stop_on_error: queued cells are aborted');
+    this.name = 'StopOnError';
+  }
 }
 
 /** Lets timers due now and rejections nobody handled fire while the cell still counts as running. */
@@ -280,7 +283,7 @@ export function defineHandler(
     }
 
     async runCell(req: ExecuteRequest, io: Publisher): Promise<ExecuteReplyContent> {
-      const code = String(req.code ?? '');
+      const code = typeof req.code === 'string' ? req.code : '';
       const silent = Boolean(req.silent);
       const storeHistory = !silent && req.store_history !== false;
       if (storeHistory) this.execCount++;
@@ -314,7 +317,7 @@ export function defineHandler(
       this.current = run;
       const tfBefore = tfGuard.snapshot();
 
-      let ok = false;
+      let ok: boolean;
       const notes: string[] = [];
       let poll: NodeJS.Timeout | undefined;
       try {
@@ -467,7 +470,7 @@ export function defineHandler(
         if (typeof done === 'function') process.nextTick(done);
         return true;
       };
-      return write as typeof process.stdout.write;
+      return write;
     }
   }
   return CourseHandler;

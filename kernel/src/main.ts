@@ -12,6 +12,7 @@
 //   repr.ts            the last value's MIME bundle (via @frugal-ai/lib's richRepr)
 //   history.ts         history_request
 //   process-errors.ts  uncaught exceptions and rejections: the kernel's alone
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as TslabExecutor from 'tslab/dist/executor';
 import type * as TslabJupyter from 'tslab/dist/jupyter';
@@ -44,13 +45,15 @@ export function main(argv: readonly string[], kernelDir: string): void {
     stderrWrite(`[frugal-ai kernel] ${line}\n`);
   };
 
-  const tslabVersion = (require(path.join(TSLAB, 'package.json')) as { version: string }).version;
+  // tslab's files, from this checkout's node_modules (absolute paths, as tslab's own main does).
+  const load = createRequire(path.join(TSLAB, 'package.json'));
+  const tslabVersion = (load(path.join(TSLAB, 'package.json')) as { version: string }).version;
   if (tslabVersion !== TSLAB_VERSION) log(`tslab ${tslabVersion} found, this kernel was written for ${TSLAB_VERSION}`);
 
-  const { createExecutor } = require(path.join(TSLAB, 'dist', 'executor.js')) as typeof TslabExecutor;
-  const jupyter = require(path.join(TSLAB, 'dist', 'jupyter.js')) as typeof TslabJupyter;
-  const tslabUtil = require(path.join(TSLAB, 'dist', 'util.js')) as typeof TslabUtil;
-  const ts = require(require.resolve('@tslab/typescript-for-tslab', { paths: [TSLAB] })) as { version: string };
+  const { createExecutor } = load(path.join(TSLAB, 'dist', 'executor.js')) as typeof TslabExecutor;
+  const jupyter = load(path.join(TSLAB, 'dist', 'jupyter.js')) as typeof TslabJupyter;
+  const tslabUtil = load(path.join(TSLAB, 'dist', 'util.js')) as typeof TslabUtil;
+  const ts = load('@tslab/typescript-for-tslab') as { version: string };
 
   const { converter, problem } = loadConverter(TSLAB);
   if (problem) log(`${problem}: tracebacks will show compiled-JavaScript line numbers`);

@@ -21,8 +21,8 @@ export type AsyncErrorKind = 'exception' | 'rejection';
 
 /** The part of `process` that `own` touches (a stand-in in tests). */
 export interface EmittingProcess {
-  emit(name: string | symbol, ...args: unknown[]): boolean;
-  listeners(name: string): Function[];
+  emit: (this: unknown, name: string | symbol, ...args: unknown[]) => boolean;
+  listeners: (name: string) => ((...args: never[]) => unknown)[];
 }
 
 /**
@@ -37,7 +37,7 @@ export function own(
   proc: EmittingProcess = process as unknown as EmittingProcess,
 ): () => void {
   const original = proc.emit;
-  const seen = new WeakSet<Function>();
+  const seen = new WeakSet<object>();
   function emit(this: unknown, name: string | symbol, ...args: unknown[]): boolean {
     if (typeof name === 'string' && EVENTS.has(name)) {
       for (const l of proc.listeners(name)) {

@@ -169,7 +169,7 @@ export class Tracebacks {
   frames(stack: unknown): { frames: string[]; first: (Located & { lines: string[] }) | null } {
     const out: string[] = [];
     let first: (Located & { lines: string[] }) | null = null;
-    for (const raw of String(stack ?? '').split('\n')) {
+    for (const raw of (typeof stack === 'string' ? stack : '').split('\n')) {
       const m = raw.match(/^\s*at (?:(.*?) \()?(.+?):(\d+):(\d+)\)?$/);
       if (!m) {
         const plain = raw.match(/^\s*at (.*)$/);
@@ -217,10 +217,10 @@ export class Tracebacks {
     let stack: unknown = '';
     const obj = err !== null && typeof err === 'object' ? (err as { name?: unknown; message?: unknown; stack?: unknown; cause?: unknown }) : null;
     if (obj && (err instanceof Error || typeof obj.stack === 'string')) {
-      ename = String(obj.name ?? 'Error');
+      ename = typeof obj.name === 'string' ? obj.name : 'Error';
       const ctor = (obj as object).constructor?.name;
       if (ename === 'Error' && ctor && ctor !== 'Error' && ctor !== 'Object') ename = ctor;
-      evalue = String(obj.message ?? '');
+      evalue = typeof obj.message === 'string' ? obj.message : '';
       stack = obj.stack;
     } else {
       ename = 'Uncaught';

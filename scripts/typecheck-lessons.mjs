@@ -43,7 +43,7 @@ if (files.length === 0) {
 const tsconfig = {
   compilerOptions: {
     target: 'ES2022', module: 'ES2022', moduleResolution: 'bundler', lib: ['ES2022'], types: ['node'],
-    strict: true, noEmit: true, skipLibCheck: true, esModuleInterop: true, typeRoots: [join(ROOT, 'node_modules', '@types')],
+    strict: true, noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: true, esModuleInterop: true, typeRoots: [join(ROOT, 'node_modules', '@types')],
   },
   files,
 };

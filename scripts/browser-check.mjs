@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// @ts-check
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Checks executed notebooks the way a reader sees them: exports each to HTML
  * (scripts/export-html.mjs), opens it in headless Chromium (Debian's, through playwright-core,
@@ -26,11 +29,16 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const ERROR_OUTPUTS = '.output_error, .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]';
 const RENDER_TIMEOUT_MS = 30_000;
 
-/** Checks one notebook in `browser`; returns the problems found (empty when it passes). */
+/**
+ * Checks one notebook in `browser`; returns the problems found (empty when it passes).
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} nbPath
+ */
 async function checkNotebook(browser, nbPath) {
   const name = path.basename(nbPath, '.ipynb');
-  const nb = JSON.parse(fs.readFileSync(nbPath, 'utf8'));
+  const nb = /** @type {import('./lib/env.mjs').Notebook} */ (JSON.parse(fs.readFileSync(nbPath, 'utf8')));
   const expected = countPlotlyOutputs(nb);
+  /** @type {string[]} */
   const problems = [];
   const errorOutputs = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
   for (const o of errorOutputs) problems.push(`error output in the notebook: ${o.ename ?? ''}: ${o.evalue ?? ''}`);
@@ -64,7 +72,10 @@ async function checkNotebook(browser, nbPath) {
   }
 }
 
-/** The notebooks to check: the arguments, else out/lessons/*.ipynb. */
+/**
+ * The notebooks to check: the arguments, else out/lessons/*.ipynb.
+ * @param {string[]} args
+ */
 function notebooks(args) {
   if (args.length) return args;
   const dir = path.join(ROOT, 'out', 'lessons');
@@ -94,13 +105,13 @@ async function main() {
       } catch (e) {
         result = { name: path.basename(nbPath), problems: [e instanceof Error ? e.message : String(e)] };
       }
-      const rel = (p) => path.relative(process.cwd(), p);
+      const rel = (/** @type {string} */ p) => path.relative(process.cwd(), p);
       if (result.problems.length) {
         failed++;
         console.error(`FAIL ${nbPath}`);
         for (const p of result.problems) console.error(`  - ${p}`);
       } else {
-        console.log(`ok   ${nbPath}: ${result.expected} figure(s) rendered, ${rel(result.outPath)}, ${rel(result.shot)} (${Date.now() - t0} ms)`);
+        console.log(`ok   ${nbPath}: ${result.expected} figure(s) rendered, ${rel(result.outPath ?? '')}, ${rel(result.shot ?? '')} (${Date.now() - t0} ms)`);
       }
     }
   } finally {

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Converts an executed notebook into one self-contained, interactive HTML page.
  *
@@ -34,30 +35,40 @@ const TEMPLATE = `{%- extends 'index.html.j2' -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 `;
 
-/** Every output of the notebook's code cells. */
+/**
+ * Every output of the notebook's code cells.
+ * @param {import('./lib/env.mjs').Notebook} nb
+ */
 function outputsOf(nb) {
   return (nb.cells ?? []).flatMap((c) => (c.cell_type === 'code' ? (c.outputs ?? []) : []));
 }
 
-/** The number of outputs carrying a plotly figure. */
+/**
+ * The number of outputs carrying a plotly figure.
+ * @param {import('./lib/env.mjs').Notebook} nb
+ */
 export function countPlotlyOutputs(nb) {
   return outputsOf(nb).filter((o) => o.data?.[PLOTLY_MIME] !== undefined).length;
 }
 
-/** JSON that is safe inside <script>: no `</script>`, no line separators that end JS strings. */
+/**
+ * JSON that is safe inside <script>: no `</script>`, no line separators that end JS strings.
+ * @param {unknown} value
+ */
 function scriptJson(value) {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 /**
  * Adds a `text/html` part (div + `Plotly.newPlot` + <noscript> PNG) to every plotly output, in place.
+ * @param {import('./lib/env.mjs').Notebook} nb
  * @returns the number of figures.
  */
 export function addPlotlyHtml(nb) {
   let n = 0;
   for (const out of outputsOf(nb)) {
     const raw = out.data?.[PLOTLY_MIME];
-    if (raw === undefined) continue;
+    if (raw === undefined || out.data === undefined) continue;
     const fig = typeof raw === 'string' ? JSON.parse(raw) : raw;
     const id = `frugal-plot-${n++}`;
     const png = out.data['image/png'];
@@ -79,6 +90,8 @@ export function addPlotlyHtml(nb) {
 /**
  * Exports `nbPath` to `outPath` (default out/html/<name>.html).
  * @returns {{ outPath: string, figures: number }}
+ * @param {string} nbPath
+ * @param {string} [outPath]
  * @throws {Error} if the notebook cannot be read or nbconvert fails.
  */
 export function exportHtml(nbPath, outPath) {

@@ -127,13 +127,15 @@ for (const f of ['libtensorflow_cc.so.2', 'libtensorflow_framework.so.2']) {
 }
 // The addon links -ltensorflow -ltensorflow_framework; tfjs-node's install script looks for
 // libtensorflow.so.2.9.1 to decide that libtensorflow is present (then it builds, not downloads).
-for (const [name, target] of [
+/** @type {[string, string][]} */
+const LINKS = [
   ['libtensorflow.so', 'libtensorflow_cc.so.2'],
   ['libtensorflow.so.2', 'libtensorflow_cc.so.2'],
   ['libtensorflow.so.2.9.1', 'libtensorflow_cc.so.2'],
   ['libtensorflow_framework.so', 'libtensorflow_framework.so.2'],
   ['libtensorflow_framework.so.2.9.1', 'libtensorflow_framework.so.2'],
-]) symlinkSync(target, join(lib, name));
+];
+for (const [name, target] of LINKS) symlinkSync(target, join(lib, name));
 
 step('npm rebuild @tensorflow/tfjs-node (node-gyp)');
 if (sh('npm', ['rebuild', '@tensorflow/tfjs-node'], { timeout: 10 * 60_000 }).status !== 0) {

@@ -353,25 +353,23 @@ export class MoE extends tf.layers.Layer {
   private sparseExperts(x: tf.Tensor2D, gates: tf.Tensor2D, plan: DispatchPlan): tf.Tensor2D {
     const [n] = x.shape;
     const k = this.cfg.topK;
-    const outs: tf.Tensor2D[] = [];
-    const tokenLists: Int32Array[] = [];
-    const slotLists: Int32Array[] = [];
-    plan.tokenIds.forEach((ids, e) => {
-      if (ids.length === 0) return; // an expert no token reached does not run
-      const xe = gatherRows(x, tf.tensor1d(ids, 'int32')); // [n, d] -> [c_e, d]
-      outs.push(this.ffn(xe, this.expertWeights[e] as FfnWeights)); // [c_e, d]
-      tokenLists.push(ids);
-      slotLists.push(plan.slotIds[e] as Int32Array);
-    });
+    // Only the experts some token reached run; the others do not appear in the graph at all.
+    const active = plan.tokenIds.map((ids, e) => ({ e, ids, slots: plan.slotIds[e] as Int32Array })).filter((a) => a.ids.length > 0);
     const concatIds = (lists: Int32Array[]) => {
       const all = new Int32Array(lists.reduce((s, l) => s + l.length, 0));
       let o = 0;
       for (const l of lists) { all.set(l, o); o += l.length; }
       return tf.tensor1d(all, 'int32');
     };
-    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : (tf.concat(outs, 0) as tf.Tensor2D); // [A, d], A = served slots
-    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(slotLists)); // [n, k] -> [n·k, 1] -> [A, 1]
-    return scatterAddRows(tf.mul(y, g) as tf.Tensor2D, concatIds(tokenLists), n); // [A, d] -> [n, d]
+    const tokenIds = concatIds(active.map((a) => a.ids)); // [A], A = served slots, grouped by expert
+    // One gather for all experts, then a split: the backward is one scatter-add (the split's
+    // gradient is a concat), not one full-size [n, d] scatter per expert.
+    const xs = gatherRows(x, tokenIds); // [n, d] -> [A, d]
+    const parts = active.length === 1 ? [xs] : tf.split(xs, active.map((a) => a.ids.length), 0); // [A, d] -> E' x [c_e, d]
+    const outs = parts.map((xe, i) => this.ffn(xe as tf.Tensor2D, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights)); // [c_e, d]
+    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : (tf.concat(outs, 0) as tf.Tensor2D); // [A, d]
+    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots))); // [n, k] -> [n·k, 1] -> [A, 1]
+    return scatterAddRows(tf.mul(y, g) as tf.Tensor2D, tokenIds, n); // [A, d] -> [n, d]
   }
 
   /**

@@ -346,10 +346,11 @@ export class MoE extends tf.layers.Layer {
     const { experts: E, expertHidden: h, activation } = this.cfg;
     const w1 = tf.concat(this.expertWeights.map((w) => w.w1.read()), 1) as tf.Tensor2D; // E x [d, h] -> [d, E·h]
     const b1 = this.cfg.useBias ? tf.concat(this.expertWeights.map((w) => (w.b1 as tf.LayerVariable).read()), 0) : undefined; // [E·h]
-    const hid = activate(this.linear(x, w1, b1), activation); // [n, E·h]
-    const gPerUnit = tf.reshape(tf.tile(tf.reshape(gateMatrix, [n, E, 1]), [1, 1, h]), [n, E * h]); // [n, E] -> [n, E, h] -> [n, E·h]
+    const hid = tf.reshape(activate(this.linear(x, w1, b1), activation), [n, E, h]); // [n, E·h] -> [n, E, h]
+    // each expert's hidden block times its gate (a broadcast, whose gradient is one sum)
+    const gated = tf.reshape(tf.mul(hid, tf.reshape(gateMatrix, [n, E, 1])), [n, E * h]) as tf.Tensor2D; // [n, E, h] -> [n, E·h]
     const w2 = tf.concat(this.expertWeights.map((w) => w.w2.read()), 0) as tf.Tensor2D; // E x [h, d] -> [E·h, d]
-    const y = matMul2d(tf.mul(hid, gPerUnit) as tf.Tensor2D, w2); // [n, E·h] @ [E·h, d] -> [n, d]
+    const y = matMul2d(gated, w2); // [n, E·h] @ [E·h, d] -> [n, d]
     if (!this.cfg.useBias) return y;
     const b2 = tf.stack(this.expertWeights.map((w) => (w.b2 as tf.LayerVariable).read())) as tf.Tensor2D; // [E, d]
     return tf.add(y, matMul2d(gateMatrix, b2)) as tf.Tensor2D; // + [n, E] @ [E, d]

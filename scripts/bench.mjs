@@ -926,6 +926,17 @@ async function main() {
     out.push('', `lesson 05, the student's inference side by side: tfjs, onnxruntime-node (the lib's ONNX export, CPU)${why ? ` (onnxruntime: ${why})` : ''}, PyTorch`, '');
     out.push(alignTable(rows));
   }
+  // The MoE pair: the sparse layer's time over the all-experts layer's (issue 9's target: <= 0.35).
+  const moeSparse = results['moe-sparse'];
+  const moeDense = results['moe-dense'];
+  if (moeSparse && moeDense) {
+    /** @param {{ medianMs: number }} a @param {{ medianMs: number }} b */
+    const ratio = (a, b) => (a.medianMs / b.medianMs).toFixed(2);
+    const parts = reports.map((rep) => `tfjs ${rep.backend} ${ratio(moeSparse.tfjs[rep.backend], moeDense.tfjs[rep.backend])}`);
+    if (moeSparse.torch && moeDense.torch) for (const th of threads) parts.push(`torch ${th} thr ${ratio(moeSparse.torch[th], moeDense.torch[th])}`);
+    const flops = (/** @type {string} */ id) => CASES.find((c) => c.id === id)?.flops ?? NaN;
+    out.push('', `MoE sparse ÷ all experts, median time: ${parts.join(', ')} (FLOPs: ${(flops('moe-sparse') / flops('moe-dense')).toFixed(2)})`);
+  }
   if (opt.profile) {
     for (const rep of reports) out.push('', renderProfile(cases, rep.backend, results, torch.available));
   }

@@ -502,3 +502,21 @@ describe('MoE compute counts and helpers', () => {
     expect(mutualInformation([[3, 3], [2, 2]])).toBeCloseTo(0, 12);
   });
 });
+
+describe('matMul2d', () => {
+  it('equals tf.matMul in value and in both gradients', async () => {
+    const { matMul2d } = await import('../lib/ops/matmul');
+    tf.tidy(() => {
+      const rng = new Rng(13);
+      const a = randn(rng, [5, 3]) as tf.Tensor2D;
+      const b = randn(rng, [3, 4]) as tf.Tensor2D;
+      const R = randn(rng, [5, 4]);
+      expect(maxAbsDiff(matMul2d(a, b), tf.matMul(a, b))).toBeLessThan(1e-6);
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul2d(x as tf.Tensor2D, y as tf.Tensor2D), R)))([a, b]);
+      const [ra, rb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), R)))([a, b]);
+      expect(maxAbsDiff(ga as tf.Tensor, ra as tf.Tensor)).toBeLessThan(1e-6);
+      expect(maxAbsDiff(gb as tf.Tensor, rb as tf.Tensor)).toBeLessThan(1e-6);
+      expect(() => matMul2d(a, a)).toThrowError(/^matMul2d needs \[m, n\] @ \[n, p\], got \[5, 3\] @ \[5, 3\]$/);
+    });
+  });
+});

@@ -27,6 +27,10 @@
  * `auxLoss = balanceLossWeight · balanceLoss + zLossWeight · zLoss`, where `balanceLoss` is the
  * Switch loss `N · Σ f_i P_i` (1 under uniform routing) and `zLoss` the ST-MoE router z-loss.
  *
+ * **Build before the first optimiser step.** The layer creates its weights on its first call
+ * (or `layer.build([null, d])`). `optimizer.minimize(f)` collects the variables before it calls
+ * `f`, so call the layer (or the model around it) once, or build it, before the first step.
+ *
  * **Training flag.** Noise (noisy gating) and the DeepSeek-V3 bias update happen only when the
  * call is a training call: `{ training: true }` to `moeForward`/`forward`, or `model.fit`
  * (which passes `training: true` to `call`). The bias is updated once per training call, from that
@@ -36,7 +40,7 @@
  * `[n, k]` int32 sync per call); each expert gathers its own tokens (at most `capacity` rows),
  * runs on them alone, and the gate-weighted rows are scatter-added back. An expert no token chose
  * does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
- * matmuls) and weights by the same gates (zero for unchosen experts): the reference and the
+ * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
  *
  * **Shared experts** (DeepSeekMoE): `sharedExperts` FFNs of width `sharedHidden` that every token
@@ -50,6 +54,7 @@ import { Rng } from '../random';
 import { loadBalancingLoss, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
 import { expertCapacity, gatherRows, planDispatch, scatterAddRows, type DispatchPlan } from './dispatch';
 import { assertTopK, route, type RouterKind } from './router';
+import { matMul2d } from '../ops/matmul';
 
 /** Activation of the expert FFNs. */
 export type MoEActivation = 'relu' | 'gelu' | 'silu';
@@ -318,60 +323,60 @@ export class MoE extends tf.layers.Layer {
     return d * E * (noisyGating ? 2 : 1) + k * ffn(h) + (S > 0 ? ffn(S * hs) : 0);
   }
 
-  /** One FFN d → hidden → d on rows `[m, d]`. */
-  private ffn(x: tf.Tensor2D, w: FfnWeights): tf.Tensor2D {
-    const act = this.cfg.activation;
-    let hid: tf.Tensor2D;
-    if (act === 'relu') {
-      hid = tf.fused.matMul({ a: x, b: w.w1.read() as tf.Tensor2D, bias: w.b1?.read(), activation: 'relu' }) as tf.Tensor2D;
-    } else {
-      hid = activate(tf.fused.matMul({ a: x, b: w.w1.read() as tf.Tensor2D, bias: w.b1?.read() }), act) as tf.Tensor2D;
-    }
-    return tf.fused.matMul({ a: hid, b: w.w2.read() as tf.Tensor2D, bias: w.b2?.read() }) as tf.Tensor2D;
+  /** `x @ w (+ bias)` with {@link matMul2d}, whose gradient stays fast on WASM. */
+  private linear(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor2D {
+    const y = matMul2d(x, w);
+    return (bias ? tf.add(y, bias) : y) as tf.Tensor2D;
   }
 
-  /** Every routed expert on every token, weighted by the dense gate matrix `[n, E]`. */
+  /** One FFN d → hidden → d on rows `[m, d]`. */
+  private ffn(x: tf.Tensor2D, w: FfnWeights): tf.Tensor2D {
+    const hid = activate(this.linear(x, w.w1.read() as tf.Tensor2D, w.b1?.read()), this.cfg.activation) as tf.Tensor2D; // [m, hidden]
+    return this.linear(hid, w.w2.read() as tf.Tensor2D, w.b2?.read()); // [m, d]
+  }
+
+  /**
+   * Every routed expert on every token, weighted by the dense gate matrix `G [n, E]`:
+   * `Σ_e G_e (relu(x W1_e + b1_e) W2_e + b2_e)`, written as two 2-D products over the stacked
+   * experts, `(relu(x [W1_0 … W1_E]) ⊙ G per hidden block) [W2_0; …; W2_E] + G [b2_0; …; b2_E]`
+   * (no batched product: on WASM those are slow, see lib/ops/matmul.ts).
+   */
   private denseExperts(x: tf.Tensor2D, gateMatrix: tf.Tensor2D): tf.Tensor2D {
-    const [n, d] = x.shape;
+    const [n] = x.shape;
     const { experts: E, expertHidden: h, activation } = this.cfg;
-    const w1 = tf.concat(this.expertWeights.map((w) => w.w1.read()), 1) as tf.Tensor2D; // [d, E·h]
+    const w1 = tf.concat(this.expertWeights.map((w) => w.w1.read()), 1) as tf.Tensor2D; // E x [d, h] -> [d, E·h]
     const b1 = this.cfg.useBias ? tf.concat(this.expertWeights.map((w) => (w.b1 as tf.LayerVariable).read()), 0) : undefined; // [E·h]
-    const hid = activation === 'relu'
-      ? tf.fused.matMul({ a: x, b: w1, bias: b1, activation: 'relu' })
-      : activate(tf.fused.matMul({ a: x, b: w1, bias: b1 }), activation); // [n, E·h]
-    const hByExpert = tf.transpose(tf.reshape(hid, [n, E, h]), [1, 0, 2]); // [n, E·h] -> [n, E, h] -> [E, n, h]
-    const w2 = tf.stack(this.expertWeights.map((w) => w.w2.read())); // [E, h, d]
-    let y = tf.matMul(hByExpert, w2) as tf.Tensor3D; // [E, n, d]
-    if (this.cfg.useBias) {
-      y = tf.add(y, tf.reshape(tf.stack(this.expertWeights.map((w) => (w.b2 as tf.LayerVariable).read())), [E, 1, d])); // + [E, 1, d]
-    }
-    const g = tf.reshape(tf.transpose(gateMatrix), [E, n, 1]); // [n, E] -> [E, n, 1]
-    return tf.sum(tf.mul(y, g), 0) as tf.Tensor2D; // [E, n, d] -> [n, d]
+    const hid = tf.reshape(activate(this.linear(x, w1, b1), activation), [n, E, h]); // [n, E·h] -> [n, E, h]
+    // each expert's hidden block times its gate (a broadcast, whose gradient is one sum)
+    const gated = tf.reshape(tf.mul(hid, tf.reshape(gateMatrix, [n, E, 1])), [n, E * h]) as tf.Tensor2D; // [n, E, h] -> [n, E·h]
+    const w2 = tf.concat(this.expertWeights.map((w) => w.w2.read()), 0) as tf.Tensor2D; // E x [h, d] -> [E·h, d]
+    const y = matMul2d(gated, w2); // [n, E·h] @ [E·h, d] -> [n, d]
+    if (!this.cfg.useBias) return y;
+    const b2 = tf.stack(this.expertWeights.map((w) => (w.b2 as tf.LayerVariable).read())) as tf.Tensor2D; // [E, d]
+    return tf.add(y, matMul2d(gateMatrix, b2)) as tf.Tensor2D; // + [n, E] @ [E, d]
   }
 
   /** Each expert on its own rows, gate-weighted, scatter-added back to `[n, d]`. */
   private sparseExperts(x: tf.Tensor2D, gates: tf.Tensor2D, plan: DispatchPlan): tf.Tensor2D {
     const [n] = x.shape;
     const k = this.cfg.topK;
-    const outs: tf.Tensor2D[] = [];
-    const tokenLists: Int32Array[] = [];
-    const slotLists: Int32Array[] = [];
-    plan.tokenIds.forEach((ids, e) => {
-      if (ids.length === 0) return; // an expert no token reached does not run
-      const xe = gatherRows(x, tf.tensor1d(ids, 'int32')); // [n, d] -> [c_e, d]
-      outs.push(this.ffn(xe, this.expertWeights[e] as FfnWeights)); // [c_e, d]
-      tokenLists.push(ids);
-      slotLists.push(plan.slotIds[e] as Int32Array);
-    });
+    // Only the experts some token reached run; the others do not appear in the graph at all.
+    const active = plan.tokenIds.map((ids, e) => ({ e, ids, slots: plan.slotIds[e] as Int32Array })).filter((a) => a.ids.length > 0);
     const concatIds = (lists: Int32Array[]) => {
       const all = new Int32Array(lists.reduce((s, l) => s + l.length, 0));
       let o = 0;
       for (const l of lists) { all.set(l, o); o += l.length; }
       return tf.tensor1d(all, 'int32');
     };
-    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : (tf.concat(outs, 0) as tf.Tensor2D); // [A, d], A = served slots
-    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(slotLists)); // [n, k] -> [n·k, 1] -> [A, 1]
-    return scatterAddRows(tf.mul(y, g) as tf.Tensor2D, concatIds(tokenLists), n); // [A, d] -> [n, d]
+    const tokenIds = concatIds(active.map((a) => a.ids)); // [A], A = served slots, grouped by expert
+    // One gather for all experts, then a split: the backward is one scatter-add (the split's
+    // gradient is a concat), not one full-size [n, d] scatter per expert.
+    const xs = gatherRows(x, tokenIds); // [n, d] -> [A, d]
+    const parts = active.length === 1 ? [xs] : tf.split(xs, active.map((a) => a.ids.length), 0); // [A, d] -> E' x [c_e, d]
+    const outs = parts.map((xe, i) => this.ffn(xe as tf.Tensor2D, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights)); // [c_e, d]
+    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : (tf.concat(outs, 0) as tf.Tensor2D); // [A, d]
+    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots))); // [n, k] -> [n·k, 1] -> [A, 1]
+    return scatterAddRows(tf.mul(y, g) as tf.Tensor2D, tokenIds, n); // [A, d] -> [n, d]
   }
 
   /**
@@ -394,10 +399,10 @@ export class MoE extends tf.layers.Layer {
       const x2 = tf.reshape(x, [-1, d]) as tf.Tensor2D; // [..., d] -> [n, d]
       const n = x2.shape[0];
       assert(n > 0, () => `MoE input must hold at least one token, got shape [${x.shape.join(', ')}]`);
-      let logits = tf.matMul(x2, (this.routerKernel as tf.LayerVariable).read()) as tf.Tensor2D; // [n, E]
+      let logits = matMul2d(x2, (this.routerKernel as tf.LayerVariable).read() as tf.Tensor2D); // [n, E]
       if (this.noiseKernel && training) {
         // Shazeer et al. 2017, eq. 4: H = x W_g + N(0, 1) · softplus(x W_noise)
-        const std = tf.softplus(tf.matMul(x2, this.noiseKernel.read()));
+        const std = tf.softplus(matMul2d(x2, this.noiseKernel.read() as tf.Tensor2D));
         logits = tf.add(logits, tf.mul(tf.randomNormal([n, E], 0, 1, 'float32', this.noiseRng.tfSeed()), std)) as tf.Tensor2D;
       }
       const bias = (this.routingBias as tf.LayerVariable).read() as tf.Tensor1D;

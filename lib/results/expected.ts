@@ -80,16 +80,16 @@ export const EXPECTED = {
   },
   // Lesson 08: does it pay?
   '08.acc-dense': {
-    lesson: '08', what: 'test accuracy of the dense model (FFN 32), mean over 3 seeds', expected: 0.966, tolerance: 0.02,
-    source: 'this course (3 seeds)',
+    lesson: '08', what: 'test accuracy of the dense model (FFN 32), mean over 3 seeds', expected: 0.962, tolerance: 0.02,
+    source: 'this course (3 seeds; 0.959 here, 0.966 with 12 epochs)',
   },
   '08.acc-moe-same-active': {
-    lesson: '08', what: 'test accuracy of the MoE with the dense model\'s active size, mean over 3 seeds', expected: 0.966, tolerance: 0.02,
-    source: 'this course (3 seeds)',
+    lesson: '08', what: 'test accuracy of the MoE with the dense model\'s active size, mean over 3 seeds', expected: 0.96, tolerance: 0.02,
+    source: 'this course (3 seeds; 0.955 here, 0.966 with 12 epochs)',
   },
   '08.acc-moe-same-total': {
-    lesson: '08', what: 'test accuracy of the MoE with the dense model\'s total size, mean over 3 seeds', expected: 0.954, tolerance: 0.025,
-    source: 'this course (3 seeds)',
+    lesson: '08', what: 'test accuracy of the MoE with the dense model\'s total size, mean over 3 seeds', expected: 0.948, tolerance: 0.025,
+    source: 'this course (3 seeds; 0.942 here, 0.954 with 12 epochs)',
   },
   '08.train-time-ratio-moe-vs-dense': {
     lesson: '08', what: 'training time of the same-active MoE / the dense model', expected: 3, tolerance: 1.7, unit: '×',

@@ -51,7 +51,7 @@ describe('mlp dropout', () => {
     const dropoutLayer = model.layers[1]!;
     const { mean, zeros } = tf.tidy(() => {
       const y = dropoutLayer.apply(tf.ones([1, 4000]), { training: true }) as tf.Tensor;
-      const v = y.dataSync();
+      const v = Array.from(y.dataSync() as Float32Array);
       return { mean: v.reduce((s, t) => s + t, 0) / v.length, zeros: v.filter((t) => t === 0).length / v.length };
     });
     expect(mean).toBeGreaterThan(0.95); // 1 ± 3 standard errors (sd of the mean ≈ 0.009)
@@ -68,7 +68,9 @@ describe('mlp dropout', () => {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
-      tf.tidy(() => opt.minimize(() => tf.mean(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, false, vars));
+      tf.tidy(() => {
+        opt.minimize(() => tf.mean(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, false, vars);
+      });
     }
     expect(tf.memory().numTensors).toBe(before);
     opt.dispose();

@@ -11,6 +11,7 @@ const steps = [
   ['typecheck (lessons)', 'node', ['scripts/typecheck-lessons.mjs']],
   ['unit tests (vitest)', 'npx', ['vitest', 'run']],
   ['markdownlint', 'node', ['scripts/lint-md.mjs']],
+  ['lessons: no code repeated across lessons', 'node', ['scripts/check-lesson-duplicates.mjs']],
   ...(quick
     ? []
     : [

@@ -50,3 +50,5 @@ export * from './moe/layer';
 export * from './moe/flops';
 export * from './course/moe-digits';
 export * from './ops/matmul';
+export * from './course/students';
+export * from './models/dropout';

@@ -4,10 +4,10 @@
  * are in tests/distill-golden-{cpu,wasm}.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { klDivergence } from '../lib/distill/kl';
-import { distillationLoss, distillationLossTerms } from '../lib/distill/loss';
+import { crossEntropy, distillationLoss, distillationLossTerms } from '../lib/distill/loss';
 import { entropy, logSoftmaxWithTemperature, softmaxWithTemperature, softTargets } from '../lib/distill/temperature';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
@@ -233,5 +233,65 @@ describe('distillationLoss', () => {
     expect(() => loss(bad, student, teacher)).toThrow();
     expect(tf.memory().numTensors).toBe(before);
     bad.dispose();
+  });
+});
+
+describe('crossEntropy checks its labels', () => {
+  it('rejects a label outside [0, classes), naming the value and its index', () => {
+    const logits = tf.zeros([2, 4]) as tf.Tensor2D;
+    // Before the fix: [0, 7] with 4 classes gave 0.693 = ln 4 / 2 (oneHot makes a zero row for 7).
+    expect(() => crossEntropy(tf.tensor1d([0, 7], 'int32'), logits)).toThrowError(/^labels must be class indices in \[0, 4\), got 7 at index 1$/);
+    expect(() => crossEntropy(tf.tensor1d([-1, 0], 'int32'), logits)).toThrowError(/^labels must be class indices in \[0, 4\), got -1 at index 0$/);
+    expect(() => crossEntropy(tf.tensor1d([0, 1], 'float32'), logits)).toThrowError(/^labels must be a tf\.Tensor1D of int32 class indices, got dtype float32 shape \[2\]$/);
+    expect(() => crossEntropy(tf.tensor1d([0, 1, 2], 'int32'), logits)).toThrowError(/^labels length 3 must equal the batch size of logits 2$/);
+  });
+
+  it('equals ln 4 for uniform logits (hand computation), with checks on or off', () => {
+    const logits = tf.zeros([2, 4]) as tf.Tensor2D;
+    const y = tf.tensor1d([0, 3], 'int32');
+    // Reference: -ln(1/4) = 1.3862943611198906
+    expect(crossEntropy(y, logits).dataSync()[0]).toBeCloseTo(1.3862943611198906, 6);
+    expect(crossEntropy(y, logits, { trusted: true }).dataSync()[0]).toBeCloseTo(1.3862943611198906, 6);
+  });
+});
+
+describe('trusted: true skips every per-call check (no read-back)', () => {
+  /** Counts tensor read-backs (dataSync, data, arraySync, array) while `fn` runs. */
+  function readBacks(fn: () => void): number {
+    const spies = (['dataSync', 'data', 'arraySync', 'array'] as const).map((m) => vi.spyOn(tf.Tensor.prototype, m));
+    try {
+      fn();
+      return spies.reduce((n, s) => n + s.mock.calls.length, 0);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+  }
+  const y = tf.tensor1d([0, 2], 'int32');
+  const s = tf.tensor2d([[1, 2, 3], [0, 1, 0]]);
+  const t = tf.tensor2d([[3, 2, 1], [1, 0, 0]]);
+
+  it('checkFinite: false still reads the labels back (one read-back), as documented', () => {
+    const loss = distillationLoss({ alpha: 0.5, temperature: 2, checkFinite: false });
+    expect(readBacks(() => loss(y, s, t).dispose())).toBe(1);
+  });
+
+  it('distillationLoss, distillationLossTerms and crossEntropy read nothing back when trusted', () => {
+    const loss = distillationLoss({ alpha: 0.5, temperature: 2, trusted: true });
+    expect(readBacks(() => loss(y, s, t).dispose())).toBe(0);
+    expect(readBacks(() => tf.dispose(Object.values(distillationLossTerms(y, s, t, { alpha: 0.5, temperature: 2, trusted: true }))))).toBe(0);
+    expect(readBacks(() => crossEntropy(y, s, { trusted: true }).dispose())).toBe(0);
+    // The checked default reads the labels and both logits' finiteness back.
+    expect(readBacks(() => distillationLoss({ alpha: 0.5, temperature: 2 })(y, s, t).dispose())).toBe(3);
+  });
+
+  it('gives the same value trusted or checked', () => {
+    const a = distillationLoss({ alpha: 0.3, temperature: 4 })(y, s, t);
+    const b = distillationLoss({ alpha: 0.3, temperature: 4, trusted: true })(y, s, t);
+    expect(b.dataSync()[0]).toBe(a.dataSync()[0]);
+    tf.dispose([a, b]);
+  });
+
+  it('rejects a trusted flag that is not a boolean', () => {
+    expect(() => distillationLoss({ alpha: 0.5, temperature: 2, trusted: 'yes' as unknown as boolean })).toThrowError(/^trusted must be a boolean, got "yes"$/);
   });
 });

@@ -3,6 +3,7 @@
  * Every test works in its own temporary folder.
  */
 import * as tf from '@tensorflow/tfjs';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -255,5 +256,49 @@ describe('teacher cache', () => {
     expect(() => writeFileAtomic(f, new TextEncoder().encode('three'), { afterPartialWrite: () => { throw new Error('boom'); } })).toThrowError('boom');
     expect(fs.readFileSync(f, 'utf8')).toBe('two');
     expect(tmpFiles()).toEqual([]);
+  });
+  it('two concurrent builders in two processes: neither deletes the other\'s temporary file', async () => {
+    // Builder A (another process) stops with half of its .bin in its temporary file; builder B
+    // (a third process) builds the same cache meanwhile; then A finishes. A must complete: its
+    // temporary file is not B's leftover. Both build the same teacher, so the cache stays valid.
+    fs.mkdirSync(dir, { recursive: true });
+    const script = path.join(__dirname, 'helpers', 'cache-builder.cjs');
+    const hold = path.join(dir, 'a-holds');
+    const go = path.join(dir, 'a-go');
+    const a = spawn(process.execPath, [script, dir, 'shared', hold, go], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let aErr = '';
+    a.stderr.on('data', (d: Buffer) => { aErr += d.toString(); });
+    const aExit = new Promise<number | null>((resolve) => a.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync(hold)) {
+      if (Date.now() > deadline) throw new Error(`builder A never reached its partial write: ${aErr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(tmpFiles().length).toBe(1); // A's half-written .bin
+    const b = spawnSync(process.execPath, [script, dir, 'shared'], { encoding: 'utf8' });
+    expect(b.status, `builder B: ${b.stderr}`).toBe(0);
+    fs.writeFileSync(go, 'go');
+    const code = await aExit;
+    expect(aErr).not.toMatch(/builder failed/);
+    expect(code, `builder A: ${aErr}`).toBe(0);
+    expect(tmpFiles()).toEqual([]);
+    const manifest = JSON.parse(fs.readFileSync(teacherCachePaths(dir, 'shared').manifest, 'utf8'));
+    const read = readTeacherCache(dir, 'shared', { datasetSha256: manifest.datasetSha256, teacherSha256: 'shared-teacher' });
+    expect(read.logits.shape).toEqual([64, 4]);
+    read.logits.dispose();
+  }, 120_000);
+
+  it('removes a temporary file left by a writer that has exited, not one whose writer is alive', async () => {
+    fs.mkdirSync(dir, { recursive: true });
+    // A pid that is not running: a child that has already exited.
+    const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid as number;
+    const deadTmp = path.join(dir, `.digits-teacher.bin.${dead}.0badc0de.tmp`);
+    const liveTmp = path.join(dir, `.digits-teacher.bin.${process.pid}.0badcafe.tmp`);
+    fs.writeFileSync(deadTmp, 'left by a crashed writer');
+    fs.writeFileSync(liveTmp, 'being written by a live writer');
+    const built = await buildTeacherCache(teacherA, data, optsA());
+    built.logits.dispose();
+    expect(tmpFiles()).toEqual([path.basename(liveTmp)]);
+    fs.rmSync(liveTmp);
   });
 });

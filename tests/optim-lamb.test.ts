@@ -127,7 +127,9 @@ describe('LAMB', () => {
     const registered = tf.serialization.SerializationMap.getMap().classNameMap['Lamb'];
     expect(registered?.[0]).toBe(LambOptimizer);
     const config = opt.getConfig();
-    expect(config).toEqual({ learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.05 });
+    expect(config).toEqual({
+      learningRate: 0.002, beta1: 0.8, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.05, excludeFromWeightDecay: 'none', weightNormBounds: [0, null],
+    });
     const copy = LambOptimizer.fromConfig(LambOptimizer, config);
     expect(copy).toBeInstanceOf(LambOptimizer);
     expect(copy.getConfig()).toEqual(config);
@@ -150,6 +152,70 @@ describe('LAMB', () => {
     expect(() => step(opt, () => tf.sum(w) as tf.Scalar, [w])).toThrowError(/^learningRate must be a finite number > 0, got NaN$/);
     opt.dispose();
     w.dispose();
+  });
+});
+
+describe('LAMB options: weight decay exclusion and the scaling function phi', () => {
+  // The setting of the hand computation above: g = [1, 2] at every step, so r = [1, 1];
+  // lr 0.01, epsilon 0, weightDecay 0.1, w = [3, 4] (||w|| = 5).
+  it("excludeFromWeightDecay: 'vectors' leaves biases (rank <= 1) undecayed and still decays matrices", () => {
+    const bias = tf.variable(tf.tensor1d([3, 4]));
+    const kernel = tf.variable(tf.tensor2d([[3, 4]]));
+    const coef = tf.tensor1d([1, 2]);
+    const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightDecay: 0.1, excludeFromWeightDecay: 'vectors', recordTrustRatios: true });
+    step(opt, () => tf.add(tf.sum(tf.mul(bias, coef)), tf.sum(tf.mul(kernel, coef))) as tf.Scalar, [bias, kernel]);
+    // Bias, no decay (hand): u = r = [1, 1], ratio = 5 / sqrt(2) = 3.5355339059327373,
+    // w = [3, 4] - 0.01 * 3.5355339059327373 * [1, 1] = [2.9646446609406727, 3.9646446609406727]
+    expect(opt.lastTrustRatios.get(bias.name)).toBeCloseTo(3.5355339059327373, 5);
+    expect(compareClose(bias.dataSync(), [2.9646446609406727, 3.9646446609406727])).toBeNull();
+    // Kernel, decayed: the first step of the hand computation above.
+    expect(opt.lastTrustRatios.get(kernel.name)).toBeCloseTo(2.6171196129510683, 5);
+    expect(compareClose(kernel.dataSync(), [2.965977445031636, 3.963360325418685])).toBeNull();
+    opt.dispose();
+    tf.dispose([bias, kernel, coef]);
+  });
+
+  it('weightNormBounds clamps ||w|| in the trust ratio: phi(z) = min(max(z, lower), upper)', () => {
+    const w = tf.variable(tf.tensor1d([3, 4]));
+    const coef = tf.tensor1d([1, 2]);
+    const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightDecay: 0.1, weightNormBounds: [0, 1], recordTrustRatios: true });
+    step(opt, () => tf.sum(tf.mul(w, coef)) as tf.Scalar, [w]);
+    // Hand: phi(5) = 1; u = [1.3, 1.4], ||u|| = 1.91049731745428; ratio = 1 / 1.91049731745428 = 0.5234239225902136;
+    // w = [3, 4] - 0.01 * 0.5234239225902136 * [1.3, 1.4] = [2.993195489006327, 3.992672065083737]
+    expect(opt.lastTrustRatios.get(w.name)).toBeCloseTo(0.5234239225902136, 5);
+    expect(compareClose(w.dataSync(), [2.993195489006327, 3.992672065083737])).toBeNull();
+    opt.dispose();
+    tf.dispose([w, coef]);
+  });
+
+  it('a lower bound > 0 gives zero weights a step of lower / ||u||, not ratio 1', () => {
+    const w = tf.variable(tf.zeros([2]));
+    const coef = tf.tensor1d([1, 2]);
+    const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightNormBounds: [0.5, 10], recordTrustRatios: true });
+    step(opt, () => tf.sum(tf.mul(w, coef)) as tf.Scalar, [w]);
+    // Hand: phi(0) = 0.5, u = [1, 1]: ratio = 0.5 / sqrt(2) = 0.35355339059327373; w = -0.01 * ratio * [1, 1]
+    expect(opt.lastTrustRatios.get(w.name)).toBeCloseTo(0.35355339059327373, 5);
+    expect(compareClose(w.dataSync(), [-0.0035355339059327372, -0.0035355339059327372])).toBeNull();
+    opt.dispose();
+    tf.dispose([w, coef]);
+  });
+
+  it('defaults follow Algorithm 2 as written: every variable decayed, phi the identity', () => {
+    const opt = new LambOptimizer({ learningRate: 0.01 });
+    expect(opt.excludeFromWeightDecay).toBe('none');
+    expect(opt.weightNormBounds).toEqual([0, Number.POSITIVE_INFINITY]);
+    const config = new LambOptimizer({ learningRate: 0.01, excludeFromWeightDecay: 'vectors', weightNormBounds: [0.1, 10] }).getConfig();
+    expect(config['excludeFromWeightDecay']).toBe('vectors');
+    expect(config['weightNormBounds']).toEqual([0.1, 10]);
+    expect(LambOptimizer.fromConfig(LambOptimizer, config).getConfig()).toEqual(config);
+  });
+
+  it.each([
+    [{ learningRate: 0.1, excludeFromWeightDecay: 'biases' }, /^excludeFromWeightDecay must be 'none' or 'vectors', got "biases"$/],
+    [{ learningRate: 0.1, weightNormBounds: [2, 1] }, /^weightNormBounds must be \[lower, upper\] with 0 <= lower <= upper, got \[2,1\]$/],
+    [{ learningRate: 0.1, weightNormBounds: [-1, 1] }, /^weightNormBounds must be \[lower, upper\] with 0 <= lower <= upper, got \[-1,1\]$/],
+  ])('rejects %o', (args, message) => {
+    expect(() => new LambOptimizer(args as unknown as ConstructorParameters<typeof LambOptimizer>[0])).toThrowError(message);
   });
 });
 

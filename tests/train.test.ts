@@ -88,9 +88,9 @@ describe('train', () => {
     const seen: number[] = [];
     await train(model, data, {
       epochs: 1, batchSize: 4, optimizer: opt, loss: ce, rng, progress: false,
-      lrSchedule: (s) => { seen.push(s); return 0.1 / (s + 1); },
+      lrSchedule: (s) => { seen.push(s); return 0.1 / s; },
     });
-    expect(seen).toEqual([0, 1]);
+    expect(seen).toEqual([1, 2]); // steps count from 1 (lib/optim/schedules.ts)
     expect((opt as unknown as { learningRate: number }).learningRate).toBeCloseTo(0.05, 12);
     expect(() => setLearningRate(opt, -1)).toThrow(/^learning rate must be a finite number > 0, got -1$/);
     await expect(

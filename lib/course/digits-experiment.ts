@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { crossEntropy } from '../distill/loss';
-import { augmentDigits, digitsToTensors, loadDigits, splitDigits, type DigitsData, type DigitsSplit } from '../data/digits';
+import { augmentDigits, digitsToTensors, loadDigits, splitDigits, type DigitAugmentOptions, type DigitsData, type DigitsSplit } from '../data/digits';
 import { mlp } from '../models/mlp';
 import { Rng } from '../random';
 import { train, type Dataset, type TrainHistory } from '../train/loop';
@@ -67,10 +67,18 @@ export function digitsExperiment(seed: number): DigitsExperiment {
   };
 }
 
-/** An augmentation for the training loop: random shifts of up to one pixel and light noise. */
-export function digitsAugment(x: tf.Tensor2D, rng: Rng): tf.Tensor2D {
-  return tf.tensor2d(augmentDigits(x.dataSync() as Float32Array, rng, { maxShift: 1, noiseStd: 0.05 }), x.shape);
+/**
+ * An augmentation for the training loop (`train({ augment })`), with the given shift and noise:
+ * `digitsAugmentation({ maxShift: 1, noiseStd: 0 })` shifts only, `{ maxShift: 0, noiseStd: 0.05 }`
+ * adds noise only.
+ * @throws Error (at the first batch) on a bad option, see {@link augmentDigits}.
+ */
+export function digitsAugmentation(options: DigitAugmentOptions): (x: tf.Tensor2D, rng: Rng) => tf.Tensor2D {
+  return (x, rng) => tf.tensor2d(augmentDigits(x.dataSync() as Float32Array, rng, options), x.shape);
 }
+
+/** The course's augmentation: random shifts of up to one pixel and Gaussian noise of std 0.05. */
+export const digitsAugment = digitsAugmentation({ maxShift: 1, noiseStd: 0.05 });
 
 /**
  * Trains the course's teacher on the experiment's training set.

@@ -27,8 +27,17 @@ export interface DistillationLossConfig {
   alpha: number;
   /** Softmax temperature of the soft term, > 0 (typically 1..10; Hinton et al. used up to 20). */
   temperature: number;
-  /** Check the logits for NaN/Inf on every call (one small read-back each). Default true. */
+  /**
+   * Check the logits for NaN/Inf on every call (one small read-back each). Default true.
+   * `false` skips only this check: the labels are still read back and range-checked.
+   */
   checkFinite?: boolean;
+  /**
+   * Skip every per-call check: no label read-back, no NaN/Inf read-back, no shape or dtype check.
+   * For trusted inner loops whose inputs were checked once, outside the loop; a bad label then
+   * gives a wrong loss silently. Default false.
+   */
+  trusted?: boolean;
 }
 
 /** The two terms of the loss, already weighted, and their sum. */
@@ -53,6 +62,24 @@ function checkConfig(config: DistillationLossConfig): void {
   const { alpha } = config;
   assert(typeof alpha === 'number' && alpha >= 0 && alpha <= 1, () => `alpha must be in [0, 1], got ${show(alpha)}`);
   assertTemperature(config.temperature);
+  assert(config.trusted === undefined || typeof config.trusted === 'boolean', () => `trusted must be a boolean, got ${show(config.trusted)}`);
+}
+
+/**
+ * Checks integer class labels against logits `[batch, classes]`: int32, rank 1, one per row, each
+ * in `[0, classes)` (this reads the labels back).
+ * @throws Error naming the bad label and its index, or the dtype, shape or length.
+ */
+function checkLabels(labels: tf.Tensor1D, batch: number, classes: number, logitsName: string): void {
+  assert(labels instanceof tf.Tensor, () => `labels must be a tf.Tensor1D of class indices, got ${labels === null ? 'null' : typeof labels}`);
+  assert(labels.rank === 1 && labels.dtype === 'int32',
+    () => `labels must be a tf.Tensor1D of int32 class indices, got dtype ${labels.dtype} shape [${labels.shape.join(', ')}]`);
+  assert(labels.shape[0] === batch, () => `labels length ${labels.shape[0]} must equal the batch size of ${logitsName} ${batch}`);
+  const ys = labels.dataSync();
+  for (let i = 0; i < ys.length; i++) {
+    const y = ys[i] as number;
+    assert(y >= 0 && y < classes, () => `labels must be class indices in [0, ${classes}), got ${y} at index ${i}`);
+  }
 }
 
 /**
@@ -63,16 +90,8 @@ function checkInputs(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tens
   assertLogits(student, 'studentLogits', 2);
   assertLogits(teacher, 'teacherLogits', 2);
   assertSameShape(teacher, 'teacherLogits', student, 'studentLogits');
-  assert(labels instanceof tf.Tensor, () => `labels must be a tf.Tensor1D of class indices, got ${labels === null ? 'null' : typeof labels}`);
-  assert(labels.rank === 1 && labels.dtype === 'int32',
-    () => `labels must be a tf.Tensor1D of int32 class indices, got dtype ${labels.dtype} shape [${labels.shape.join(', ')}]`);
   const [batch, classes] = student.shape;
-  assert(labels.shape[0] === batch, () => `labels length ${labels.shape[0]} must equal the batch size of studentLogits ${batch}`);
-  const ys = labels.dataSync();
-  for (let i = 0; i < ys.length; i++) {
-    const y = ys[i] as number;
-    assert(y >= 0 && y < classes, () => `labels must be class indices in [0, ${classes}), got ${y} at index ${i}`);
-  }
+  checkLabels(labels, batch, classes, 'studentLogits');
   if (checkFinite) {
     assertFinite(student, 'studentLogits');
     assertFinite(teacher, 'teacherLogits');
@@ -82,12 +101,21 @@ function checkInputs(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tens
 /**
  * Mean cross-entropy of integer labels under `softmax(logits)` (T = 1):
  * `-mean_b ln softmax(s_b)[y_b]`, via logSoftmax. The hard-label term of the distillation loss,
- * and the loss of a student or teacher trained on labels alone. Unchecked: labels must be int32
- * class indices in range (the distillation loss checks them).
- * @param labels int32 `[batch]`.
+ * and the loss of a student or teacher trained on labels alone.
+ *
+ * The labels are checked (one read-back): an out-of-range label would otherwise make a zero
+ * one-hot row and silently drop that example from the loss. `{ trusted: true }` skips the checks.
+ * @param labels int32 `[batch]`, class indices in `[0, classes)`.
  * @param logits float32 `[batch, classes]`.
+ * @param options `{ trusted }`: skip the checks in a loop whose labels were checked once.
+ * @throws Error `labels must be class indices in [0, 4), got 7 at index 1`, or naming a wrong
+ *   dtype, rank or length of the labels, or logits that are not float32 `[batch, classes]`.
  */
-export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D): tf.Scalar {
+export function crossEntropy(labels: tf.Tensor1D, logits: tf.Tensor2D, options: { trusted?: boolean } = {}): tf.Scalar {
+  if (options.trusted !== true) {
+    assertLogits(logits, 'logits', 2);
+    checkLabels(labels, logits.shape[0], logits.shape[1], 'logits');
+  }
   return tf.tidy(() => {
     const classes = logits.shape[1];
     const logQ = tf.logSoftmax(logits); // [b, c]
@@ -115,10 +143,10 @@ export function distillationLossTerms(
   config: DistillationLossConfig,
 ): DistillationLossTerms {
   checkConfig(config);
-  checkInputs(labels, studentLogits, teacherLogits, config.checkFinite ?? true);
+  if (config.trusted !== true) checkInputs(labels, studentLogits, teacherLogits, config.checkFinite ?? true);
   const { alpha, temperature: T } = config;
   return tf.tidy(() => {
-    const hard = tf.mul(alpha, crossEntropy(labels, studentLogits)) as tf.Scalar;
+    const hard = tf.mul(alpha, crossEntropy(labels, studentLogits, { trusted: true })) as tf.Scalar; // checked above
     const soft = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T)) as tf.Scalar;
     return { hard, soft, total: tf.add(hard, soft) as tf.Scalar };
   });
@@ -126,14 +154,17 @@ export function distillationLossTerms(
 
 /**
  * Builds the distillation loss `alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T)`.
- * The configuration is checked once, here; the inputs on every call.
+ * The configuration is checked once, here; the inputs on every call, unless `trusted: true`.
+ * What each call reads back from the backend: the labels (range check) and, with `checkFinite`
+ * (default), one boolean per logits tensor; `checkFinite: false` leaves the labels' read-back;
+ * `trusted: true` reads nothing back and checks nothing.
  *
  * ```ts
  * const loss = distillationLoss({ alpha: 0.5, temperature: 4 });
  * const value = loss(labels, studentLogits, teacherLogits); // tf.Scalar
  * ```
  *
- * @param config `{ alpha, temperature, checkFinite? }`: see {@link DistillationLossConfig}.
+ * @param config `{ alpha, temperature, checkFinite?, trusted? }`: see {@link DistillationLossConfig}.
  * @returns `(labels, studentLogits, teacherLogits) => tf.Scalar`, differentiable w.r.t. the
  *   student logits (and anything they depend on). Labels are int32 class indices, not one-hot.
  * @throws Error at construction: `alpha must be in [0, 1], got 1.5`,
@@ -145,8 +176,9 @@ export function distillationLossTerms(
 export function distillationLoss(config: DistillationLossConfig): DistillationLossFn {
   checkConfig(config);
   const frozen: DistillationLossConfig = { ...config };
+  const trusted = frozen.trusted === true;
   return (labels, studentLogits, teacherLogits) => {
-    checkInputs(labels, studentLogits, teacherLogits, frozen.checkFinite ?? true);
+    if (!trusted) checkInputs(labels, studentLogits, teacherLogits, frozen.checkFinite ?? true);
     return fusedDistillationLoss(labels, studentLogits, teacherLogits, frozen.alpha, frozen.temperature);
   };
 }

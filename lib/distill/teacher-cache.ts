@@ -17,6 +17,11 @@
  * renamed over the old one (and the folder fsync'd), so a crash leaves the old file or the new
  * one, never half of one. The `.bin` is replaced before the `.json`; a crash between the two
  * leaves a new `.bin` with the old manifest, which the SHA-256 check reports as corrupt.
+ *
+ * Several processes may build the same cache at once (two notebooks, two test workers): each
+ * writes its own temporary files (named with its pid and a random suffix), and a builder removes
+ * only the temporary files of writers that have exited, never a write still in progress. The last
+ * builder's renames win; builders of the same teacher and data write the same bytes.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -295,12 +300,40 @@ export async function runTeacher(teacher: Teacher, data: tf.Tensor, batchSize = 
   return { values, shape: [n, classes] };
 }
 
-/** Removes temporary files a crashed writer left for this cache. */
+/** How old a temporary file must be before it counts as stale even if its pid is running (a reused pid). */
+const STALE_TMP_MS = 24 * 3600 * 1000;
+
+/** Whether process `pid` is running on this machine. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // it exists, but is not ours
+  }
+}
+
+/**
+ * Removes the temporary files that writers which have exited (crashed) left for this cache.
+ * Temporary names carry the writer's pid (`.<file>.<pid>.<random>.tmp`, see
+ * {@link writeFileAtomic}): a file whose writer is still running is another builder's write in
+ * progress, and is left alone, unless it is older than a day (its pid was reused).
+ */
 function removeLeftovers(dir: string, name: string): void {
+  const pattern = new RegExp(`^\\.${name.replace(/[.]/g, '\\.')}\\.(bin|json)\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
   for (const f of fs.readdirSync(dir)) {
-    if ((f.startsWith(`.${name}.bin.`) || f.startsWith(`.${name}.json.`)) && f.endsWith('.tmp')) {
-      fs.rmSync(path.join(dir, f), { force: true });
+    const m = pattern.exec(f);
+    if (!m) continue;
+    const file = path.join(dir, f);
+    const pid = Number(m[2]);
+    let age = 0;
+    try {
+      age = Date.now() - fs.statSync(file).mtimeMs;
+    } catch {
+      continue; // renamed or removed by its writer meanwhile
     }
+    if (processAlive(pid) && age < STALE_TMP_MS) continue;
+    fs.rmSync(file, { force: true });
   }
 }
 

@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../random';
 import { assertPositiveInteger } from '../assert';
+import { SeededDropout } from './dropout';
 
 export interface MlpConfig {
   /** Input features (64 for 8×8 digits). */
@@ -15,7 +16,7 @@ export interface MlpConfig {
   outputs: number;
   /** Hidden activation (default relu). */
   activation?: 'relu' | 'tanh' | 'elu';
-  /** Dropout rate after each hidden layer, in [0, 1) (default 0). */
+  /** Dropout rate after each hidden layer, in [0, 1) (default 0): a fresh mask at each training step ({@link SeededDropout}). */
   dropout?: number;
   /** Seeded source of the initial weights. */
   rng: Rng;
@@ -46,7 +47,9 @@ export function mlp(config: MlpConfig): tf.Sequential {
         biasInitializer: 'zeros',
       }),
     );
-    if (!last && dropout > 0) model.add(tf.layers.dropout({ rate: dropout, seed: config.rng.tfSeed() }));
+    // A fresh mask at every training step, reproducible from the seed (tf.layers.dropout with a
+    // seed repeats one mask: see lib/models/dropout.ts).
+    if (!last && dropout > 0) model.add(new SeededDropout({ rate: dropout, seed: config.rng.tfSeed() }));
   });
   return model;
 }

@@ -8,12 +8,24 @@
  *     m_hat = m / (1 - beta1^t)                      v_hat = v / (1 - beta2^t)
  *     r = m_hat / (sqrt(v_hat) + epsilon)            (Adam's step direction)
  *     u = r + weightDecay * w                        (decoupled weight decay, as in AdamW)
- *     ratio = ||w|| / ||u||   (1 when either norm is 0)
+ *     ratio = phi(||w||) / ||u||   (1 when either is 0)
  *     w = w - learningRate * ratio * u
  *
  * The trust ratio makes each layer's step proportional to the size of its weights, whatever the
- * scale of its gradients: that is what lets LAMB train with very large batches. phi (the paper's
- * scaling function) is the identity, as in the paper's experiments.
+ * scale of its gradients: that is what lets LAMB train with very large batches. It also makes
+ * `learningRate` relative: a step moves a layer by about `learningRate * ||w||`, a fraction of
+ * its weights' norm, where Adam's moves each weight by about `learningRate` itself.
+ *
+ * Two options, with what the paper says:
+ *
+ * - `weightNormBounds: [lower, upper]` is the scaling function
+ *   `phi(z) = min(max(z, lower), upper)` that the paper (§3, for LARS and LAMB) gives as an
+ *   example; it states no values for the bounds. Default `[0, Infinity]`: phi is the identity,
+ *   Algorithm 2 as written (cybertronai/pytorch-lamb clamps at 10 instead).
+ * - `excludeFromWeightDecay: 'vectors'` leaves every variable of rank <= 1 (biases, the gains and
+ *   offsets of normalisation layers) out of the weight decay. Algorithm 2 decays every layer; the
+ *   BERT recipe the paper trains with excludes biases and LayerNorm weights, as BERT's AdamW does
+ *   (TensorFlow's LAMB: `exclude_from_weight_decay`). Default `'none'`, Algorithm 2 as written.
  *
  * `learningRate` is a public field: a schedule sets it before each step
  * (`opt.learningRate = schedule(step)`, see lib/optim/schedules.ts).
@@ -32,6 +44,18 @@ export interface LambArgs {
   epsilon?: number;
   /** Decoupled weight decay lambda, >= 0. Default 0.01. */
   weightDecay?: number;
+  /**
+   * Which variables skip the weight decay: `'none'` (default; Algorithm 2 as written) or
+   * `'vectors'`, every variable of rank <= 1 (biases, normalisation gains and offsets), as the
+   * BERT recipe does.
+   */
+  excludeFromWeightDecay?: 'none' | 'vectors';
+  /**
+   * `[lower, upper]` of the scaling function phi(z) = min(max(z, lower), upper) applied to
+   * ||w|| in the trust ratio, with 0 <= lower <= upper. Default `[0, Infinity]` (phi = identity;
+   * the paper gives no values).
+   */
+  weightNormBounds?: readonly [number, number];
   /**
    * Read the trust ratios back after each step into `lastTrustRatios` (one sync per variable).
    * For lessons and tests; default false. Not part of the config.
@@ -68,6 +92,10 @@ export class LambOptimizer extends tf.Optimizer {
   readonly beta2: number;
   readonly epsilon: number;
   readonly weightDecay: number;
+  /** Which variables skip the weight decay (see {@link LambArgs}). */
+  readonly excludeFromWeightDecay: 'none' | 'vectors';
+  /** Bounds of phi (see {@link LambArgs}). */
+  readonly weightNormBounds: readonly [number, number];
   /** With `recordTrustRatios`: variable name -> trust ratio of the last step. */
   readonly lastTrustRatios = new Map<string, number>();
   private readonly recordTrustRatios: boolean;
@@ -87,6 +115,17 @@ export class LambOptimizer extends tf.Optimizer {
     this.beta2 = checkNumber('beta2', args.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-6, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
     this.weightDecay = checkNumber('weightDecay', args.weightDecay ?? 0.01, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+    const exclude = args.excludeFromWeightDecay ?? 'none';
+    if (exclude !== 'none' && exclude !== 'vectors') {
+      throw new Error(`excludeFromWeightDecay must be 'none' or 'vectors', got ${JSON.stringify(exclude)}`);
+    }
+    this.excludeFromWeightDecay = exclude;
+    const bounds = args.weightNormBounds ?? [0, Number.POSITIVE_INFINITY];
+    const [lo, hi] = Array.isArray(bounds) ? bounds : [];
+    if (!(Array.isArray(bounds) && bounds.length === 2 && typeof lo === 'number' && typeof hi === 'number' && lo >= 0 && hi >= lo)) {
+      throw new Error(`weightNormBounds must be [lower, upper] with 0 <= lower <= upper, got ${JSON.stringify(bounds)}`);
+    }
+    this.weightNormBounds = [lo, hi];
     this.recordTrustRatios = args.recordTrustRatios ?? false;
   }
 
@@ -123,8 +162,12 @@ export class LambOptimizer extends tf.Optimizer {
         state.m.assign(m);
         state.v.assign(v);
         const r = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), this.epsilon)); // Adam direction
-        const u = this.weightDecay === 0 ? r : tf.add(r, tf.mul(value, this.weightDecay));
-        const wNorm = tf.norm(value);
+        const decays = this.weightDecay !== 0 && !(this.excludeFromWeightDecay === 'vectors' && value.rank <= 1);
+        const u = decays ? tf.add(r, tf.mul(value, this.weightDecay)) : r;
+        const [lo, hi] = this.weightNormBounds;
+        const rawNorm = tf.norm(value);
+        // phi(||w||) = min(max(||w||, lo), hi); the identity with the default bounds.
+        const wNorm = lo === 0 && hi === Number.POSITIVE_INFINITY ? rawNorm : tf.clipByValue(rawNorm, lo, hi);
         const uNorm = tf.norm(u);
         const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
         const ratio = tf.where(bothPositive, tf.div(wNorm, tf.maximum(uNorm, Number.MIN_VALUE)), tf.onesLike(wNorm));
@@ -195,6 +238,9 @@ export class LambOptimizer extends tf.Optimizer {
       beta2: this.beta2,
       epsilon: this.epsilon,
       weightDecay: this.weightDecay,
+      excludeFromWeightDecay: this.excludeFromWeightDecay,
+      // JSON has no Infinity: an absent upper bound is written as null.
+      weightNormBounds: [this.weightNormBounds[0], Number.isFinite(this.weightNormBounds[1]) ? this.weightNormBounds[1] : null],
     };
   }
 
@@ -209,6 +255,10 @@ export class LambOptimizer extends tf.Optimizer {
       beta2: config['beta2'],
       epsilon: config['epsilon'],
       weightDecay: config['weightDecay'],
+      excludeFromWeightDecay: (config['excludeFromWeightDecay'] ?? 'none') as 'none' | 'vectors',
+      weightNormBounds: Array.isArray(config['weightNormBounds'])
+        ? [config['weightNormBounds'][0] as number, (config['weightNormBounds'][1] ?? Number.POSITIVE_INFINITY) as number]
+        : undefined,
     });
   }
 }

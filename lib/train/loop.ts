@@ -35,9 +35,9 @@ export interface TrainOptions {
   loss: (batch: Batch, logits: tf.Tensor2D) => tf.Scalar;
   /** Seeded source of the shuffles (and of the augmentation, if any). */
   rng: Rng;
-  /** Learning rate per step (0-based), applied before each step. */
+  /** Learning rate per step, applied before each step; steps count from 1 (lib/optim/schedules.ts). */
   lrSchedule?: (step: number) => number;
-  /** Batch size per epoch (1-based), overriding `batchSize`. */
+  /** Batch size per epoch, overriding `batchSize`; epochs count from 1 (lib/optim/schedules.ts). */
   batchSchedule?: (epoch: number) => number;
   /** Transforms a batch's features before the forward pass (training only). */
   augment?: (x: tf.Tensor2D, rng: Rng) => tf.Tensor2D;
@@ -117,7 +117,8 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
     let lossSum = 0;
     let batches = 0;
     for (let start = 0; start < n; start += bs) {
-      if (options.lrSchedule) setLearningRate(options.optimizer, options.lrSchedule(history.steps));
+      // Step numbers count from 1, as the schedules and Adam's bias correction count them.
+      if (options.lrSchedule) setLearningRate(options.optimizer, options.lrSchedule(history.steps + 1));
       const idx = order.slice(start, start + bs);
       const lossT = tf.tidy(() => {
         const ix = tf.tensor1d(idx, 'int32');

@@ -84,10 +84,34 @@ export class WireMessage {
   }
 }
 
+/**
+ * Makes a zeromq socket's `send` wait for the previous send. zeromq 6 allows one send in
+ * progress per socket and rejects a second with "Socket is busy writing; only one send operation
+ * may be in progress at any time". tslab (and this kernel) send without awaiting, so a burst of
+ * output (a live progress display) on a loaded machine lost a message and failed the running
+ * cell with that error. Queued, every message leaves, in order. Idempotent.
+ */
+export function queueSends(sock: Sendable & { [QUEUED]?: true }): void {
+  if (sock[QUEUED]) return;
+  const send = sock.send.bind(sock);
+  let tail: Promise<unknown> = Promise.resolve();
+  sock.send = (frames) => {
+    const p = tail.then(() => send(frames));
+    tail = p.catch(() => undefined);
+    return p;
+  };
+  sock[QUEUED] = true;
+}
+const QUEUED = Symbol('frugal-ai.queuedSends');
+
 /** tslab's ZmqServer with the members it declares private or loosely typed, as used here. */
 interface ServerBase {
   connInfo: { key: string };
   iopub: Sendable;
+  shell: Sendable;
+  control: Sendable;
+  stdin: Sendable;
+  hb: Sendable;
   publishStatus(status: string, parent: WireMessage): void;
   handleKernelInfo(sock: Sendable, msg: WireMessage): void;
   handleIsComplete(sock: Sendable, msg: WireMessage): void;
@@ -111,6 +135,11 @@ export function defineServer(Base: typeof ZmqServer): CourseServerClass {
       private readonly log: (line: string) => void,
     ) {
       super(course, configPath);
+    }
+
+    override async init(): Promise<void> {
+      await super.init();
+      for (const sock of [this.iopub, this.shell, this.control, this.stdin, this.hb]) queueSends(sock);
     }
 
     reply(sock: Sendable, msg: WireMessage, type: string, content: object): void {

@@ -22,3 +22,8 @@ export * from './data/digits';
 export * from './course/digits-experiment';
 export * from './repr';
 export * from './results';
+export * from './rl/task';
+export * from './rl/rewards';
+export * from './rl/policy';
+export * from './rl/grpo';
+export * from './rl/sft';

@@ -27,3 +27,5 @@ export * from './rl/rewards';
 export * from './rl/policy';
 export * from './rl/grpo';
 export * from './rl/sft';
+export * from './rl/lm-policy';
+export * from './rl/experiment';

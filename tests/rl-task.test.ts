@@ -3,7 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  additionProblem, additionTrace, curriculumLevels, generateProblems, isTestPrompt, problemSetHash, reverseProblem, TaskTokenizer,
+  additionProblem, additionTrace, curriculumLevels, generateProblems, hasCarry, isTestPrompt, problemSetHash, reverseProblem, sloppyAddition,
+  TaskTokenizer, withCarryErrors, type Problem,
 } from '../lib/rl/task';
 import { accuracyReward, formatReward } from '../lib/rl/rewards';
 
@@ -98,5 +99,39 @@ describe('TaskTokenizer', () => {
   it('names an unknown character and a bad id', () => {
     expect(() => tok.encode('1*2')).toThrowError(/^unknown character "\*" at position 1 of "1\*2"$/);
     expect(() => tok.decode([99])).toThrowError(/^token id must be in \[0, 20\), got 99$/);
+  });
+});
+
+describe('noisy data', () => {
+  it('a sloppy addition forgets every carry (hand-worked)', () => {
+    // Reference (hand): 47 + 38 without the carry: 7+8=15 -> 5; 4+3=7 -> 75
+    expect(sloppyAddition(47, 38)).toEqual({ trace: '7+8=15;4+3=7', answer: '75' });
+    // Reference (hand): 95 + 7: 5+7=12 -> 2; 9 -> 92
+    expect(sloppyAddition(95, 7)).toEqual({ trace: '5+7=12;9=9', answer: '92' });
+    // One column: nothing to forget
+    expect(sloppyAddition(8, 7)).toEqual({ trace: '8+7=15', answer: '15' });
+    expect(hasCarry(47, 38)).toBe(true);
+    expect(hasCarry(41, 38)).toBe(false);
+  });
+  it('corrupts about `rate` of the carrying problems, keeps the true answer, and is seeded', () => {
+    const clean = generateProblems({ seed: 1, count: 2000, split: 'train', levels: [2, 3] });
+    const noisy = withCarryErrors(clean, 0.3, 9);
+    expect(withCarryErrors(clean, 0.3, 9)).toEqual(noisy);
+    let carrying = 0;
+    let corrupted = 0;
+    noisy.forEach((p, i) => {
+      const [a, b] = p.prompt.slice(0, -1).split('+').map(Number) as [number, number];
+      expect(p.answer).toBe((clean[i] as Problem).answer);
+      if (hasCarry(a, b)) carrying++;
+      if (p.completion !== (clean[i] as Problem).completion) {
+        corrupted++;
+        expect(accuracyReward(p.completion, p.answer)).toBe(0);
+        expect(formatReward(p.completion)).toBe(1);
+      }
+    });
+    // 0.3 of the carrying ones, within 4 binomial standard deviations
+    const sd = Math.sqrt(carrying * 0.3 * 0.7);
+    expect(Math.abs(corrupted - 0.3 * carrying)).toBeLessThan(4 * sd);
+    expect(() => withCarryErrors(clean, 1.5, 1)).toThrowError(/^rate must be in \[0, 1\], got 1.5$/);
   });
 });

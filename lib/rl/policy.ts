@@ -194,3 +194,19 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
   });
   return f(x) as T;
 }
+
+/**
+ * Copies the values of one policy's variables into another's of the same architecture (to make
+ * the frozen reference of GRPO, or to restart from a checkpoint).
+ * @throws Error when the variable counts or shapes differ.
+ */
+export function copyWeights(from: Policy, to: Policy): void {
+  const a = from.trainableVariables;
+  const b = to.trainableVariables;
+  assert(a.length === b.length, () => `the policies have ${a.length} and ${b.length} variables: not the same architecture`);
+  a.forEach((v, i) => {
+    const w = b[i] as tf.Variable;
+    assert(v.shape.join(',') === w.shape.join(','), () => `variable ${i} has shape [${v.shape.join(', ')}] in one policy and [${w.shape.join(', ')}] in the other`);
+    w.assign(v);
+  });
+}

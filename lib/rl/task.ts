@@ -67,6 +67,53 @@ export function additionTrace(a: number, b: number): string {
   return steps.join(';');
 }
 
+/**
+ * The trace of a sloppy addition that forgets every carry (`47+38` → `7+8=15;4+3=7`, answer
+ * `75`): the commonest error of people learning column addition, used to make noisy "real" data.
+ * Equals {@link additionTrace} when no column carries.
+ */
+export function sloppyAddition(a: number, b: number): { trace: string; answer: string } {
+  assert(Number.isInteger(a) && a >= 0 && Number.isInteger(b) && b >= 0, () => `a and b must be integers >= 0, got ${a} and ${b}`);
+  const da = String(a).split('').reverse();
+  const db = String(b).split('').reverse();
+  const steps: string[] = [];
+  const digits: string[] = [];
+  const n = Math.max(da.length, db.length);
+  for (let i = 0; i < n; i++) {
+    const terms = [da[i], db[i]].filter((d): d is string => d !== undefined);
+    const sum = terms.reduce((s, d) => s + Number(d), 0);
+    steps.push(`${terms.join('+')}=${sum}`);
+    // Each column but the last keeps only its units digit, and the carry is lost.
+    if (i < n - 1) digits.push(String(sum % 10));
+    else digits.push(String(sum));
+  }
+  return { trace: steps.join(';'), answer: String(Number(digits.reverse().join(''))) };
+}
+
+/** Whether `a + b` carries in some column. */
+export function hasCarry(a: number, b: number): boolean {
+  return sloppyAddition(a, b).answer !== String(a + b);
+}
+
+/**
+ * Noisy "real" data: a copy of the problems in which a fraction of those with a carry get the
+ * sloppy completion of {@link sloppyAddition} (wrong trace, wrong answer). `answer` stays the true
+ * one, which only the verifier sees. Reversal problems are left alone.
+ * @param rate fraction of carrying problems corrupted, in [0, 1].
+ * @throws Error when `rate` is outside [0, 1].
+ */
+export function withCarryErrors(problems: readonly Problem[], rate: number, seed: number): Problem[] {
+  assert(rate >= 0 && rate <= 1, () => `rate must be in [0, 1], got ${rate}`);
+  const rng = new Rng(seed);
+  return problems.map((p) => {
+    if (p.kind !== 'add') return p;
+    const [a, b] = p.prompt.slice(0, -1).split('+').map(Number) as [number, number];
+    if (!hasCarry(a, b) || rng.next() >= rate) return p;
+    const s = sloppyAddition(a, b);
+    return { ...p, completion: formatCompletion(s.trace, s.answer) };
+  });
+}
+
 /** Wraps a think text and an answer in the tags the format reward expects. */
 export function formatCompletion(think: string, answer: string): string {
   return `<think>${think}</think><answer>${answer}</answer>`;

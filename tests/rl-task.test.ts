@@ -135,3 +135,16 @@ describe('noisy data', () => {
     expect(() => withCarryErrors(clean, 1.5, 1)).toThrowError(/^rate must be in \[0, 1\], got 1.5$/);
   });
 });
+
+describe('parts of the train split', () => {
+  it('two parts share no prompt, and neither holds a test prompt', () => {
+    const a = generateProblems({ seed: 1, count: 500, split: 'train', levels: [2], part: { index: 0, parts: 2 } });
+    const b = new Set(generateProblems({ seed: 2, count: 500, split: 'train', levels: [2], part: { index: 1, parts: 2 } }).map((p) => p.prompt));
+    for (const p of a) {
+      expect(b.has(p.prompt)).toBe(false);
+      expect(isTestPrompt(p.prompt)).toBe(false);
+    }
+    expect(() => generateProblems({ seed: 1, count: 5, split: 'test', part: { index: 0, parts: 2 } })).toThrowError(/^part applies to the train split only/);
+    expect(() => generateProblems({ seed: 1, count: 5, split: 'train', part: { index: 2, parts: 2 } })).toThrowError(/^part\.index must be an integer in \[0, 2\), got 2$/);
+  });
+});

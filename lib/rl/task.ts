@@ -114,6 +114,25 @@ export function withCarryErrors(problems: readonly Problem[], rate: number, seed
   });
 }
 
+/**
+ * A copy of the problems in which a fraction of the additions answer at once, with an empty
+ * think block (`<think></think><answer>85</answer>`): pre-training data that holds two ways of
+ * answering, one that writes its working and one that does not. Reversal problems are left alone.
+ * @param rate fraction of additions given the direct completion, in [0, 1].
+ * @throws Error when `rate` is outside [0, 1].
+ */
+export function withDirectAnswers(problems: readonly Problem[], rate: number, seed: number): Problem[] {
+  assert(rate >= 0 && rate <= 1, () => `rate must be in [0, 1], got ${rate}`);
+  const rng = new Rng(seed);
+  return problems.map((p) => (p.kind === 'add' && rng.next() < rate ? { ...p, completion: formatCompletion('', p.answer) } : p));
+}
+
+/** Whether a completion writes any working: a non-empty `<think>` block. */
+export function thinks(completion: string): boolean {
+  const m = /<think>([\s\S]*?)<\/think>/.exec(completion);
+  return m !== null && (m[1] ?? '').length > 0;
+}
+
 /** Wraps a think text and an answer in the tags the format reward expects. */
 export function formatCompletion(think: string, answer: string): string {
   return `<think>${think}</think><answer>${answer}</answer>`;
@@ -158,6 +177,12 @@ export function isTestPrompt(prompt: string, testFraction = 0.2): boolean {
   return fnv1a(prompt) / 4294967296 < testFraction;
 }
 
+/** Which of `parts` parts a prompt falls in, by a second hash independent of the test split. */
+export function promptPart(prompt: string, parts: number): number {
+  assertPositiveInteger(parts, 'parts');
+  return fnv1a(`part:${prompt}`) % parts;
+}
+
 /** Options of {@link generateProblems}. */
 export interface ProblemOptions {
   /** Seed of the draw. */
@@ -174,6 +199,11 @@ export interface ProblemOptions {
   reverseLengths?: readonly number[];
   /** Fraction of prompts held out as test (default 0.2). */
   testFraction?: number;
+  /**
+   * For the train split only: keep the prompts of one part of a second hash partition into
+   * `parts` parts, so that two training stages (pre-training, RL) see disjoint prompts.
+   */
+  part?: { index: number; parts: number };
 }
 
 /** Draws one problem of a level (or, for reversal, of a length) with `rng`. */
@@ -214,6 +244,12 @@ export function generateProblems(options: ProblemOptions): Problem[] {
     else assertPositiveInteger(l, 'reverseLengths[i]');
   }
   const testFraction = options.testFraction ?? 0.2;
+  const part = options.part;
+  if (part) {
+    assert(split === 'train', () => `part applies to the train split only, got split ${JSON.stringify(split)}`);
+    assertPositiveInteger(part.parts, 'part.parts');
+    assert(Number.isInteger(part.index) && part.index >= 0 && part.index < part.parts, () => `part.index must be an integer in [0, ${part.parts}), got ${part.index}`);
+  }
   const rng = new Rng(seed);
   const out: Problem[] = [];
   let tries = 0;
@@ -221,7 +257,9 @@ export function generateProblems(options: ProblemOptions): Problem[] {
     assert(++tries < 1000 * (count + 10), () => `could not draw ${count} ${split} problems from levels [${levels.join(', ')}]`);
     const level = levels[rng.int(levels.length)] as number;
     const p = drawOne(rng, kind, level);
-    if (isTestPrompt(p.prompt, testFraction) === (split === 'test')) out.push(p);
+    if (isTestPrompt(p.prompt, testFraction) !== (split === 'test')) continue;
+    if (part && promptPart(p.prompt, part.parts) !== part.index) continue;
+    out.push(p);
   }
   return out;
 }

@@ -226,7 +226,44 @@ def case_distill_epoch(p):
 
 
 # kind -> builder; the kinds are the ones of CASES in scripts/bench.mjs.
+def case_moe(p):
+    """The MoE layer of scripts/bench.mjs (kind 'moe'): softmax router, top-k, gates = the
+    chosen probabilities, experts d -> h -> d with relu and no biases, loss = mean(y^2), the
+    gradients of every weight; returns the router kernel's gradient [d, E]. dense = 0: each
+    expert runs on its own tokens (index, then index_add, as Mixtral's reference code);
+    dense = 1: every expert on every token, weighted by a gate matrix with zeros."""
+    n, d, h, n_exp, k = p["tokens"], p["d"], p["h"], p["experts"], p["topK"]
+    x = hash_fill(n, d, 40, 1.0)  # [n, d]
+    wr = hash_fill(d, n_exp, 41, glorot(d, n_exp)).requires_grad_(True)  # [d, E]
+    w1 = [hash_fill(d, h, 50 + e, glorot(d, h)).requires_grad_(True) for e in range(n_exp)]  # [d, h]
+    w2 = [hash_fill(h, d, 60 + e, glorot(h, d)).requires_grad_(True) for e in range(n_exp)]  # [h, d]
+    dense = p["dense"] == 1
+
+    def run():
+        probs = F.softmax(x @ wr, dim=-1)  # [n, E]
+        gates, idx = probs.topk(k, dim=-1)  # [n, k]
+        if dense:
+            gate_matrix = torch.zeros(n, n_exp).scatter(1, idx, gates)  # [n, E], 0 where unchosen
+            hid = F.relu(x @ torch.cat(w1, 1)).view(n, n_exp, h).transpose(0, 1)  # [n, E*h] -> [E, n, h]
+            y = torch.bmm(hid, torch.stack(w2))  # [E, n, h] @ [E, h, d] -> [E, n, d]
+            out = (y * gate_matrix.t().unsqueeze(-1)).sum(0)  # [n, d]
+        else:
+            out = torch.zeros(n, d)
+            for e in range(n_exp):
+                tok, slot = (idx == e).nonzero(as_tuple=True)  # this expert's tokens and their slots
+                if tok.numel() == 0:
+                    continue
+                ye = F.relu(x[tok] @ w1[e]) @ w2[e]  # [c_e, d]
+                out = out.index_add(0, tok, ye * gates[tok, slot].unsqueeze(1))
+        loss = (out * out).mean()
+        grads = torch.autograd.grad(loss, [wr] + w1 + w2, allow_unused=True)  # an expert no token chose has no gradient
+        return grads[0]
+
+    return run
+
+
 CASES = {
+    "moe": case_moe,
     "matmul": case_matmul,
     "kl-forward": case_kl_forward,
     "kl-forward-backward": case_kl_forward_backward,

@@ -70,6 +70,16 @@ const DISTILL = {
   lr: 0.01, // Adam's learning rate (betas 0.9, 0.999; epsilon 1e-7 on both sides)
 };
 
+/**
+ * Lessons 06-08's MoE layer (lib/moe/layer.ts), forward + backward: 4096 tokens of width d through
+ * 8 experts d -> h -> d (relu, no biases), softmax router, top-2, gates = the chosen
+ * probabilities, loss = mean(y^2), gradients of every weight. `dense: 0` is the sparse dispatch
+ * (each expert gathers its own tokens); `dense: 1` runs all 8 experts on every token and
+ * weights them by the same (zero for unchosen) gates. The flops field counts the FLOPs each
+ * performs (x3 for the backward).
+ */
+const MOE = { tokens: 4096, d: 64, h: 128, experts: 8, topK: 2 };
+
 /** @type {BenchCase[]} */
 const CASES = [
   { id: 'matmul-256', title: 'matmul 256²', kind: 'matmul', params: { n: 256 }, flops: 2 * 256 ** 3 },
@@ -84,6 +94,8 @@ const CASES = [
   { id: 'distill-step-live', title: 'distill step, live', kind: 'distill-step', params: { ...DISTILL, live: 1 } },
   { id: 'distill-epoch', title: 'epoch, cached', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 0 } },
   { id: 'distill-epoch-live', title: 'epoch, live', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 1 } },
+  { id: 'moe-sparse', title: 'MoE top-2 of 8, sparse', kind: 'moe', params: { ...MOE, dense: 0 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.topK * 4 * MOE.d * MOE.h) },
+  { id: 'moe-dense', title: 'MoE, all 8 experts run', kind: 'moe', params: { ...MOE, dense: 1 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.experts * 4 * MOE.d * MOE.h) },
 ];
 
 /**
@@ -298,6 +310,33 @@ const TFJS_KINDS = {
       },
       dispose: d.dispose,
     };
+  },
+  // The MoE layer's forward + backward (see MOE): hash-filled router and expert kernels, no
+  // biases. -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
+  moe: (p) => {
+    const [n, d, h, E] = [p.tokens ?? 0, p.d ?? 0, p.h ?? 0, p.experts ?? 0];
+    const layer = lib.moe({ experts: E, topK: p.topK ?? 1, expertHidden: h, units: d, useBias: false, dispatch: p.dense === 1 ? 'dense' : 'sparse' });
+    layer.build([null, d]);
+    // getWeights order: the trainable weights as created, then the non-trainable routing bias
+    const weights = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
+    for (let e = 0; e < E; e++) weights.push(hashFill(d, h, 50 + e, glorot(d, h)), hashFill(h, d, 60 + e, glorot(h, d))); // w1 [d, h], w2 [h, d]
+    weights.push(tf.zeros([E])); // routing bias [E]
+    layer.setWeights(weights);
+    tf.dispose(weights);
+    const x = hashFill(n, d, 40, 1); // [n, d]
+    const vars = layer.trainableWeights.map((w) => /** @type {import('@tensorflow/tfjs').Variable} */ (w.read()));
+    const routerName = vars[0]?.name ?? '';
+    const run = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const r = lib.moeForward(layer, x);
+        tf.dispose([r.auxLoss, r.balanceLoss, r.zLoss]);
+        return /** @type {import('@tensorflow/tfjs').Scalar} */ (tf.mean(tf.square(r.output)));
+      }, vars);
+      const router = /** @type {Tensor} */ (grads[routerName]);
+      tf.dispose([value, ...Object.values(grads).filter((g) => g !== router)]);
+      return router;
+    };
+    return { run, dispose: () => { x.dispose(); layer.dispose(); } };
   },
 };
 

@@ -49,3 +49,4 @@ export * from './moe/balance';
 export * from './moe/layer';
 export * from './moe/flops';
 export * from './course/moe-digits';
+export * from './rl/task-lm';

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { checkGrpoConfig, clippedSurrogate, groupAdvantages, grpoLoss, grpoStep, klK3, type GrpoStepOptions } from '../lib/rl/grpo';
-import { buildBatch, sampleCompletions, sampleToken, stopGradient, tokenLogProbs } from '../lib/rl/policy';
+import { buildBatch, sampleCompletions, stopGradient, tokenLogProbs } from '../lib/rl/policy';
 import { kdLoss, sftLoss, sftStep } from '../lib/rl/sft';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
@@ -174,17 +174,6 @@ describe('the GRPO gradient on a constant-logit policy', () => {
 });
 
 describe('sampling and batching', () => {
-  it('sampleToken: temperature 0 is argmax; top-1 is argmax at any temperature; the draw follows the probabilities', () => {
-    const rng = new Rng(1);
-    expect(sampleToken([0.1, 3, 2], 0, rng)).toBe(1);
-    expect(sampleToken([0.1, 3, 2], 5, rng, 1)).toBe(1);
-    const counts = [0, 0];
-    for (let i = 0; i < 4000; i++) counts[sampleToken([0, Math.log(3)], 1, rng)]! += 1;
-    // Reference: p = [1/4, 3/4]; 4000 draws have std sqrt(4000 · 3/16) ≈ 27
-    expect(Math.abs((counts[1] as number) - 3000)).toBeLessThan(150);
-    expect(() => sampleToken([0, 1], -1, rng)).toThrowError(/^temperature must be a finite number >= 0, got -1$/);
-  });
-
   it('sampleCompletions is seeded, stops at <eos> and groups prompts of different lengths', () => {
     const policy = new ConstantPolicy([-5, 0, 0, 0]);
     const opts = (seed: number) => ({ maxNewTokens: 5, temperature: 1, rng: new Rng(seed), eosId: 1 });

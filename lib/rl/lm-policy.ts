@@ -7,7 +7,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert } from '../assert';
-import { checkSampleOptions, sampleToken, type Policy, type SampleOptions } from './policy';
+import { sampleToken } from '../lm/sampling';
+import { checkSampleOptions, type Policy, type SampleOptions } from './policy';
 
 /** What the adapter needs from a language model with a KV cache. */
 export interface CachedLanguageModel<C extends { dispose(): void }> {
@@ -58,7 +59,7 @@ export function lmPolicy<C extends { dispose(): void }>(lm: CachedLanguageModel<
             last.dispose();
             feed = rows.map((row, r) => {
               if (done[r]) return [options.eosId];
-              const id = sampleToken(values.subarray(r * vocabSize, (r + 1) * vocabSize), options.temperature, options.rng, options.topK);
+              const id = sampleToken(values.subarray(r * vocabSize, (r + 1) * vocabSize), { temperature: options.temperature, topK: options.topK }, options.rng);
               (out[row] as number[]).push(id);
               if (id === options.eosId) done[r] = true;
               return [id];

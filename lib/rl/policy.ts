@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
+import { sampleToken } from '../lm/sampling';
 import type { Rng } from '../random';
 
 /** Options of sampling. */
@@ -42,31 +43,6 @@ export interface Policy {
    * one completion per prompt, at most `maxNewTokens` ids, ending at the first `<eos>` if any.
    */
   sample?(prompts: readonly (readonly number[])[], options: SampleOptions): number[][];
-}
-
-/**
- * Draws one token from a row of logits with temperature and top-k, on the CPU with `rng`
- * (so a seed fixes the draw on every backend). Temperature 0 is argmax (the lowest id on ties).
- * @throws Error when `temperature` < 0 or `topK` is not a positive integer.
- */
-export function sampleToken(logits: ArrayLike<number>, temperature: number, rng: Rng, topK?: number): number {
-  assert(Number.isFinite(temperature) && temperature >= 0, () => `temperature must be a finite number >= 0, got ${temperature}`);
-  const v = logits.length;
-  if (topK !== undefined) assertPositiveInteger(topK, 'topK');
-  let best = 0;
-  for (let i = 1; i < v; i++) if ((logits[i] as number) > (logits[best] as number)) best = i;
-  if (temperature === 0) return best;
-  let keep: number[] = Array.from({ length: v }, (_, i) => i);
-  if (topK !== undefined && topK < v) keep = keep.sort((a, b) => (logits[b] as number) - (logits[a] as number) || a - b).slice(0, topK);
-  const max = logits[best] as number;
-  const w = keep.map((i) => Math.exp(((logits[i] as number) - max) / temperature));
-  const total = w.reduce((s, x) => s + x, 0);
-  let u = rng.next() * total;
-  for (let k = 0; k < keep.length; k++) {
-    u -= w[k] as number;
-    if (u < 0) return keep[k] as number;
-  }
-  return keep[keep.length - 1] as number;
 }
 
 /** Checks sampling options, naming the bad one. */
@@ -113,7 +89,7 @@ export function sampleCompletions(policy: Policy, prompts: readonly (readonly nu
           seq.push(options.eosId); // filler so the batch stays rectangular; never returned
           return;
         }
-        const id = sampleToken(values.subarray(r * policy.vocabSize, (r + 1) * policy.vocabSize), options.temperature, options.rng, options.topK);
+        const id = sampleToken(values.subarray(r * policy.vocabSize, (r + 1) * policy.vocabSize), { temperature: options.temperature, topK: options.topK }, options.rng);
         seq.push(id);
         (out[row] as number[]).push(id);
         if (id === options.eosId) done[r] = true;

@@ -131,4 +131,38 @@ export const EXPECTED = {
     tolerance: 1e-12,
     source: 'DeepSeek-V2 §2.1.4: "equal to GQA with only 2.25 groups"',
   },
+  // Lesson 12: rewards you can verify.
+  '12.sft-format-rate': {
+    lesson: '12', what: 'format rate of the pre-trained tiny LM on test problems, temperature 1', expected: 0.87, tolerance: 0.1,
+    source: 'this course (seed 1, 150 steps: 0.867 on WASM; one run, the tolerance is a guess, not a measured spread)',
+  },
+  '12.sft-test-accuracy': {
+    lesson: '12', what: 'accuracy of the pre-trained tiny LM on unseen test problems, temperature 1', expected: 0.12, tolerance: 0.1,
+    source: 'this course (seed 1, 150 steps: 0.117 on WASM; one run, the tolerance is a guess, not a measured spread)',
+  },
+  '12.lax-gamer-reward': {
+    lesson: '12', what: 'mean reward of the "list every number" gamer under the lax rule, weights (1, 0.1)', expected: 1.1, tolerance: 1e-9,
+    source: 'hand computation: the list holds every answer 0..198 (lax accuracy 1) and is well formed (format 1): 1 + 0.1',
+  },
+  '12.untrained-zero-spread': {
+    lesson: '12', what: 'fraction of GRPO groups with equal rewards for an untrained model', expected: 1, tolerance: 0,
+    source: 'hand computation: an untrained model is never right, so every group of rewards is all 0',
+  },
+  // Lesson 13: GRPO.
+  '13.advantage-worked-example': {
+    lesson: '13', what: 'GRPO advantage of a right answer in rewards [1, 0, 0, 1] (Bessel std)', expected: 0.8660254037844387, tolerance: 1e-6,
+    source: 'hand computation: 0.5 / sqrt(1/3)',
+  },
+  '13.loss-minus-beta-kl': {
+    lesson: '13', what: 'largest |loss − β·KL| over the GRPO steps (μ = 1)', expected: 0, tolerance: 1e-5,
+    source: 'hand derivation: at ratio 1 the surrogate is the mean advantage of each group, 0',
+  },
+  '13.rl-test-accuracy-change': {
+    lesson: '13', what: 'change of test accuracy (temperature 1) over the GRPO steps', expected: 0, tolerance: 0.2,
+    source: 'this course (seed 1; placeholder until measured)',
+  },
+  '13.reverse-accuracy-change': {
+    lesson: '13', what: 'change of the unrewarded reversal accuracy over the GRPO steps', expected: 0, tolerance: 0.3,
+    source: 'this course (seed 1; placeholder until measured)',
+  },
 } as const satisfies Record<string, Expectation>;

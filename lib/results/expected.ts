@@ -165,4 +165,17 @@ export const EXPECTED = {
     lesson: '13', what: 'change of the unrewarded reversal accuracy over the GRPO steps', expected: 0, tolerance: 0.3,
     source: 'this course (seed 1; placeholder until measured)',
   },
+  // Lesson 14: distilling reasoning, and synthetic data.
+  '14.distilled-minus-rl': {
+    lesson: '14', what: 'greedy test accuracy, student SFT on verified teacher traces minus student SFT + GRPO, mean of 3 seeds', expected: 0, tolerance: 0.5,
+    source: 'this course (placeholder until measured; DeepSeek-R1 §4.1 reports distillation ahead of RL on small models)',
+  },
+  '14.mixed-minus-real': {
+    lesson: '14', what: 'greedy test accuracy, student SFT on real + synthetic minus real only, mean of 3 seeds', expected: 0, tolerance: 0.5,
+    source: 'this course (placeholder until measured)',
+  },
+  '14.synthetic-acceptance': {
+    lesson: '14', what: 'share of the teacher traces the verifier keeps', expected: 0.5, tolerance: 0.5,
+    source: 'this course (placeholder until measured)',
+  },
 } as const satisfies Record<string, Expectation>;

@@ -36,14 +36,15 @@ export function sftStep(policy: Policy, optimizer: tf.Optimizer, prompts: readon
 }
 
 /**
- * The logits at the completion positions, `[count, vocab]`, and the completion tokens they
- * predict, `[count]` int32, for a batch.
+ * A one-hot selection matrix `[count, rows]` picking the rows where the flattened mask is 1. A
+ * matmul with it selects rows with a gradient every backend has (tf.gather's gradient needs
+ * UnsortedSegmentSum, which the WASM backend lacks).
  */
-function completionPositions(batchMask: tf.Tensor2D): Int32Array {
+function selectionMatrix(batchMask: tf.Tensor2D): tf.Tensor2D {
   const m = batchMask.dataSync();
   const idx: number[] = [];
   for (let i = 0; i < m.length; i++) if (m[i] === 1) idx.push(i);
-  return Int32Array.from(idx);
+  return tf.oneHot(tf.tensor1d(idx, 'int32'), m.length).toFloat() as tf.Tensor2D; // [count, rows]
 }
 
 /**
@@ -66,9 +67,10 @@ export function kdLoss(
     const batch = buildBatch(prompts, completions, padId);
     const [n, T] = batch.tokens.shape;
     const v = student.vocabSize;
-    const positions = tf.tensor1d(completionPositions(batch.mask), 'int32');
-    const pick = (logits: tf.Tensor3D) => tf.gather(logits.slice([0, 0, 0], [n, T - 1, v]).reshape([n * (T - 1), v]), positions) as tf.Tensor2D; // [n, T-1, v] -> [count, v]
-    const labels = tf.gather(batch.tokens.slice([0, 1], [n, T - 1]).reshape([-1]), positions) as tf.Tensor1D; // [count]
+    const select = selectionMatrix(batch.mask); // [count, n·(T-1)]
+    const pick = (logits: tf.Tensor3D) => tf.matMul(select, logits.slice([0, 0, 0], [n, T - 1, v]).reshape([n * (T - 1), v])) as tf.Tensor2D; // [n, T-1, v] -> [n·(T-1), v] -> [count, v]
+    const targets = batch.tokens.slice([0, 1], [n, T - 1]).reshape([n * (T - 1), 1]).toFloat(); // [n·(T-1), 1]
+    const labels = tf.matMul(select, targets).reshape([-1]).round().toInt() as tf.Tensor1D; // [count]
     // The teacher's variables are not among the student's, so no gradient reaches them.
     const teacherLogits = pick(teacher.logits(batch.tokens));
     return loss(labels, pick(student.logits(batch.tokens)), teacherLogits);

@@ -288,4 +288,55 @@ export const EXPECTED = {
     tolerance: 0.15,
     source: 'this course (3 seeds; the gap is within the seed spread)',
   },
+  // Lesson 12: rewards you can verify.
+  '12.sft-format-rate': {
+    lesson: '12', what: 'format rate of the pre-trained tiny LM on test problems, temperature 1', expected: 0.87, tolerance: 0.1,
+    source: 'this course (seed 1, 150 steps: 0.867 on WASM; one run, the tolerance is a guess, not a measured spread)',
+  },
+  '12.sft-test-accuracy': {
+    lesson: '12', what: 'accuracy of the pre-trained tiny LM on unseen test problems, temperature 1', expected: 0.12, tolerance: 0.1,
+    source: 'this course (seed 1, 150 steps: 0.117 on WASM; one run, the tolerance is a guess, not a measured spread)',
+  },
+  '12.lax-gamer-reward': {
+    lesson: '12', what: 'mean reward of the "list every number" gamer under the lax rule, weights (1, 0.1)', expected: 1.1, tolerance: 1e-9,
+    source: 'hand computation: the list holds every answer 0..198 (lax accuracy 1) and is well formed (format 1): 1 + 0.1',
+  },
+  '12.untrained-zero-spread': {
+    lesson: '12', what: 'fraction of GRPO groups with equal rewards for an untrained model', expected: 1, tolerance: 0,
+    source: 'hand computation: an untrained model is never right, so every group of rewards is all 0',
+  },
+  // Lesson 13: GRPO.
+  '13.advantage-worked-example': {
+    lesson: '13', what: 'GRPO advantage of a right answer in rewards [1, 0, 0, 1] (Bessel std)', expected: 0.8660254037844387, tolerance: 1e-6,
+    source: 'hand computation: 0.5 / sqrt(1/3)',
+  },
+  '13.loss-minus-beta-kl': {
+    lesson: '13', what: 'largest |loss − β·KL| over the GRPO steps (μ = 1)', expected: 0, tolerance: 1e-5,
+    source: 'hand derivation: at ratio 1 the surrogate is the mean advantage of each group, 0',
+  },
+  '13.rl-prompt-accuracy-change': {
+    lesson: '13', what: 'change of accuracy (temperature 1) on 128 of the prompts GRPO trains on, 30 steps', expected: 0.086, tolerance: 0.15,
+    source: 'this course (seed 42 on WASM: 0.398 -> 0.484; one run, the tolerance is a guess, not a measured spread)',
+  },
+  '13.rl-test-accuracy-change': {
+    lesson: '13', what: 'change of unseen-test accuracy (temperature 1) over 30 GRPO steps', expected: -0.078, tolerance: 0.15,
+    source: 'this course (seed 42 on WASM: 0.352 -> 0.273; one run, the tolerance is a guess, not a measured spread)',
+  },
+  '13.reverse-accuracy-change': {
+    lesson: '13', what: 'change of the unrewarded reversal accuracy (greedy, 64 unseen) over 30 GRPO steps', expected: 0.078, tolerance: 0.2,
+    source: 'this course (seed 42 on WASM: 0.234 -> 0.313; one run, the tolerance is a guess, not a measured spread)',
+  },
+  // Lesson 14: distilling reasoning, and synthetic data.
+  '14.distilled-minus-rl': {
+    lesson: '14', what: 'greedy test accuracy, student SFT on verified teacher traces minus student SFT + GRPO, mean of 3 seeds', expected: 0.039, tolerance: 0.1,
+    source: 'this course (seed 42 on WASM: 0.039 - 0.000, within the seeds\' spread; DeepSeek-R1 §4.1 reports distillation ahead of RL on small models)',
+  },
+  '14.mixed-minus-real': {
+    lesson: '14', what: 'greedy test accuracy, student SFT on real + synthetic minus real only, mean of 3 seeds', expected: -0.005, tolerance: 0.1,
+    source: 'this course (seed 42 on WASM: 0.036 - 0.042, within the seeds\' spread; one run of 3 seeds, the tolerance is a guess)',
+  },
+  '14.synthetic-acceptance': {
+    lesson: '14', what: 'share of the teacher traces the verifier keeps', expected: 0.39, tolerance: 0.15,
+    source: 'this course (seed 42 on WASM: 234 of 600; one run, the tolerance is a guess)',
+  },
 } as const satisfies Record<string, Expectation>;

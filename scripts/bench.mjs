@@ -747,6 +747,8 @@ const HELP = `usage: npm run bench -- [options]
   --time S           time each case for at least S seconds (default 0.5)
   --iterations N     and at least N timed runs (default 5), after 2 warm-up runs
   --no-torch         skip PyTorch
+  --smoke            one iteration per case, no warm-up, no PyTorch: checks that every case runs
+                     and leaks nothing (a step of npm test); the times mean nothing
   --profile          also profile one iteration per case: kernels dispatched and time inside
                      them (tfjs: tf.profile; torch: its autograd profiler), vs the rest
   --help`;
@@ -775,6 +777,7 @@ async function main() {
       iterations: { type: 'string' },
       'no-torch': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -786,12 +789,17 @@ async function main() {
     throw new Error('--backend and --all-backends exclude each other');
   }
   /** @type {Timing} */
-  const timing = {
-    warmup: 2,
-    minTimeMs: positive(opt.time, 'time', 0.5) * 1000,
-    minIterations: Math.ceil(positive(opt.iterations, 'iterations', 5)),
-    maxIterations: 1000,
-  };
+  const timing = opt.smoke
+    ? { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 }
+    : {
+        warmup: 2,
+        minTimeMs: positive(opt.time, 'time', 0.5) * 1000,
+        minIterations: Math.ceil(positive(opt.iterations, 'iterations', 5)),
+        maxIterations: 1000,
+      };
+  // --smoke (a step of npm test): every case runs once and is checked for leaks; no PyTorch, and
+  // its times mean nothing.
+  if (opt.smoke) opt['no-torch'] = true;
   let cases = CASES;
   if (opt.cases !== undefined) {
     const ids = opt.cases.split(',').map((s) => s.trim()).filter(Boolean);

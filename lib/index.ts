@@ -22,3 +22,4 @@ export * from './data/digits';
 export * from './course/digits-experiment';
 export * from './repr';
 export * from './results';
+export * from './exercise';

@@ -15,6 +15,7 @@ const steps = [
     ? []
     : [
         ['lessons, headless', 'node', ['scripts/run-lessons.mjs']],
+        ['exercises (student and solution editions)', 'node', ['scripts/student.mjs', '--check']],
         ['browser check', 'node', ['scripts/browser-check.mjs']],
         ['kernel conformance', 'node', ['scripts/kernel-test.mjs']],
       ]),

@@ -16,6 +16,7 @@ const steps = [
     : [
         ['lessons, headless', 'node', ['scripts/run-lessons.mjs']],
         ['exercises (student and solution editions)', 'node', ['scripts/student.mjs', '--check']],
+        ['reproducibility (lesson 01 twice, identical figures)', 'node', ['scripts/reproduce.mjs', '--twice', '01']],
         ['browser check', 'node', ['scripts/browser-check.mjs']],
         ['kernel conformance', 'node', ['scripts/kernel-test.mjs']],
       ]),

@@ -54,7 +54,10 @@ describe('lineFigure', () => {
       { type: 'scatter', name: 'val', x: [0, 1, 2], y: [3.5, 2.5, 1.5], mode: 'lines' },
     ]);
     expect(Array.isArray(fig.data[1]?.type === 'scatter' && fig.data[1].y)).toBe(true); // plain array, JSON-safe
-    expect(fig.layout.title).toEqual({ text: 'Loss', x: 0.5, xanchor: 'center' });
+    // Left, over the plot area: the modebar shows at the top right on hover.
+    expect(fig.layout.title).toEqual({ text: 'Loss', x: 0, xref: 'paper', xanchor: 'left' });
+    expect(fig.config?.modeBarButtonsToRemove).toContain('lasso2d');
+    expect(fig.config?.displaylogo).toBe(false);
     expect(fig.layout.xaxis?.title).toEqual({ text: 'step' });
     expect(fig.layout.xaxis?.dtick).toBe(1); // 3 steps: a tick on every integer
     expect(fig.layout.yaxis?.title).toEqual({ text: 'loss' });

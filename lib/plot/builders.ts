@@ -11,6 +11,7 @@ import {
   describeValue,
   toNumbers,
   withSummary,
+  PLOT_CONFIG,
   type BarTrace,
   type Figure,
   type FigureOptions,
@@ -96,6 +97,7 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
     return { type: 'scatter', name: s.name, x, y, mode };
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: {
       ...baseLayout(options),
@@ -177,6 +179,7 @@ export function heatmapFigure(z: readonly NumericArray[], options: HeatmapOption
   if (options.showValues) trace.texttemplate = `%{z:${options.valueFormat ?? '.2f'}}`;
   const top = (options.origin ?? 'top') === 'top';
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data: [trace],
     layout: {
       ...baseLayout(options),
@@ -223,6 +226,7 @@ export function barFigure(
     return name ? { type: 'bar', name, x, y } : { type: 'bar', x, y };
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: {
       ...baseLayout(options),
@@ -261,6 +265,7 @@ export function histogramFigure(values: NumericArray | NamedSeries, options: His
     return t;
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: {
       ...baseLayout(options),
@@ -344,6 +349,7 @@ export function scatterFigure(points: ScatterPoints, options: ScatterOptions = {
     return t;
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: { ...baseLayout(options), xaxis: axis(options.xTitle), yaxis: axis(options.yTitle) },
   });

@@ -23,3 +23,4 @@ export * from './course/digits-experiment';
 export * from './repr';
 export * from './results';
 export * from './exercise';
+export * from './diagrams';

@@ -2,10 +2,11 @@
 // npm run reproduce [-- 00 03 ...]: re-executes the course headless from a clean state and writes
 //   out/reproduce/notebooks/   the executed lessons;
 //   out/reproduce/book/        a browsable offline book (index, navigation, interactive figures,
-//                              maths; plotly.js and KaTeX copied once into assets/);
+//                              maths; plotly.js and KaTeX copied once into assets/), checked
+//                              in Chromium (browser-check --book: every page, figure, formula);
 //   out/reproduce/RESULTS.md   every key figure (lib/results EXPECTED) with the recorded value;
-//                              after a run of the whole course also RESULTS.md and the README's
-//                              course map (lesson times) at the top of the repository.
+//                              after a run of the whole course also RESULTS.md at the top of the
+//                              repository; and the README's course map, with the lesson times.
 // It fails when a lesson fails, or a key figure of a lesson that ran is outside its tolerance or
 // was never checked. A progress line says which lesson runs and the time so far.
 //
@@ -16,10 +17,10 @@
 // both runs give identical key figures and identical figure data (the reproducibility test).
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { ROOT, jupyterPython, listLessons, run, writeFileAtomic } from './lib/env.mjs';
-import { courseMapMarkdown, formatSeconds, lessonInfo, timesFromMap, withCourseMap } from './lib/course.mjs';
+import { courseMapMarkdown, formatSeconds, lessonInfo, readmeGoals, timesFromMap, withCourseMap } from './lib/course.mjs';
 import { allOk, loadExpected, readRecorded, resultRows, resultsMarkdown } from './lib/results.mjs';
 import { checkoutKernelEnv } from './register-kernel.mjs';
 
@@ -169,15 +170,15 @@ async function main() {
   writeFileAtomic(join(OUT, 'RESULTS.md'), md);
   if (whole) writeFileAtomic(join(ROOT, 'RESULTS.md'), md);
 
-  // Course map: the README's table of lessons, times from this run.
+  // Course map: the README's table of lessons, with the times of this run (the lessons not run
+  // keep the times the map states).
   const readmePath = join(ROOT, 'README.md');
   const readme = readFileSync(readmePath, 'utf8');
-  const times = { ...timesFromMap(readme), ...Object.fromEntries(runs.map((r) => [r.id, r.wall_s])) };
-  if (whole) {
-    const infos = listLessons([]).map(lessonInfo);
-    const note = `Times: \`npm run reproduce\` on ${meta.date}, ${meta.machine}, WASM backend.`;
-    writeFileAtomic(readmePath, withCourseMap(readme, courseMapMarkdown(infos, times, note)));
-  }
+  const times = { ...timesFromMap(readme), ...Object.fromEntries(runs.filter((r) => r.ok).map((r) => [r.id, r.wall_s])) };
+  const infos = listLessons([]).map(lessonInfo);
+  const load = loadavg()[0]?.toFixed(1);
+  const note = `Times: \`npm run reproduce\` on ${meta.date}, ${meta.machine} (load average ${load} at the end), ${backend} backend.`;
+  writeFileAtomic(readmePath, withCourseMap(readme, courseMapMarkdown(infos, times, note, readmeGoals(readme))));
 
   // The book.
   progress(`book · ${clock()} so far`);
@@ -190,6 +191,10 @@ async function main() {
     : '<p>No lesson checks a key figure yet.</p>';
   const book = buildBook(join(OUT, 'notebooks'), join(OUT, 'book'), { times, resultsHtml });
   progress(`book · ${book.pages.length} pages, ${book.figures} figures, ${book.formulas} formulas · ${clock()} so far`, true);
+  // Every page of the book must load offline with its figures and formulas rendered.
+  const check = run(process.execPath, [join(ROOT, 'scripts', 'browser-check.mjs'), '--book', join(OUT, 'book')], { cwd: ROOT, maxBuffer: 16 << 20 });
+  const bookOk = check.status === 0;
+  console.log(`${check.stdout}${check.stderr}`.trim().split('\n').map((l) => `  ${l}`).join('\n'));
 
   // Summary.
   const w = Math.max(...runs.map((r) => r.lesson.length), 6);
@@ -198,10 +203,11 @@ async function main() {
   console.log(`${'total'.padEnd(w)}          ${runs.reduce((s, r) => s + r.wall_s, 0).toFixed(1).padStart(8)}   (whole reproduce: ${clock()})`);
   const bad = rows.filter((r) => !['ok', 'not run'].includes(r.status));
   console.log(`key figures: ${rows.filter((r) => r.status === 'ok').length} ok, ${bad.length} not ok${bad.length ? `: ${bad.map((r) => `${r.id} ${r.status}`).join(', ')}` : ''}`);
-  console.log(`wrote ${join('out', 'reproduce')}/{notebooks,book,RESULTS.md}${whole ? ', RESULTS.md and the README course map' : ''}`);
+  console.log(`wrote ${join('out', 'reproduce')}/{notebooks,book,RESULTS.md}${whole ? ', RESULTS.md' : ''} and the README course map`);
   writeFileAtomic(join(OUT, 'summary.json'), `${JSON.stringify({ date: meta.date, runs: runs.map(({ lesson, ok, wall_s }) => ({ lesson, ok, wall_s })), figures: rows.map(({ id, value, status }) => ({ id, value, status })) }, null, 2)}\n`);
   const failed = runs.filter((r) => !r.ok).length;
-  return failed || !allOk(rows) ? 1 : 0;
+  if (!bookOk) console.log('the book failed its browser check (above)');
+  return failed || !allOk(rows) || !bookOk ? 1 : 0;
 }
 
 process.exitCode = await main();

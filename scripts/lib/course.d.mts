@@ -6,6 +6,7 @@ export function lessonInfo(path: string): LessonInfo;
 export function formatSeconds(s: number): string;
 export const MAP_START: string;
 export const MAP_END: string;
-export function courseMapMarkdown(infos: LessonInfo[], times: Record<string, number>, note: string): string;
+export function courseMapMarkdown(infos: LessonInfo[], times: Record<string, number>, note: string, fallbackGoals?: Record<string, string>): string;
+export function readmeGoals(readme: string): Record<string, string>;
 export function timesFromMap(readme: string): Record<string, number>;
 export function withCourseMap(readme: string, map: string): string;

@@ -42,6 +42,20 @@ export function lessonRefs(s) {
 }
 
 /**
+ * The README lessons table's "After it you can" cell for each lesson id (the course map's
+ * fallback for a lesson whose introduction lists no goals yet).
+ */
+export function readmeGoals(readme) {
+  const out = {};
+  const start = readme.indexOf('\n## Lessons');
+  if (start < 0) return out;
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  for (const m of section.matchAll(/^\| (\d\d) \| \[[^\]]*\]\([^)]*\) \| ([^|]+) \|\s*$/gm)) out[m[1]] = m[2].trim();
+  return out;
+}
+
+/**
  * A lesson's description from its notebook.
  * @returns {{id: string, name: string, file: string, title: string, goals: string[],
  *   prerequisites: string[], dependsOn: string[]}}
@@ -66,16 +80,16 @@ export function formatSeconds(s) {
   return r >= 60 ? `${Math.floor(r / 60)} min ${String(r % 60).padStart(2, '0')} s` : `${r} s`;
 }
 
-export const MAP_START = '<!-- course-map:start (written by npm run reproduce and scripts/course-map.mjs; edit the lessons, not this table) -->';
+export const MAP_START = '<!-- course-map:start: written by npm run reproduce; edit the lessons, not this table -->';
 export const MAP_END = '<!-- course-map:end -->';
 
 /**
  * The README's course map: one row per lesson, in order, with the time it needs (`times[id]`,
  * seconds, measured by npm run reproduce), what it teaches and what it builds on.
  */
-export function courseMapMarkdown(infos, times, note) {
+export function courseMapMarkdown(infos, times, note, fallbackGoals = {}) {
   const rows = infos.map((l) => {
-    const teaches = l.goals.length ? l.goals.join('; ') : '(no goals listed)';
+    const teaches = l.goals.length ? l.goals.join('; ') : (fallbackGoals[l.id] ?? '(no goals listed)');
     const deps = l.dependsOn.length ? l.dependsOn.map((d) => `${d}`).join(', ') : '—';
     const time = times[l.id] === undefined ? '?' : formatSeconds(times[l.id]);
     const cell = (s) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -88,10 +102,24 @@ export function courseMapMarkdown(infos, times, note) {
     '| --- | --- | --- | --- | --- |',
     ...rows,
     '',
-    note,
+    wrap(note, 100),
     '',
     MAP_END,
   ].join('\n');
+}
+
+/** `text` wrapped at `width` columns, at spaces. */
+export function wrap(text, width) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join('\n');
 }
 
 /** The lesson times (seconds) stated in an existing course map, so a partial run keeps the others. */

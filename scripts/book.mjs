@@ -39,8 +39,9 @@ function page(title, body, meta = '') {
 
 /**
  * Builds the book in `outDir` from the executed notebooks in `nbDir`.
- * @param {{times?: Record<string, number>, resultsHtml?: string}} [extra] lesson wall times
- *   (seconds, by lesson id) and the results table for the index.
+ * @param {{times?: Record<string, number>, resultsHtml?: string, fallbackGoals?: Record<string, string>}} [extra]
+ *   lesson wall times (seconds, by lesson id), the results table for the index, and what a
+ *   lesson teaches when its introduction lists no goals (the README's lessons table).
  * @returns {{pages: string[], figures: number, formulas: number}}
  */
 export function buildBook(nbDir, outDir, extra = {}) {
@@ -73,7 +74,9 @@ export function buildBook(nbDir, outDir, extra = {}) {
     .map((l) => {
       const t = extra.times?.[l.id];
       const deps = l.dependsOn.length ? l.dependsOn.join(', ') : '—';
-      const goals = l.goals.length ? `<ul>${l.goals.map((g) => `<li>${escapeHtml(g)}</li>`).join('')}</ul>` : '';
+      const list = l.goals.length ? l.goals : extra.fallbackGoals?.[l.id] ? [extra.fallbackGoals[l.id]] : [];
+      const inline = (g) => escapeHtml(g).replace(/`([^`]+)`/g, '<code>$1</code>');
+      const goals = list.length ? `<ul>${list.map((g) => `<li>${inline(g)}</li>`).join('')}</ul>` : '';
       return `<tr><td>${l.id}</td><td><a href="${l.name}.html">${escapeHtml(l.title)}</a>${goals}</td><td class="num">${t === undefined ? '?' : formatSeconds(t)}</td><td>${deps}</td></tr>`;
     })
     .join('\n');

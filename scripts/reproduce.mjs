@@ -189,7 +189,7 @@ async function main() {
         .map((r) => `<tr><td>${esc(r.id)}</td><td>${esc(r.what)}</td><td class="num">${esc(r.value ?? '—')}</td><td class="num">${esc(r.expected)} ± ${esc(r.tolerance)}${r.unit ? ` ${esc(r.unit)}` : ''}</td><td>${esc(r.source)}</td><td>${r.status === 'ok' ? '✓' : esc(r.status)}</td></tr>`)
         .join('')}</tbody></table>`
     : '<p>No lesson checks a key figure yet.</p>';
-  const book = buildBook(join(OUT, 'notebooks'), join(OUT, 'book'), { times, resultsHtml });
+  const book = buildBook(join(OUT, 'notebooks'), join(OUT, 'book'), { times, resultsHtml, fallbackGoals: readmeGoals(readme) });
   progress(`book · ${book.pages.length} pages, ${book.figures} figures, ${book.formulas} formulas · ${clock()} so far`, true);
   // Every page of the book must load offline with its figures and formulas rendered.
   const check = run(process.execPath, [join(ROOT, 'scripts', 'browser-check.mjs'), '--book', join(OUT, 'book')], { cwd: ROOT, maxBuffer: 16 << 20 });

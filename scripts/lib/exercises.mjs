@@ -47,9 +47,20 @@ export function declaredNames(lines, indent) {
       continue;
     }
     const f = body.match(/^(?:export\s+)?(?:async\s+)?(?:function\*?|class)\s+([A-Za-z_$][\w$]*)/);
-    if (f) out.push({ name: f[1], type: '' });
+    if (f) {
+      out.push({ name: f[1], type: '' });
+      continue;
+    }
+    // An assignment to a name declared outside the region: `answer = …` (not `==`, `=>`).
+    const a = body.match(/^([A-Za-z_$][\w$]*)\s*=(?![=>])/);
+    if (a && !out.some((x) => x.name === a[1])) out.push({ name: a[1], type: '', assigned: true });
   }
   return out;
+}
+
+/** The identifiers a piece of code mentions (to keep only the stubs a check cell uses). */
+export function identifiers(code) {
+  return new Set(code.match(/[A-Za-z_$][\w$]*/g) ?? []);
 }
 
 /**
@@ -59,17 +70,25 @@ export function declaredNames(lines, indent) {
  * - At the top level of a cell a throw would make the kernel drop the cell's declarations (the
  *   check would then fail with "Cannot find name"), so each name the region declares becomes
  *   `todo(N, 'name')` from the lib, a value that throws "Exercise N: not implemented" where it is
- *   used; a region that declares nothing gets `todo(N)`, which prints a notice.
+ *   used, and so does each name declared outside that it assigns (`answer = …`). With `used`
+ *   (the identifiers of the check cell), only the names the check uses get a stub: the
+ *   solution's helpers are the student's to write. A region left with no name gets `todo(N)`,
+ *   which prints a notice.
  */
-export function stubLines(n, indent, regionLines = []) {
+export function stubLines(n, indent, regionLines = [], used = null) {
   const todoLine = `${indent}// TODO (exercise ${n}): write your solution here, in place of the stub below.`;
   if (indent !== '') {
     return [todoLine, `${indent}throw new Error('Exercise ${n}: not implemented (replace this line with your solution)');`];
   }
-  const names = declaredNames(regionLines, indent);
+  const names = declaredNames(regionLines, indent).filter((x) => !used || used.has(x.name));
   const todo = "require('@frugal-ai/lib').todo";
   if (names.length === 0) return [todoLine, `${todo}(${n});`];
-  return [todoLine, ...names.map(({ name, type }) => `let ${name}${type ? `: ${type}` : ''} = ${todo}(${n}, '${name}');`)];
+  return [
+    todoLine,
+    ...names.map(({ name, type, assigned }) =>
+      assigned ? `${name} = ${todo}(${n}, '${name}');` : `let ${name}${type ? `: ${type}` : ''} = ${todo}(${n}, '${name}');`,
+    ),
+  ];
 }
 
 /**
@@ -146,14 +165,22 @@ export function parseExercises(nb, name = 'notebook') {
   return exercises;
 }
 
-/** A code cell's source with every solution region of exercise `n` replaced by the stub. */
-export function stubSource(source, n, where = 'cell') {
+/**
+ * A code cell's source with every solution region of exercise `n` replaced by the stub.
+ * @param used identifiers of the exercise's check cell (see `stubLines`), or null for all names.
+ */
+export function stubSource(source, n, where = 'cell', used = null) {
   const lines = source.split('\n');
   const regions = solutionRegions(source, where);
   for (const r of [...regions].reverse()) {
-    lines.splice(r.begin, r.end - r.begin + 1, ...stubLines(n, r.indent, lines.slice(r.begin + 1, r.end)));
+    lines.splice(r.begin, r.end - r.begin + 1, ...stubLines(n, r.indent, lines.slice(r.begin + 1, r.end), used));
   }
   return lines.join('\n');
+}
+
+/** The identifiers of each exercise's check cell, by exercise number. */
+function checkIdentifiers(nb, exercises) {
+  return new Map(exercises.map((e) => [e.n, identifiers(sourceOf((nb.cells ?? [])[e.check]))]));
 }
 
 /** A copy of the cell with no outputs (and the source as one string). */
@@ -175,9 +202,12 @@ export function studentEdition(nb, name = 'notebook') {
   const exercises = parseExercises(nb, name);
   const exerciseOf = new Map();
   for (const e of exercises) for (const i of e.solutions) exerciseOf.set(i, e.n);
-  const cells = (nb.cells ?? []).map((cell, i) =>
-    exerciseOf.has(i) ? cleared(cell, stubSource(sourceOf(cell), exerciseOf.get(i), `${name} cell ${i + 1}`)) : cleared(cell),
-  );
+  const used = checkIdentifiers(nb, exercises);
+  const cells = (nb.cells ?? []).map((cell, i) => {
+    if (!exerciseOf.has(i)) return cleared(cell);
+    const n = exerciseOf.get(i);
+    return cleared(cell, stubSource(sourceOf(cell), n, `${name} cell ${i + 1}`, used.get(n)));
+  });
   const metadata = { ...(nb.metadata ?? {}), frugal_ai: { ...(nb.metadata?.frugal_ai ?? {}), edition: 'student' } };
   return { ...nb, metadata, cells };
 }
@@ -210,6 +240,7 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
     const tagged = (c.metadata?.tags ?? []).includes(SETUP_TAG);
     if (mode === 'full' || i === firstCode || tagged) push(c, 'setup', i);
   });
+  const used = checkIdentifiers(nb, exercises);
   const solutionOf = new Map();
   const checkOf = new Map();
   for (const e of exercises) {
@@ -223,7 +254,7 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
       const pre = student ? 'student-' : '';
       if (solutionOf.has(i)) {
         const n = solutionOf.get(i);
-        const src = student ? stubSource(sourceOf(c), n) : sourceOf(c);
+        const src = student ? stubSource(sourceOf(c), n, `${name} cell ${i + 1}`, used.get(n)) : sourceOf(c);
         push({ ...c, source: src }, `${pre}solution`, i, n);
       } else if (checkOf.has(i)) push(c, `${pre}check`, i, checkOf.get(i));
       else push(c, `${pre}other`, i);

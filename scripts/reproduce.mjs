@@ -177,7 +177,10 @@ async function main() {
   const times = { ...timesFromMap(readme), ...Object.fromEntries(runs.filter((r) => r.ok).map((r) => [r.id, r.wall_s])) };
   const infos = listLessons([]).map(lessonInfo);
   const load = loadavg()[0]?.toFixed(1);
-  const note = `Times: \`npm run reproduce\` on ${meta.date}, ${meta.machine} (load average ${load} at the end), ${backend} backend.`;
+  const fresh = `\`npm run reproduce\` on ${meta.date}, ${meta.machine} (load average ${load} at the end), ${backend} backend`;
+  // A partial run keeps the note of the last whole run and says which lessons it retimed.
+  const previous = readme.match(/^Times: [\s\S]*?(?=\n\n)/m)?.[0]?.replace(/\n/g, ' ').replace(/ Rerun: .*$/, '');
+  const note = whole || !previous ? `Times: ${fresh}.` : `${previous} Rerun: ${runs.map((r) => r.id).join(', ')} by ${fresh}.`;
   writeFileAtomic(readmePath, withCourseMap(readme, courseMapMarkdown(infos, times, note, readmeGoals(readme))));
 
   // The book.

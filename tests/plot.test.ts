@@ -321,3 +321,25 @@ describe.skipIf(noChromium)(`a script using show() (${NEEDS_CHROMIUM})`, () => {
     expect(alive(pid), `browser ${pid} still running after its script exited`).toBe(false);
   });
 });
+
+describe('two y axes and log bars', () => {
+  it('draws a series with axis: right against a titled right-hand axis', () => {
+    const fig = lineFigure(
+      [
+        { name: 'loss', y: [2, 1, 0.5] },
+        { name: 'accuracy', y: [0.2, 0.7, 0.9], axis: 'right' },
+      ],
+      { yTitle: 'loss', y2Title: 'accuracy', logY: true },
+    );
+    expect(fig.data.map((t) => (t as { yaxis?: string }).yaxis)).toEqual([undefined, 'y2']);
+    expect(fig.layout.yaxis?.type).toBe('log');
+    expect(fig.layout.yaxis2).toMatchObject({ title: { text: 'accuracy' }, overlaying: 'y', side: 'right' });
+    expect(lineFigure({ a: [1, 2] }).layout.yaxis2).toBeUndefined();
+    expect(() => lineFigure([{ name: 'a', y: [1], axis: 'top' as never }])).toThrow(/^axis of series "a" must be 'left' or 'right', got "top"$/);
+  });
+  it('puts bars of very different sizes on a log axis, refusing values <= 0', () => {
+    const fig = barFigure(['parameters', 'latency'], { 'teacher ÷ student': [139, 1.8] }, { logY: true });
+    expect(fig.layout.yaxis?.type).toBe('log');
+    expect(() => barFigure(['a', 'b'], [1, 0], { logY: true })).toThrow(/^logY needs values > 0, series has 0 at index 1$/);
+  });
+});

@@ -15,6 +15,10 @@ export interface PlotAxis {
   title?: { text: string };
   /** `'log'` for log-scale losses; `'category'` keeps numeric category labels apart. */
   type?: 'linear' | 'log' | 'category';
+  /** `'y'` on a second y axis drawn over the first (`yaxis2`). */
+  overlaying?: 'y';
+  /** Which side the axis is drawn on. */
+  side?: 'left' | 'right';
   /** `'reversed'` puts row 0 of a heatmap at the top (matrix order). */
   autorange?: boolean | 'reversed';
   /** Tick positions and their labels (heatmap labels, which may repeat, e.g. tokens). */
@@ -34,6 +38,8 @@ export interface PlotLayout {
   title?: { text: string; x?: number; xref?: 'paper' | 'container'; xanchor?: 'left' | 'center' | 'right' };
   xaxis?: PlotAxis;
   yaxis?: PlotAxis;
+  /** A second y axis on the right (a line series with `axis: 'right'`). */
+  yaxis2?: PlotAxis;
   /** Size in CSS pixels, also the PNG size. */
   width?: number;
   height?: number;
@@ -52,6 +58,8 @@ export interface ScatterTrace {
   x: number[];
   y: number[];
   mode: 'lines' | 'markers' | 'lines+markers' | 'markers+text';
+  /** `'y2'` draws the trace against the right-hand y axis. */
+  yaxis?: 'y2';
   /** Text drawn next to each point (with mode `'markers+text'`). */
   text?: string[];
   textposition?: 'top center';

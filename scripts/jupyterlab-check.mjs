@@ -303,6 +303,14 @@ async function main() {
     await page.mouse.move(1, 1);
     await page.screenshot({ path: join(SHOTS, `jupyterlab-${LESSON}-run-all.png`) });
 
+    // Finished progress displays are one summary line each (lib/progress done()).
+    const summaries = page.locator('.jp-OutputArea-output .frugal-progress-done');
+    log(`${await summaries.count()} finished progress display(s) collapsed to a summary line`);
+    if ((await summaries.count()) > 0) {
+      await summaries.first().scrollIntoViewIfNeeded().catch(() => undefined);
+      await page.screenshot({ path: join(SHOTS, `jupyterlab-${LESSON}-progress.png`) });
+    }
+
     // Alive: a new cell runs and sees the lesson's first cell (SCALE).
     const alive = await appendAndRun(page, 'SCALE * 2');
     const aliveOut = await cellDone(page, alive, CELL_MS, 'the check cell after Run All');

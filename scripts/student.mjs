@@ -9,10 +9,11 @@
 //   and checks that each solution passes its check and that the blank student edition fails at
 //   its check cells with an assertion (or the stub's "not implemented"), not a crash elsewhere.
 //
-//   Cost: by default only the lesson's setup runs before the exercises (its first code cell and
-//   the cells tagged `exercise-setup`), so a lesson costs seconds, not its full run. When the
-//   exercises use a name from the lesson's body that is not tagged, the lesson is run again with
-//   its whole body (`--full` forces that for every lesson) and a note says which cell to tag.
+//   Cost: by default only the lesson's setup runs before the exercises (its first code cell, the
+//   body cells declaring names the exercises use, and the cells tagged `exercise-setup`), so a
+//   lesson costs seconds to a minute, not its full run. When the exercises use a name from the
+//   body that this misses, the lesson is run again with its whole body (`--full` forces that for
+//   every lesson) and a note says which name was missing.
 //   Executed check notebooks go to out/student-check/. See docs/exercises.md.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';

@@ -118,8 +118,12 @@ describe('checkNotebook and judge', () => {
       'student-solution', 'student-check', 'student-solution', 'student-check', 'student-solution', 'student-check',
       'solution', 'check', 'solution', 'check', 'solution', 'check',
     ]);
-    // Full mode also runs the untagged body cell.
+    // Full mode also runs the body cell the exercises do not need.
     expect(checkNotebook(fixture(), 'full').roles.filter((r) => r.role === 'setup')).toHaveLength(3);
+    // Without the tag, the cell declaring `logits` is still found (the exercises use the name).
+    const untagged = fixture();
+    for (const c of untagged.cells) delete c.metadata?.['tags'];
+    expect(checkNotebook(untagged, 'cheap').roles.filter((r) => r.role === 'setup').map((r) => r.from)).toEqual([1, 3]);
   });
   it('flags a check that passes on the blank edition, and a check that crashes instead of asserting', () => {
     const { roles } = checkNotebook(fixture(), 'cheap');
@@ -174,17 +178,30 @@ describe('both editions of the fixture, through the course kernel', () => {
     expect(per[2]!.student).toMatch(/^Error: Exercise 3: not implemented \(entropy is still a stub/);
   }, 240_000);
 
-  it('without the exercise-setup tag, the cheap run misses a name and the whole body runs instead', () => {
-    const nb = fixture();
-    for (const c of nb.cells) delete c.metadata?.['tags'];
+  it('finds the body cells the exercises need without tags; falls back to the whole body when it misses one', () => {
     const dir = path.join(ROOT, 'out', 'test');
     fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, 'exercises-untagged.ipynb');
-    fs.writeFileSync(file, JSON.stringify(nb));
-    const { status, result } = runCheck(file);
-    expect(result['problems']).toEqual([]);
-    expect(status).toBe(0);
-    expect(result['mode']).toBe('full');
-    expect(result['note']).toMatch(/Cannot find name 'logits'.*Tag the cells they need "exercise-setup"/);
+    // Untagged: the cell declaring `logits` is found from the names the exercises use.
+    const nb = fixture();
+    for (const c of nb.cells) delete c.metadata?.['tags'];
+    const untagged = path.join(dir, 'exercises-untagged.ipynb');
+    fs.writeFileSync(untagged, JSON.stringify(nb));
+    const a = runCheck(untagged);
+    expect(a.result['problems']).toEqual([]);
+    expect(a.result['mode']).toBe('cheap');
+    // A name declared on a continuation line (`const a = 1,\n  b = 0`) is not seen: the cheap run misses it and
+    // the checker runs the whole body instead, saying why.
+    const hidden = fixture();
+    const at = hidden.cells.findIndex((c) => c.id === 'slow');
+    hidden.cells.splice(at, 0, { cell_type: 'code', id: 'hidden', metadata: {}, source: 'const unusedOne = 1,\n  hiddenZero = 0;', outputs: [], execution_count: null });
+    const check3 = hidden.cells.find((c) => c.id === 'check3')!;
+    check3.source = src(check3).replace('Math.abs(entropy - Math.log(3))', 'Math.abs(entropy + hiddenZero - Math.log(3))');
+    const file = path.join(dir, 'exercises-hidden.ipynb');
+    fs.writeFileSync(file, JSON.stringify(hidden));
+    const b = runCheck(file);
+    expect(b.result['problems']).toEqual([]);
+    expect(b.status).toBe(0);
+    expect(b.result['mode']).toBe('full');
+    expect(b.result['note']).toMatch(/Cannot find name 'hiddenZero'.*Tag the cells they need "exercise-setup"/);
   }, 240_000);
 });

@@ -22,6 +22,8 @@ export function stubSource(source: string, n: number, where?: string, used?: Set
 export function studentEdition(nb: Notebook, name?: string): Notebook;
 export function checkNotebook(nb: Notebook, mode?: 'cheap' | 'full', name?: string): { nb: Notebook; roles: Role[] };
 export function isMissingName(err: CellError): boolean;
+export function topLevelNames(source: string): string[];
+export function neededCells(cells: Notebook['cells'], first: number, last: number): Set<number>;
 export function judge(
   roles: Role[],
   errors: Map<number, CellError>,

@@ -212,10 +212,38 @@ export function studentEdition(nb, name = 'notebook') {
   return { ...nb, metadata, cells };
 }
 
+/** The names a cell declares at its top level (const, let, var, function, class, destructuring). */
+export function topLevelNames(source) {
+  return declaredNames(source.split('\n'), '').filter((x) => !x.assigned).map((x) => x.name);
+}
+
+/**
+ * The cells of the lesson's body (before `first`) that the exercise section needs: those that
+ * declare a name it uses, then, going back, those that declare a name those use, and so on.
+ * A name declared again later wins, as in the kernel.
+ */
+export function neededCells(cells, first, last) {
+  const needed = new Set();
+  for (let i = first; i <= last; i++) if (cells[i]?.cell_type === 'code') for (const id of identifiers(sourceOf(cells[i]))) needed.add(id);
+  const picked = new Set();
+  for (let i = first - 1; i >= 0; i--) {
+    const c = cells[i];
+    if (c.cell_type !== 'code') continue;
+    const src = sourceOf(c);
+    const names = topLevelNames(src);
+    if (!names.some((n) => needed.has(n))) continue;
+    picked.add(i);
+    for (const n of names) needed.delete(n);
+    for (const id of identifiers(src)) if (!names.includes(id)) needed.add(id);
+  }
+  return picked;
+}
+
 /**
  * The notebook the check runner executes once, in one kernel:
- *   1. the lesson's setup: its first code cell and the cells tagged `exercise-setup`
- *      (mode 'cheap'), or every cell before the first exercise (mode 'full');
+ *   1. the lesson's setup: its first code cell, the cells tagged `exercise-setup` and the cells
+ *      of the body that declare the names the exercises use (mode 'cheap', see `neededCells`),
+ *      or every cell before the first exercise (mode 'full');
  *   2. the student edition of the exercise section (expected to fail at the checks);
  *   3. the solution edition of the exercise section (expected to pass).
  * The student part runs first so that a solution's variables cannot hide a missing answer.
@@ -229,6 +257,7 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
   const first = Math.min(...exercises.map((e) => e.heading));
   const last = Math.max(...exercises.map((e) => e.check));
   const firstCode = cells.findIndex((c) => c.cell_type === 'code');
+  const needed = mode === 'full' ? new Set() : neededCells(cells, first, last);
   const out = [];
   const roles = [];
   const push = (cell, role, from, n) => {
@@ -238,7 +267,7 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
   cells.slice(0, first).forEach((c, i) => {
     if (c.cell_type !== 'code') return;
     const tagged = (c.metadata?.tags ?? []).includes(SETUP_TAG);
-    if (mode === 'full' || i === firstCode || tagged) push(c, 'setup', i);
+    if (mode === 'full' || i === firstCode || tagged || needed.has(i)) push(c, 'setup', i);
   });
   const used = checkIdentifiers(nb, exercises);
   const solutionOf = new Map();

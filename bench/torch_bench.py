@@ -225,8 +225,188 @@ def case_distill_epoch(p):
     return run
 
 
+def case_student_infer(p):
+    """Lesson 05: the student 64-8-10 (dense_stack seed 20, as in the distillation cases) predicts
+    a batch of p["batch"] images, in inference mode."""
+    forward, _ = dense_stack([p["inputs"], p["hidden"], p["classes"]], 20)
+    x = hash_fill(p["batch"], p["inputs"], 11, 1.0)  # [b, 64]
+
+    def run():
+        with torch.no_grad():
+            return forward(x)  # [b, 10] logits
+
+    return run
+
+
 # kind -> builder; the kinds are the ones of CASES in scripts/bench.mjs.
+def case_moe(p):
+    """The MoE layer of scripts/bench.mjs (kind 'moe'): softmax router, top-k, gates = the
+    chosen probabilities, experts d -> h -> d with relu and no biases, loss = mean(y^2), the
+    gradients of every weight; returns the router kernel's gradient [d, E]. dense = 0: each
+    expert runs on its own tokens (index, then index_add, as Mixtral's reference code);
+    dense = 1: every expert on every token, weighted by a gate matrix with zeros."""
+    n, d, h, n_exp, k = p["tokens"], p["d"], p["h"], p["experts"], p["topK"]
+    x = hash_fill(n, d, 40, 1.0)  # [n, d]
+    wr = hash_fill(d, n_exp, 41, glorot(d, n_exp)).requires_grad_(True)  # [d, E]
+    w1 = [hash_fill(d, h, 50 + e, glorot(d, h)).requires_grad_(True) for e in range(n_exp)]  # [d, h]
+    w2 = [hash_fill(h, d, 60 + e, glorot(h, d)).requires_grad_(True) for e in range(n_exp)]  # [h, d]
+    dense = p["dense"] == 1
+
+    def run():
+        probs = F.softmax(x @ wr, dim=-1)  # [n, E]
+        gates, idx = probs.topk(k, dim=-1)  # [n, k]
+        if dense:
+            gate_matrix = torch.zeros(n, n_exp).scatter(1, idx, gates)  # [n, E], 0 where unchosen
+            hid = F.relu(x @ torch.cat(w1, 1)).view(n, n_exp, h).transpose(0, 1)  # [n, E*h] -> [E, n, h]
+            y = torch.bmm(hid, torch.stack(w2))  # [E, n, h] @ [E, h, d] -> [E, n, d]
+            out = (y * gate_matrix.t().unsqueeze(-1)).sum(0)  # [n, d]
+        else:
+            out = torch.zeros(n, d)
+            for e in range(n_exp):
+                tok, slot = (idx == e).nonzero(as_tuple=True)  # this expert's tokens and their slots
+                if tok.numel() == 0:
+                    continue
+                ye = F.relu(x[tok] @ w1[e]) @ w2[e]  # [c_e, d]
+                out = out.index_add(0, tok, ye * gates[tok, slot].unsqueeze(1))
+        loss = (out * out).mean()
+        grads = torch.autograd.grad(loss, [wr] + w1 + w2, allow_unused=True)  # an expert no token chose has no gradient
+        return grads[0]
+
+    return run
+
+
+def rope(x, start):
+    """Rotate-half RoPE (lib/attention/rope.ts) over the last axis of x [..., t, d], positions start.."""
+    d, t = x.shape[-1], x.shape[-2]
+    half = d // 2
+    pos = torch.arange(start, start + t, dtype=torch.float64)[:, None]
+    ang = (pos * 10000.0 ** (-2.0 * torch.arange(half, dtype=torch.float64) / d)).float()  # [t, d/2]
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
+
+
+def split_heads(x, h):
+    b, t, hd = x.shape
+    return x.view(b, t, h, hd // h).transpose(1, 2)  # [b, t, h*dh] -> [b, h, t, dh]
+
+
+def merge_heads(x):
+    b, h, t, dh = x.shape
+    return x.transpose(1, 2).reshape(b, t, h * dh)  # [b, h, t, dh] -> [b, t, h*dh]
+
+
+def case_attn_decode(p):
+    """The decoding step of scripts/bench.mjs (kind 'attn-decode'): one token after a cache of
+    `context` tokens; variant 0 MHA, 1 naive MLA, 2 absorbed MLA (DeepSeek-V2 eqs. 9-19), with the
+    same hash-filled weights, cache and token. The cache is extended with torch.cat, as the lib
+    does. Returns the output [1, 1, d]."""
+    d, h, dh, T = p["d"], p["heads"], p["headDim"], p["context"]
+    dq, dc, dr = p["qLatent"], p["kvLatent"], p["ropeDim"]
+    x = hash_fill(1, d, 84, 1.0).view(1, 1, d)
+    if p["variant"] == 0:
+        shapes = [(d, h * dh), (d, h * dh), (d, h * dh), (h * dh, d)]
+    else:
+        shapes = [(d, dq), (dq, h * dh), (dq, h * dr), (d, dc), (dc, h * dh), (dc, h * dh), (d, dr), (h * dh, d)]
+    w = [hash_fill(a, b, 70 + i, glorot(a, b)) for i, (a, b) in enumerate(shapes)]
+    if p["variant"] == 0:
+        k_cache = hash_fill(T, h * dh, 80, 1.0).view(1, T, h, dh).transpose(1, 2)  # [1, h, T, dh]
+        v_cache = hash_fill(T, h * dh, 81, 1.0).view(1, T, h, dh).transpose(1, 2)
+        wq, wk, wv, wo = w
+
+        def run():
+            with torch.no_grad():
+                q = rope(split_heads(x @ wq, h), T)
+                k = torch.cat([k_cache, rope(split_heads(x @ wk, h), T)], 2)  # [1, h, T+1, dh]
+                v = torch.cat([v_cache, split_heads(x @ wv, h)], 2)
+                a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), -1)  # one query: no mask needed
+                return merge_heads(a @ v) @ wo
+        return run
+    c_cache = hash_fill(T, dc, 82, 1.0).view(1, T, dc)
+    r_cache = hash_fill(T, dr, 83, 1.0).view(1, T, dr)
+    wDQ, wUQ, wQR, wDKV, wUK, wUV, wKR, wO = w
+    scale = 1.0 / math.sqrt(dh + dr)
+    absorb = p["variant"] == 2
+    wUK3 = wUK.view(dc, h, dh)
+    wUV3 = wUV.view(dc, h, dh)
+
+    def run():
+        with torch.no_grad():
+            cQ = x @ wDQ
+            qC = split_heads(cQ @ wUQ, h)  # [1, h, 1, dh]
+            qR = rope(split_heads(cQ @ wQR, h), T)  # [1, h, 1, dr]
+            cKV = torch.cat([c_cache, x @ wDKV], 1)  # [1, T+1, dc]
+            kR = torch.cat([r_cache, rope((x @ wKR)[:, None], T)[:, 0]], 1)  # [1, T+1, dr]
+            if absorb:
+                q_abs = torch.einsum("bhtd,chd->bhtc", qC, wUK3)  # W^UK_i^T q_i^C
+                s = torch.einsum("bhtc,bsc->bhts", q_abs, cKV) + torch.einsum("bhtr,bsr->bhts", qR, kR)
+                a = torch.softmax(s * scale, -1)
+                o = torch.einsum("bhtc,chd->bhtd", torch.einsum("bhts,bsc->bhtc", a, cKV), wUV3)
+            else:
+                kC = split_heads(cKV @ wUK, h)  # [1, h, T+1, dh]
+                vC = split_heads(cKV @ wUV, h)
+                q = torch.cat([qC, qR], -1)
+                k = torch.cat([kC, kR[:, None].expand(-1, h, -1, -1)], -1)
+                a = torch.softmax(q @ k.transpose(-1, -2) * scale, -1)
+                o = a @ vC
+            return merge_heads(o) @ wO
+    return run
+
+
+def case_tinylm_step(p):
+    """One Adam step of the tiny LM of scripts/bench.mjs (kind 'tinylm-step'): the model of
+    lib/lm/tiny-lm.ts written out (one-hot embedding, pre-norm blocks of RMSNorm, MHA with RoPE and
+    a causal mask, SwiGLU; final RMSNorm, head), the same hash-filled weights and batch, mean
+    next-token cross-entropy, Adam (eps 1e-7). Returns the loss before the update."""
+    V, d, L, h, H, B, T = p["vocab"], p["d"], p["layers"], p["heads"], p["hidden"], p["batch"], p["context"]
+    shapes = [(V, d)]
+    for _ in range(L):
+        shapes += [(d,), (d, d), (d, d), (d, d), (d, d), (d,), (d, H), (d, H), (H, d)]
+    shapes += [(d,), (d, V)]
+    params = []
+    for i, s in enumerate(shapes):
+        w = torch.ones(s) if len(s) == 1 else hash_fill(s[0], s[1], 100 + i, 1.0 if i == 0 else glorot(s[0], s[1]))
+        params.append(w.requires_grad_(True))
+    k = torch.arange(B * (T + 1))
+    ids = ((k // (T + 1)) * 7 + (k % (T + 1)) * 13 + k // 5) % V
+    ids = ids.view(B, T + 1)
+    inp, tgt = ids[:, :-1], ids[:, 1:]
+    opt = torch.optim.Adam(params, lr=p["lr"], betas=(0.9, 0.999), eps=1e-7)
+    mask = torch.ones(T, T, dtype=torch.bool).tril()
+
+    def rms(x, g):
+        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-6) * g
+
+    def forward():
+        x = params[0][inp]  # [B, T, d] (the lib: one-hot @ table, the same values)
+        for layer in range(L):
+            g1, wq, wk, wv, wo, g2, w1, w3, w2 = params[1 + 9 * layer: 10 + 9 * layer]
+            a = rms(x, g1)
+            q = rope(split_heads(a @ wq, h), 0)
+            kk = rope(split_heads(a @ wk, h), 0)
+            v = split_heads(a @ wv, h)
+            s = (q @ kk.transpose(-1, -2)) / math.sqrt(d // h)
+            s = s.masked_fill(~mask, -1e9)
+            x = x + merge_heads(torch.softmax(s, -1) @ v) @ wo
+            f = rms(x, g2)
+            u = f @ w1
+            x = x + ((u * torch.sigmoid(u)) * (f @ w3)) @ w2
+        logits = rms(x, params[-2]) @ params[-1]  # [B, T, V]
+        return F.cross_entropy(logits.reshape(-1, V), tgt.reshape(-1))
+
+    def run():
+        opt.zero_grad()
+        loss = forward()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return run
+
+
 CASES = {
+    "attn-decode": case_attn_decode,
+    "tinylm-step": case_tinylm_step,
+    "moe": case_moe,
     "matmul": case_matmul,
     "kl-forward": case_kl_forward,
     "kl-forward-backward": case_kl_forward_backward,
@@ -236,6 +416,7 @@ CASES = {
     "distill-adam": case_distill_adam,
     "distill-step": case_distill_step,
     "distill-epoch": case_distill_epoch,
+    "student-infer": case_student_infer,
 }
 
 

@@ -50,6 +50,10 @@ export interface BackendReport {
   /** Set when `FRUGAL_BACKEND` (or an explicit argument) forced the choice. */
   forced: BackendName | null;
   attempts: BackendAttempt[];
+  /** The workload hint that ordered the candidates (set by `initBackend`). */
+  workload?: Workload;
+  /** Why that workload orders the engines as it does (set by `initBackend`). */
+  why?: string;
 }
 
 /** Thrown by a loader when a package is simply not installed. */
@@ -183,6 +187,38 @@ export function defaultCandidates(): BackendCandidate[] {
   ];
 }
 
+/**
+ * What a lesson mostly runs, which decides the order of preference when nothing is forced.
+ * - `small`: small models (the digits MLPs, tiny RL policies). Each step runs hundreds of tiny
+ *   kernels, so the fixed cost per kernel decides: wasm (about 4 µs a kernel here) before the
+ *   native `tensorflow` backend (about 5.5 µs a kernel, and 4× slower on the distillation step:
+ *   bench/README.md). Native TensorFlow is still used when it is the only fast engine.
+ * - `large`: matmul-bound work (transformer layers, MoE at thousands of tokens): native
+ *   TensorFlow (GPU, then CPU) first, where a 1024² matmul runs at 320 GFLOP/s against wasm's
+ *   30-40.
+ */
+export const WORKLOADS = ['small', 'large'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+/** Why each workload orders the engines as it does, for the report. */
+const WORKLOAD_REASON: Record<Workload, string> = {
+  small: 'workload "small": per-kernel overhead dominates, so wasm is preferred to native TensorFlow',
+  large: 'workload "large": matmul-bound, so native TensorFlow (GPU, then CPU) is preferred to wasm',
+};
+
+/**
+ * The candidates reordered for a workload: `large` keeps the default order (tensorflow, wasm,
+ * cpu); `small` moves wasm first. Stable otherwise.
+ * @throws Error naming the value when `workload` is not one of WORKLOADS.
+ */
+export function orderForWorkload(candidates: readonly BackendCandidate[], workload: Workload): BackendCandidate[] {
+  if (!(WORKLOADS as readonly string[]).includes(workload)) {
+    throw new Error(`workload must be one of ${WORKLOADS.join(', ')}, got ${JSON.stringify(workload)}`);
+  }
+  const rank = (c: BackendCandidate) => (workload === 'small' && c.name === 'wasm' ? 0 : 1);
+  return [...candidates].sort((a, b) => rank(a) - rank(b));
+}
+
 let current: Promise<BackendReport> | null = null;
 
 /**
@@ -190,14 +226,18 @@ let current: Promise<BackendReport> | null = null;
  * Reads `FRUGAL_BACKEND` unless `force` is given.
  * @throws Error when `FRUGAL_BACKEND` names no backend, or the forced one fails.
  */
-export function initBackend(options: { force?: string; env?: NodeJS.ProcessEnv } = {}): Promise<BackendReport> {
+export function initBackend(
+  options: { force?: string; env?: NodeJS.ProcessEnv; workload?: Workload } = {},
+): Promise<BackendReport> {
   const env = options.env ?? process.env;
   const raw = options.force ?? env[BACKEND_ENV];
   const source = options.force !== undefined ? 'force' : BACKEND_ENV;
   const forced = raw === undefined || raw === '' ? null : parseBackendName(raw, source);
+  const workload = options.workload ?? 'small';
+  const ordered = orderForWorkload(defaultCandidates(), workload);
   if (current === null || options.force !== undefined) {
     tf.enableProdMode();
-    current = selectBackend(defaultCandidates(), forced, source);
+    current = selectBackend(ordered, forced, source).then((r) => ({ ...r, workload, why: WORKLOAD_REASON[workload] }));
     current.catch(() => {
       current = null;
     });
@@ -208,9 +248,10 @@ export function initBackend(options: { force?: string; env?: NodeJS.ProcessEnv }
 /** A few lines a lesson prints in its first cell. */
 export function describeBackend(report: BackendReport): string {
   const lines = [`backend: ${report.backend} (${report.label})`];
+  if (report.why && report.forced === null) lines.push(`  ${report.why}`);
   for (const a of report.attempts) lines.push(`  ${a.ok ? '✓' : '✗'} ${a.label}: ${a.reason}`);
-  if (report.backend !== 'tensorflow') {
-    lines.push('  for the GPU: npm install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1), then restart the kernel');
+  if (report.backend !== 'tensorflow' && report.workload !== 'small') {
+    lines.push('  native TensorFlow: npm run setup:native (CPU), or npm install @tensorflow/tfjs-node-gpu (CUDA 11.2 + cuDNN 8.1); then restart the kernel');
   }
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 /**
  * Rich views of the lib's values, for a cell whose last expression is one of them: the course
- * kernel (kernel/repr.cjs) sends `richRepr(value)` as the cell's `execute_result`.
+ * kernel (kernel/src/repr.ts) sends `richRepr(value)` as the cell's `execute_result`.
  *
  * - a tf.Tensor: shape, dtype, range and values; a heat-map (inline SVG) for a 2-D tensor;
  * - a danfojs DataFrame or Series (anything `{ columns, index, values }`): an HTML table;

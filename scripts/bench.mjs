@@ -5,7 +5,7 @@
 //
 //   npm run bench                          the lib's backend (FRUGAL_BACKEND is honoured)
 //   npm run bench -- --backend cpu         one backend: cpu, wasm or tensorflow
-//   npm run bench -- --all-backends        wasm and cpu, one table each
+//   npm run bench -- --all-backends        tensorflow (when installed), wasm and cpu, one table each
 //   npm run bench -- --json out/bench.json also write the results as JSON
 //
 // PyTorch runs in a child process (bench/torch_bench.py through /usr/bin/python3, or
@@ -70,6 +70,47 @@ const DISTILL = {
   lr: 0.01, // Adam's learning rate (betas 0.9, 0.999; epsilon 1e-7 on both sides)
 };
 
+/** Lesson 05's inference: the distilled student 64-8-10 predicting a batch of images. */
+const STUDENT_INFER = { inputs: 64, hidden: 8, classes: 10 };
+/**
+ * Lessons 06-08's MoE layer (lib/moe/layer.ts), forward + backward: 4096 tokens of width d through
+ * 8 experts d -> h -> d (relu, no biases), softmax router, top-2, gates = the chosen
+ * probabilities, loss = mean(y^2), gradients of every weight. `dense: 0` is the sparse dispatch
+ * (each expert gathers its own tokens); `dense: 1` runs all 8 experts on every token and
+ * weights them by the same (zero for unchosen) gates. The flops field counts the FLOPs each
+ * performs (x3 for the backward).
+ */
+const MOE = { tokens: 4096, d: 64, h: 128, experts: 8, topK: 2 };
+
+
+/**
+ * Lessons 09-10's decoding step (lib/attention): one new token through one attention layer whose
+ * cache already holds `context` tokens, at width d = 512 with 8 heads of 64. MHA caches K and V
+ * (2 · 8 · 64 = 1024 floats per token); MLA, with DeepSeek-V2's ratios d_c = 4 d_h = 256 and
+ * d_h^R = d_h / 2 = 32 (d'_c = 192), caches 288. variant 0: MHA; 1: naive MLA (rebuilds every
+ * cached token's keys and values); 2: absorbed MLA. Weights, the cache and the token are
+ * hash-filled; the step appends to the cache by concatenation on both sides, as the lib does.
+ * -> the output [1, 1, d].
+ */
+const ATTN = { d: 512, heads: 8, headDim: 64, qLatent: 192, kvLatent: 256, ropeDim: 32 };
+/** @param {number} variant 0 MHA, else MLA  @param {number} context */
+const attnCacheMiB = (variant, context) => ((variant === 0 ? 2 * ATTN.heads * ATTN.headDim : ATTN.kvLatent + ATTN.ropeDim) * context * 4) / 2 ** 20;
+const ATTN_CASES = [256, 1024, 4096].flatMap((context) =>
+  [['MHA', 0], ['MLA naive', 1], ['MLA absorbed', 2]].map(([name, variant]) => ({
+    id: `decode-${String(name).toLowerCase().replace(' ', '-')}-${context}`,
+    title: `decode @${context}, ${name} (${attnCacheMiB(Number(variant), context)} MiB)`,
+    kind: 'attn-decode',
+    params: { ...ATTN, context, variant: Number(variant) },
+  })),
+);
+
+/**
+ * Lesson 11's tiny LM (lib/lm/tiny-lm.ts), one training step: vocabulary 73, d = 64, 2 blocks of
+ * MHA (8 heads of 8, RoPE, causal) and a SwiGLU FFN of 128, RMSNorm, batch 16 × 64 tokens,
+ * next-token cross-entropy, Adam at 3e-3 (epsilon 1e-7 on both sides). -> the loss [].
+ */
+const TINYLM = { vocab: 73, d: 64, layers: 2, heads: 8, hidden: 128, batch: 16, context: 64, lr: 3e-3 };
+
 /** @type {BenchCase[]} */
 const CASES = [
   { id: 'matmul-256', title: 'matmul 256²', kind: 'matmul', params: { n: 256 }, flops: 2 * 256 ** 3 },
@@ -84,6 +125,13 @@ const CASES = [
   { id: 'distill-step-live', title: 'distill step, live', kind: 'distill-step', params: { ...DISTILL, live: 1 } },
   { id: 'distill-epoch', title: 'epoch, cached', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 0 } },
   { id: 'distill-epoch-live', title: 'epoch, live', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 1 } },
+  // Lesson 05: the student's inference, also run in onnxruntime-node (ORT_KINDS).
+  { id: 'student-infer-1', title: 'student, batch 1', kind: 'student-infer', params: { ...STUDENT_INFER, batch: 1 } },
+  { id: 'student-infer-256', title: 'student, batch 256', kind: 'student-infer', params: { ...STUDENT_INFER, batch: 256 } },
+  { id: 'moe-sparse', title: 'MoE top-2 of 8, sparse', kind: 'moe', params: { ...MOE, dense: 0 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.topK * 4 * MOE.d * MOE.h) },
+  { id: 'moe-dense', title: 'MoE, all 8 experts run', kind: 'moe', params: { ...MOE, dense: 1 }, flops: 3 * MOE.tokens * (2 * MOE.d * MOE.experts + MOE.experts * 4 * MOE.d * MOE.h) },
+  ...ATTN_CASES,
+  { id: 'tinylm-train-step', title: 'tiny LM train step (16 × 64 tokens)', kind: 'tinylm-step', params: TINYLM },
 ];
 
 /**
@@ -299,7 +347,124 @@ const TFJS_KINDS = {
       dispose: d.dispose,
     };
   },
+  // The MoE layer's forward + backward (see MOE): hash-filled router and expert kernels, no
+  // biases. -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
+  moe: (p) => {
+    const [n, d, h, E] = [p.tokens ?? 0, p.d ?? 0, p.h ?? 0, p.experts ?? 0];
+    const layer = lib.moe({ experts: E, topK: p.topK ?? 1, expertHidden: h, units: d, useBias: false, dispatch: p.dense === 1 ? 'dense' : 'sparse' });
+    layer.build([null, d]);
+    // getWeights order: the trainable weights as created, then the non-trainable routing bias
+    const weights = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
+    for (let e = 0; e < E; e++) weights.push(hashFill(d, h, 50 + e, glorot(d, h)), hashFill(h, d, 60 + e, glorot(h, d))); // w1 [d, h], w2 [h, d]
+    weights.push(tf.zeros([E])); // routing bias [E]
+    layer.setWeights(weights);
+    tf.dispose(weights);
+    const x = hashFill(n, d, 40, 1); // [n, d]
+    const vars = layer.trainableWeights.map((w) => /** @type {import('@tensorflow/tfjs').Variable} */ (w.read()));
+    const routerName = vars[0]?.name ?? '';
+    const run = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const r = lib.moeForward(layer, x);
+        tf.dispose([r.auxLoss, r.balanceLoss, r.zLoss]);
+        return /** @type {import('@tensorflow/tfjs').Scalar} */ (tf.mean(tf.square(r.output)));
+      }, vars);
+      const router = /** @type {Tensor} */ (grads[routerName]);
+      tf.dispose([value, ...Object.values(grads).filter((g) => g !== router)]);
+      return router;
+    };
+    return { run, dispose: () => { x.dispose(); layer.dispose(); } };
+  },
+  // One decoding step after a hash-filled cache of `context` tokens (see ATTN). -> [1, 1, d]
+  'attn-decode': (p) => {
+    const [d, h, dh, T] = [p.d ?? 0, p.heads ?? 0, p.headDim ?? 0, p.context ?? 0];
+    const mla = p.variant !== 0;
+    const layer = mla
+      ? new lib.MultiHeadLatentAttention({ dModel: d, nHeads: h, headDim: dh, qLatent: p.qLatent ?? 0, kvLatent: p.kvLatent ?? 0, ropeHeadDim: p.ropeDim ?? 0, maxContext: T + 1, absorb: p.variant === 2 })
+      : new lib.GroupedQueryAttention({ dModel: d, nHeads: h, headDim: dh, maxContext: T + 1 });
+    const x = /** @type {import('@tensorflow/tfjs').Tensor3D} */ (tf.tidy(() => tf.reshape(hashFill(1, d, 84, 1), [1, 1, d]))); // the new token [1, 1, d]
+    tf.dispose(/** @type {Tensor} */ (layer.apply(x))); // builds the weights
+    // getWeights order, each [in, out]: GQA wq wk wv wo; MLA wDQ wUQ wQR wDKV wUK wUV wKR wO
+    const weights = layer.getWeights().map((w, i) => hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 70 + i, glorot(w.shape[0] ?? 0, w.shape[1] ?? 0)));
+    layer.setWeights(weights);
+    tf.dispose(weights);
+    /** @type {Record<string, Tensor>} */
+    const tensors = tf.tidy(() => mla
+      ? { cKV: tf.reshape(hashFill(T, p.kvLatent ?? 0, 82, 1), [1, T, p.kvLatent ?? 0]), kR: tf.reshape(hashFill(T, p.ropeDim ?? 0, 83, 1), [1, T, p.ropeDim ?? 0]) }
+      : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }); // [1, h, T, dh]
+    const cache = { length: T, tensors };
+    const run = () => {
+      const out = layer.forward(x, cache);
+      tf.dispose(Object.values(out.cache.tensors)); // the extended cache (new tensors); the old one is kept
+      return /** @type {Tensor} */ (out.y);
+    };
+    return { run, dispose: () => { tf.dispose([x, ...Object.values(tensors)]); layer.dispose(); } };
+  },
+  // One Adam step of the tiny LM on a fixed batch (see TINYLM). -> the loss []
+  'tinylm-step': (p) => {
+    const [V, d, B, T] = [p.vocab ?? 0, p.d ?? 0, p.batch ?? 0, p.context ?? 0];
+    const lm = new lib.TinyLM({ vocabSize: V, dModel: d, nLayers: p.layers ?? 0, attention: { kind: 'mha', nHeads: p.heads ?? 0 }, ffn: { kind: 'dense', hidden: p.hidden ?? 0 }, maxContext: T, seed: 0 });
+    // getWeights order: embedding [V, d]; per block gain [d], wq wk wv wo, gain [d], w1 w3 [d, H], w2 [H, d]; final gain [d]; head [d, V]
+    const weights = lm.getWeights().map((w, i) => (w.rank === 1 ? tf.ones(w.shape) : hashFill(w.shape[0] ?? 0, w.shape[1] ?? 0, 100 + i, i === 0 ? 1 : glorot(w.shape[0] ?? 0, w.shape[1] ?? 0))));
+    lm.setWeights(weights);
+    tf.dispose(weights);
+    const ids = tf.tensor2d(Array.from({ length: B * (T + 1) }, (_, k) => (Math.floor(k / (T + 1)) * 7 + (k % (T + 1)) * 13 + Math.floor(k / 5)) % V), [B, T + 1], 'int32'); // [B, T + 1]
+    const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+    const vars = lm.trainableVariables();
+    const run = () => /** @type {Tensor} */ (optimizer.minimize(() => lm.loss(/** @type {import('@tensorflow/tfjs').Tensor2D} */ (ids)), true, vars));
+    return { run, dispose: () => { ids.dispose(); optimizer.dispose(); lm.dispose(); } };
+  },
 };
+
+// Lesson 05: the student (denseStack seed 20, as in distillSetup) in inference mode. -> [b, 10]
+TFJS_KINDS['student-infer'] = (p) => {
+  const model = denseStack([p.inputs ?? 0, p.hidden ?? 0, p.classes ?? 0], 20);
+  const x = hashFill(p.batch ?? 0, p.inputs ?? 0, 11, 1); // [b, 64]
+  return { run: () => /** @type {Tensor} */ (model.predict(x)), dispose: () => { model.dispose(); x.dispose(); } };
+};
+
+/**
+ * Cases that also run in onnxruntime-node (CPU, 1 thread): the same model exported by the lib's
+ * exportOnnx. `run` resolves to the logits.
+ * @type {Record<string, (p: Record<string, number>) => Promise<{ run: () => Promise<Float32Array>, dispose: () => Promise<void> }>>}
+ */
+const ORT_KINDS = {
+  'student-infer': async (p) => {
+    const model = denseStack([p.inputs ?? 0, p.hidden ?? 0, p.classes ?? 0], 20);
+    const bytes = lib.exportOnnx(model, { softmax: false });
+    model.dispose();
+    const x = hashFill(p.batch ?? 0, p.inputs ?? 0, 11, 1); // [b, 64]
+    const data = /** @type {Float32Array} */ (x.dataSync());
+    x.dispose();
+    const session = await lib.OnnxModel.load(bytes, { threads: 1 });
+    return { run: () => session.logits(data, p.batch ?? 0), dispose: () => session.dispose() };
+  },
+};
+
+/**
+ * Runs one case in onnxruntime-node, or returns null when it has no ONNX twin or onnxruntime is
+ * not installed (then the reason is printed once).
+ * @param {BenchCase} c
+ * @param {Timing} timing
+ */
+async function runOrtCase(c, timing) {
+  const build = ORT_KINDS[c.kind];
+  if (!build) return null;
+  try {
+    require.resolve('onnxruntime-node');
+  } catch {
+    return { available: false, reason: 'onnxruntime-node is not installed' };
+  }
+  const impl = await build(c.params);
+  try {
+    const first = await impl.run();
+    let sumSq = 0;
+    for (const v of first) sumSq += v * v;
+    const stats = await lib.timeIt(() => impl.run(), timing);
+    return { available: true, check: Math.sqrt(sumSq), stats };
+  } finally {
+    await impl.dispose();
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Timing: the lib's timeIt (lib/measure.ts), tinybench-like: `warmup` untimed runs, then timed
@@ -576,7 +741,7 @@ function writeJsonAtomic(path, value) {
 
 const HELP = `usage: npm run bench -- [options]
   --backend NAME     cpu, wasm or tensorflow (default: the lib's choice, or $FRUGAL_BACKEND)
-  --all-backends     run wasm and cpu, one table each
+  --all-backends     run tensorflow (when npm run setup:native installed it), wasm and cpu
   --json PATH        also write the results as JSON (e.g. out/bench.json)
   --cases IDS        comma-separated case ids (${CASES.map((c) => c.id).join(', ')})
   --time S           time each case for at least S seconds (default 0.5)
@@ -638,7 +803,17 @@ async function main() {
   }
 
   /** @type {(string | undefined)[]} */
-  const forces = opt['all-backends'] ? ['wasm', 'cpu'] : [opt.backend && lib.parseBackendName(opt.backend, '--backend')];
+  /** True when the real @tensorflow/tfjs-node (npm run setup:native), not danfojs's alias, is installed. */
+  const nativeInstalled = () => {
+    try {
+      return require('@tensorflow/tfjs-node/package.json').name === '@tensorflow/tfjs-node';
+    } catch {
+      return false;
+    }
+  };
+  const forces = opt['all-backends']
+    ? [...(nativeInstalled() ? ['tensorflow'] : []), 'wasm', 'cpu']
+    : [opt.backend && lib.parseBackendName(opt.backend, '--backend')];
 
   // Other work on the machine skews timings: the load average goes in the header.
   const loadBefore = os.loadavg()[0] ?? NaN;
@@ -658,6 +833,14 @@ async function main() {
       if (profile) results[c.id].profile[report.backend] = profile;
       results[c.id].check[report.backend] = check;
     }
+  }
+
+  // onnxruntime-node, for the cases that have an ONNX twin (one thread, like tfjs-wasm in Node).
+  for (const c of cases) {
+    if (!ORT_KINDS[c.kind]) continue;
+    process.stderr.write(`bench: onnxruntime-node ${c.id}\n`);
+    results[c.id].ort = await runOrtCase(c, timing);
+    if (results[c.id].ort?.available) results[c.id].check.ort = results[c.id].ort.check;
   }
 
   const cpus = os.availableParallelism();
@@ -685,6 +868,15 @@ async function main() {
       r.relDiff[rep.backend] = rel;
       if (rel > worst.rel) worst = { rel, where: `${c.id} on ${rep.backend}` };
       if (!(rel <= CHECK_TOLERANCE)) mismatches.push(`${c.id} on ${rep.backend}: tfjs ${r.check[rep.backend]} vs torch ${t.check}`);
+    }
+  }
+
+  for (const c of cases) {
+    const r = results[c.id];
+    if (!r.ort?.available) continue;
+    for (const rep of reports) {
+      const rel = Math.abs(r.check[rep.backend] - r.ort.check) / Math.max(Math.abs(r.ort.check), 1e-12);
+      if (!(rel <= CHECK_TOLERANCE)) mismatches.push(`${c.id}: onnxruntime ${r.ort.check} vs tfjs ${rep.backend} ${r.check[rep.backend]}`);
     }
   }
 
@@ -721,6 +913,18 @@ async function main() {
         : `results agree with PyTorch within ${CHECK_TOLERANCE} relative` +
             ` (largest: ${worst.rel.toExponential(1)}, ${worst.where || 'none'})`,
     );
+  }
+  const ortCases = cases.filter((c) => results[c.id].ort);
+  if (ortCases.length) {
+    const rows = [['case', 'stat', ...reports.map((rep) => `tfjs ${rep.backend}`), 'onnxruntime 1 thr', ...torchThreads.map((t) => `torch ${t} thr`)]];
+    for (const c of ortCases) {
+      const r = results[c.id];
+      const ort = r.ort.available ? fmtTime(r.ort.stats.medianMs) : 'n/a';
+      rows.push([c.title, 'median', ...reports.map((rep) => fmtTime(r.tfjs[rep.backend].medianMs)), ort, ...torchThreads.map((t) => (r.torch?.[t] ? fmtTime(r.torch[t].medianMs) : 'n/a'))]);
+    }
+    const why = ortCases.map((c) => results[c.id].ort).find((o) => !o.available)?.reason;
+    out.push('', `lesson 05, the student's inference side by side: tfjs, onnxruntime-node (the lib's ONNX export, CPU)${why ? ` (onnxruntime: ${why})` : ''}, PyTorch`, '');
+    out.push(alignTable(rows));
   }
   if (opt.profile) {
     for (const rep of reports) out.push('', renderProfile(cases, rep.backend, results, torch.available));

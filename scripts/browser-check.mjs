@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// @ts-check
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
 /**
  * Checks executed notebooks the way a reader sees them: exports each to HTML
  * (scripts/export-html.mjs), opens it in headless Chromium (Debian's, through playwright-core,
@@ -33,11 +36,16 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 const ERROR_OUTPUTS = '.output_error, .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]';
 const RENDER_TIMEOUT_MS = 30_000;
 
-/** Checks one notebook in `browser`; returns the problems found (empty when it passes). */
+/**
+ * Checks one notebook in `browser`; returns the problems found (empty when it passes).
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} nbPath
+ */
 async function checkNotebook(browser, nbPath) {
   const name = path.basename(nbPath, '.ipynb');
-  const nb = JSON.parse(fs.readFileSync(nbPath, 'utf8'));
+  const nb = /** @type {import('./lib/env.mjs').Notebook} */ (JSON.parse(fs.readFileSync(nbPath, 'utf8')));
   const expected = countPlotlyOutputs(nb);
+  /** @type {string[]} */
   const problems = [];
   const errorOutputs = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === 'error');
   for (const o of errorOutputs) problems.push(`error output in the notebook: ${o.ename ?? ''}: ${o.evalue ?? ''}`);
@@ -66,7 +74,12 @@ async function checkNotebook(browser, nbPath) {
   }
 }
 
-/** Opens a local page with every network request blocked (and reported), and errors recorded. */
+/**
+ * Opens a local page with every network request blocked (and reported), and errors recorded.
+ * @param {import('playwright-core').Page} page
+ * @param {string} file
+ * @param {string[]} problems
+ */
 export async function openPage(page, file, problems) {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => m.type() === 'error' && problems.push(`console error: ${m.text()}`));
@@ -80,8 +93,13 @@ export async function openPage(page, file, problems) {
   await page.goto(pathToFileURL(file).href, { waitUntil: 'load', timeout: RENDER_TIMEOUT_MS });
 }
 
-/** Waits for KaTeX and checks that `expected` formulas rendered, none in error. */
+/**
+ * Waits for KaTeX and checks that `expected` formulas rendered, none in error.
+ * @param {import('playwright-core').Page} page
+ * @param {number} expected
+ */
 export async function checkFormulas(page, expected) {
+  /** @type {string[]} */
   const problems = [];
   if (expected === 0) return problems;
   await page
@@ -96,7 +114,10 @@ export async function checkFormulas(page, expected) {
   return problems;
 }
 
-/** The notebooks to check: the arguments, else out/lessons/*.ipynb. */
+/**
+ * The notebooks to check: the arguments, else out/lessons/*.ipynb.
+ * @param {string[]} args
+ */
 function notebooks(args) {
   if (args.length) return args;
   const dir = path.join(ROOT, 'out', 'lessons');
@@ -104,13 +125,18 @@ function notebooks(args) {
   return found.map((f) => path.join(dir, f));
 }
 
-/** Checks one page of the book; returns the problems found. */
+/**
+ * Checks one page of the book; returns the problems found.
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} file
+ */
 async function checkBookPage(browser, file) {
+  /** @type {string[]} */
   const problems = [];
   const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
   try {
     await openPage(page, file, problems);
-    const meta = async (name) => Number((await page.getAttribute(`meta[name="${name}"]`, 'content').catch(() => null)) ?? 0);
+    const meta = async (/** @type {string} */ name) => Number((await page.getAttribute(`meta[name="${name}"]`, 'content').catch(() => null)) ?? 0);
     const figures = await meta('frugal-figures');
     const formulas = await meta('frugal-formulas');
     if (figures > 0) {
@@ -122,7 +148,7 @@ async function checkBookPage(browser, file) {
     if (drawn !== figures) problems.push(`${figures} figure(s) announced, ${drawn} rendered (svg.main-svg)`);
     problems.push(...(await checkFormulas(page, formulas)));
     const links = await page.$$eval('a[href]', (as) => as.map((a) => a.getAttribute('href') ?? ''));
-    const local = [...new Set(links.filter((h) => h && !h.startsWith('#') && !/^[a-z]+:/i.test(h)).map((h) => h.split('#')[0]))];
+    const local = [...new Set(links.filter((h) => h && !h.startsWith('#') && !/^[a-z]+:/i.test(h)).map((h) => h.split('#')[0] ?? ''))];
     for (const h of local) if (h && !fs.existsSync(path.resolve(path.dirname(file), h))) problems.push(`broken link: ${h}`);
     const shot = path.join(ROOT, 'out', 'screenshots', `book-${path.basename(file, '.html')}.png`);
     writeFileAtomic(shot, await page.screenshot({ fullPage: false }));
@@ -132,7 +158,11 @@ async function checkBookPage(browser, file) {
   }
 }
 
-/** Checks the book in `dir`: index.html and every page it links to. Returns the exit code. */
+/**
+ * Checks the book in `dir`: index.html and every page it links to. Returns the exit code.
+ * @param {import('playwright-core').Browser} browser
+ * @param {string} dir
+ */
 async function checkBook(browser, dir) {
   const index = path.join(dir, 'index.html');
   if (!fs.existsSync(index)) {
@@ -142,8 +172,7 @@ async function checkBook(browser, dir) {
   const queue = [index];
   const seen = new Set(queue);
   let failed = 0;
-  while (queue.length) {
-    const file = queue.shift();
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
     const t0 = Date.now();
     let r;
     try {
@@ -204,13 +233,13 @@ async function main() {
       } catch (e) {
         result = { name: path.basename(nbPath), problems: [e instanceof Error ? e.message : String(e)] };
       }
-      const rel = (p) => path.relative(process.cwd(), p);
+      const rel = (/** @type {string} */ p) => path.relative(process.cwd(), p);
       if (result.problems.length) {
         failed++;
         console.error(`FAIL ${nbPath}`);
         for (const p of result.problems) console.error(`  - ${p}`);
       } else {
-        console.log(`ok   ${nbPath}: ${result.expected} figure(s) rendered, ${rel(result.outPath)}, ${rel(result.shot)} (${Date.now() - t0} ms)`);
+        console.log(`ok   ${nbPath}: ${result.expected} figure(s) rendered, ${rel(result.outPath ?? '')}, ${rel(result.shot ?? '')} (${Date.now() - t0} ms)`);
       }
     }
   } finally {

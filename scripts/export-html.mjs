@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// @ts-check
 /**
  * Converts an executed notebook into one self-contained, interactive HTML page.
  *
@@ -41,7 +42,10 @@ const TEMPLATE = `{%- extends 'index.html.j2' -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 `;
 
-/** Markdown with its code (fenced, indented by a fence, inline) removed. */
+/**
+ * Markdown with its code (fenced, inline) removed.
+ * @param {string} md
+ */
 function proseOf(md) {
   return md.replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '').replace(/\\\$/g, '');
 }
@@ -49,6 +53,7 @@ function proseOf(md) {
 /**
  * The number of formulas in the notebook's markdown cells: `$$…$$` and `$…$` outside code, the
  * way KaTeX's auto-render finds them. browser-check expects one rendered formula for each.
+ * @param {import('./lib/env.mjs').Notebook} nb
  */
 export function countFormulas(nb) {
   let n = 0;
@@ -100,6 +105,7 @@ function katexInlineCss() {
 /**
  * The <head> scripts and styles of a page: inline copies (a standalone page), or links to a
  * shared assets folder (`assetsHref`, the book).
+ * @param {{ figures: number, formulas: number, assetsHref?: string }} o
  */
 function headAssets({ figures, formulas, assetsHref }) {
   const parts = [];
@@ -123,6 +129,8 @@ function headAssets({ figures, formulas, assetsHref }) {
 /**
  * Copies plotly.js, KaTeX (script, auto-render, CSS, fonts) and `css` into `dir` (the book's
  * assets folder), once for every page.
+ * @param {string} dir
+ * @param {string} [css]
  */
 export function writeAssets(dir, css = '') {
   fs.mkdirSync(path.join(dir, 'katex', 'contrib'), { recursive: true });
@@ -134,30 +142,40 @@ export function writeAssets(dir, css = '') {
   writeFileAtomic(path.join(dir, 'book.css'), css);
 }
 
-/** Every output of the notebook's code cells. */
+/**
+ * Every output of the notebook's code cells.
+ * @param {import('./lib/env.mjs').Notebook} nb
+ */
 function outputsOf(nb) {
   return (nb.cells ?? []).flatMap((c) => (c.cell_type === 'code' ? (c.outputs ?? []) : []));
 }
 
-/** The number of outputs carrying a plotly figure. */
+/**
+ * The number of outputs carrying a plotly figure.
+ * @param {import('./lib/env.mjs').Notebook} nb
+ */
 export function countPlotlyOutputs(nb) {
   return outputsOf(nb).filter((o) => o.data?.[PLOTLY_MIME] !== undefined).length;
 }
 
-/** JSON that is safe inside <script>: no `</script>`, no line separators that end JS strings. */
+/**
+ * JSON that is safe inside <script>: no `</script>`, no line separators that end JS strings.
+ * @param {unknown} value
+ */
 function scriptJson(value) {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 
 /**
  * Adds a `text/html` part (div + `Plotly.newPlot` + <noscript> PNG) to every plotly output, in place.
+ * @param {import('./lib/env.mjs').Notebook} nb
  * @returns the number of figures.
  */
 export function addPlotlyHtml(nb) {
   let n = 0;
   for (const out of outputsOf(nb)) {
     const raw = out.data?.[PLOTLY_MIME];
-    if (raw === undefined) continue;
+    if (raw === undefined || out.data === undefined) continue;
     const fig = typeof raw === 'string' ? JSON.parse(raw) : raw;
     const id = `frugal-plot-${n++}`;
     const png = out.data['image/png'];
@@ -178,6 +196,8 @@ export function addPlotlyHtml(nb) {
 
 /**
  * Exports `nbPath` to `outPath` (default out/html/<name>.html).
+ * @param {string} nbPath
+ * @param {string} [outPath]
  * @param {object} [options]
  * @param {string} [options.assetsHref] link plotly.js and KaTeX from this folder (relative to the
  *   page) instead of inlining them (the book).

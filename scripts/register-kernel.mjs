@@ -1,3 +1,4 @@
+// @ts-check
 // Registers the course's kernel spec `frugal-ai` for the current user, pointing at this
 // checkout's tslab. Run again after moving the checkout (npm run setup does it).
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';

@@ -1,10 +1,11 @@
+// @ts-check
 // npm run lessons [-- 00 03 ...]: executes lessons headless through this checkout's course
 // kernel (nbclient, as jupyter nbconvert --execute does), writes the executed copies to
 // out/lessons/ (git-ignored), prints each lesson's wall time, and fails on any cell error,
 // naming the cell and the error.
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ROOT, jupyterPython, listLessons, run, writeFileAtomic } from './lib/env.mjs';
+import { ROOT, listLessons, pythonWith, run, writeFileAtomic } from './lib/env.mjs';
 import { checkoutKernelEnv } from './register-kernel.mjs';
 
 const filters = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -14,9 +15,10 @@ if (lessons.length === 0) {
   console.error(`no lesson matches ${JSON.stringify(filters)} in notebooks/`);
   process.exit(1);
 }
-const python = jupyterPython();
-if (!python || run(python, ['-c', 'import nbclient']).status !== 0) {
-  console.error('nbclient not found for the Jupyter Python: run npm run setup');
+// Jupyter's Python, or another that has nbclient (Debian's python3-nbclient, for instance).
+const python = pythonWith(['nbclient', 'nbformat', 'jupyter_client']);
+if (!python) {
+  console.error('nbclient not found for any Python here: run npm run setup (or pip install nbclient)');
   process.exit(1);
 }
 

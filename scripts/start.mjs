@@ -1,3 +1,4 @@
+// @ts-check
 // npm start: opens the lessons in JupyterLab when installed, else in the classic Notebook.
 // Lessons select the course kernel (frugal-ai) in their metadata. Extra arguments go to Jupyter.
 import { spawn } from 'node:child_process';

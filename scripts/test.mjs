@@ -1,3 +1,4 @@
+// @ts-check
 // npm test: every check of the course, in order, each timed. All steps run even after a
 // failure, so one run shows everything that is wrong; the exit code is 1 if any failed.
 // `npm test -- --quick` skips the lessons, the browser check and the kernel suite.
@@ -5,22 +6,25 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from './lib/env.mjs';
 
 const quick = process.argv.includes('--quick');
+/** @typedef {[name: string, cmd: string, args: string[]]} Step */
+/** @type {Step[]} */
 const steps = [
   ['typecheck (lib, tests)', 'npm', ['run', '-s', 'typecheck']],
   ['build lib', 'npm', ['run', '-s', 'build']],
   ['typecheck (lessons)', 'node', ['scripts/typecheck-lessons.mjs']],
   ['unit tests (vitest)', 'npx', ['vitest', 'run']],
   ['markdownlint', 'node', ['scripts/lint-md.mjs']],
+  ['eslint (typescript-eslint, type-checked)', 'npm', ['run', '-s', 'lint']],
   ...(quick
     ? []
-    : [
+    : /** @type {Step[]} */ ([
         ['lessons, headless', 'node', ['scripts/run-lessons.mjs']],
         ['exercises (student and solution editions)', 'node', ['scripts/student.mjs', '--check']],
         ['reproducibility (lesson 01 twice, identical figures)', 'node', ['scripts/reproduce.mjs', '--twice', '01']],
         ['browser check', 'node', ['scripts/browser-check.mjs']],
         ['lesson 00 in JupyterLab (Chromium)', 'node', ['scripts/jupyterlab-check.mjs', '00']],
         ['kernel conformance', 'node', ['scripts/kernel-test.mjs']],
-      ]),
+      ])),
 ];
 
 const results = [];

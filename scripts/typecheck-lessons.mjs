@@ -1,3 +1,4 @@
+// @ts-check
 // Typechecks the lessons' code strictly (tslab itself compiles cells without `strict`).
 // Each notebook's code cells are joined into one module under out/typecheck/ (identical import
 // lines kept once) and checked with the project's TypeScript; errors are mapped back to
@@ -11,9 +12,11 @@ mkdirSync(dir, { recursive: true });
 const maps = new Map(); // file -> [{cell, line}] per generated line
 const files = [];
 for (const nbPath of listLessons()) {
-  const nb = JSON.parse(readFileSync(nbPath, 'utf8'));
+  const nb = /** @type {import('./lib/env.mjs').Notebook} */ (JSON.parse(readFileSync(nbPath, 'utf8')));
   const imports = new Set();
+  /** @type {[string, { cell: number, line: number } | null][]} */
   const head = [];
+  /** @type {[string, { cell: number, line: number } | null][]} */
   const body = [];
   nb.cells.forEach((cell, i) => {
     if (cell.cell_type !== 'code') return;
@@ -40,7 +43,7 @@ if (files.length === 0) {
 const tsconfig = {
   compilerOptions: {
     target: 'ES2022', module: 'ES2022', moduleResolution: 'bundler', lib: ['ES2022'], types: ['node'],
-    strict: true, noEmit: true, skipLibCheck: true, esModuleInterop: true, typeRoots: [join(ROOT, 'node_modules', '@types')],
+    strict: true, noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: true, esModuleInterop: true, typeRoots: [join(ROOT, 'node_modules', '@types')],
   },
   files,
 };
@@ -49,7 +52,8 @@ const r = run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin',
 let errors = 0;
 for (const line of (r.stdout + r.stderr).split('\n').filter(Boolean)) {
   const m = line.match(/^(.*\.ts)\((\d+),(\d+)\): (.*)$/);
-  const map = m && maps.get(join(ROOT, m[1])) ? maps.get(join(ROOT, m[1])) : m ? maps.get(m[1]) : null;
+  const file = m?.[1] ?? '';
+  const map = m ? (maps.get(join(ROOT, file)) ?? maps.get(file) ?? null) : null;
   if (m && map) {
     const at = map.at[Number(m[2]) - 1];
     console.log(`${map.nb} cell ${at?.cell ?? '?'} line ${at?.line ?? '?'}: ${m[4]}`);

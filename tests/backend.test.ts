@@ -5,7 +5,9 @@ import {
   explainLoadError,
   initBackend,
   parseBackendName,
+  orderForWorkload,
   selectBackend,
+  type Workload,
 } from '../lib/backend';
 
 /** A stub candidate: loads when `fails` is undefined, else throws it. */
@@ -95,13 +97,36 @@ describe('initBackend (real tfjs)', () => {
   it('reports the native engines as not installed here, and the danfojs alias as not the engine', async () => {
     const r = await initBackend({ force: 'cpu' });
     expect(r.backend).toBe('cpu');
-    const auto = await initBackend({ force: 'wasm' });
+    const auto = await initBackend({ force: 'wasm', workload: 'large' });
     expect(auto.backend).toBe('wasm');
     expect(auto.attempts.map((a) => a.label)).toEqual([
       '@tensorflow/tfjs-node-gpu',
       '@tensorflow/tfjs-node',
       '@tensorflow/tfjs-backend-wasm',
     ]);
+  });
+});
+
+describe('orderForWorkload', () => {
+  const names = (cs: readonly BackendCandidate[]) => cs.map((c) => c.label);
+  const all = [stub('tensorflow', 'gpu'), stub('tensorflow', 'node'), stub('wasm', 'wasm'), stub('cpu', 'cpu')];
+  it('large keeps native TensorFlow first', () => {
+    expect(names(orderForWorkload(all, 'large'))).toEqual(['gpu', 'node', 'wasm', 'cpu']);
+  });
+  it('small puts wasm first and keeps the rest in order', () => {
+    expect(names(orderForWorkload(all, 'small'))).toEqual(['wasm', 'gpu', 'node', 'cpu']);
+  });
+  it('small picks wasm even where native TensorFlow loads', async () => {
+    const r = await selectBackend(orderForWorkload(all, 'small'));
+    expect(r.label).toBe('wasm');
+  });
+  it('rejects an unknown workload, naming it', () => {
+    expect(() => orderForWorkload(all, 'huge' as Workload)).toThrow(/workload must be one of small, large, got "huge"/);
+  });
+  it('initBackend reports the workload and why; small is the default', async () => {
+    const r = await initBackend({ force: 'cpu' });
+    expect(r.workload).toBe('small');
+    expect(r.why).toMatch(/per-kernel overhead/);
   });
 });
 

@@ -45,6 +45,8 @@ export interface TrainOptions {
   validation?: { x: tf.Tensor2D; y: tf.Tensor1D };
   /** A live display in the notebook (default true), or a label for it. */
   progress?: boolean | string;
+  /** Runs after each optimiser step (1-based step count), e.g. to re-apply pruning masks. */
+  afterStep?: (step: number) => void;
 }
 
 export interface TrainHistory {
@@ -135,6 +137,7 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
       lossSum += l;
       batches++;
       history.steps++;
+      options.afterStep?.(history.steps);
     }
     history.loss.push(lossSum / batches);
     const metrics: Record<string, number> = { loss: lossSum / batches };

@@ -1,3 +1,5 @@
+// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
+// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
 // What the course's lessons say about themselves, read from their first markdown cell: the
 // title, the goals ("In this lesson you will:"), the prerequisites and the lessons they build on.
 // The course map (README, the book's index) and RESULTS.md are made from it.

@@ -1,3 +1,5 @@
+// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
+// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
 // Exercises in lessons, and the student edition of a lesson.
 //
 // The convention (see BRIEF and docs/exercises.md):

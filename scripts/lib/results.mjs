@@ -1,3 +1,5 @@
+// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
+// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
 // RESULTS.md: every key figure of the course (lib/results/expected.ts, EXPECTED) with the value
 // the lessons recorded through checkResult ($FRUGAL_RESULTS_DIR/<lesson>.jsonl).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';

@@ -74,6 +74,17 @@ export function logSoftmaxAtol(scaledLogits: ArrayLike<number>): number {
   return Math.max(ATOL, 1e-7 * m);
 }
 
+/**
+ * Absolute tolerance for an entropy over `classes` probabilities. When one probability is close
+ * to 1, float32 rounds it to within one ulp (2^-23 ≈ 1.19e-7) and its `p log p` term carries an
+ * absolute error of that size, whatever the entropy's own size; each of the `classes` terms can
+ * add one such error. Native TensorFlow (oneDNN) shows 1.4e-7 on an entropy of 5.6e-4 at T = 0.5;
+ * cpu and wasm happen to land closer.
+ */
+export function entropyAtol(classes: number): number {
+  return Math.max(ATOL, classes * 2 ** -23);
+}
+
 /** Returns null when all close, else a message naming the worst element. */
 export function compareClose(
   actual: ArrayLike<number>,

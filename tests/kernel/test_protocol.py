@@ -240,6 +240,14 @@ class ExecuteTests(KernelCase):
         msg_id = self.kc.history(hist_access_type="search", pattern="'hist-'*", output=False, raw=True)
         self.assertEqual(self.shell_reply(msg_id)["content"]["history"][-1][1], n)
 
+    def test_a_timer_handle_is_one_line(self):
+        # Issue 14: util.inspect shows a Timeout as 14 lines of internals.
+        text = self.value("setTimeout(() => {}, 0)")
+        self.assertRegex(text, r"^Timeout (\d+) \(setTimeout handle: clearTimeout\(\1\) cancels it\)$")
+        text = self.value("const iv = setInterval(() => {}, 1000);\nclearInterval(iv);\niv")
+        self.assertRegex(text, r"^Timeout \d+ \(setInterval handle: clearInterval\(\d+\) cancels it\)$")
+        self.assertEqual(self.value("setImmediate(() => {})"), "Immediate (setImmediate handle)")
+
     def test_comm_info_reply(self):
         reply = self.shell_reply(self.kc.comm_info())
         self.assertEqual(reply["msg_type"], "comm_info_reply")
@@ -355,6 +363,20 @@ class InterruptTests(KernelCase):
         self.assertGreater(int(self.value("steps")), 0)
         self.assert_alive_and_no_tensor_left(terminated=True)
 
+    def test_twenty_interrupted_synchronous_loops_leak_nothing(self):
+        # The ±1 that a single terminated loop allows must not add up: a leak of one tensor per
+        # interrupt would leave 20 here. The bound of 3 leaves room for the bookkeeping race
+        # (docs/kernel.md, "Interrupts"), which goes either way and does not accumulate.
+        start = int(self.value("tf.memory().numTensors"))
+        for i in range(20):
+            run = self.run_cell("for (;;) { step(); steps++; }", interrupt_after=0.4)
+            self.assertEqual(run.reply.get("ename"), "KeyboardInterrupt", f"interrupt {i}")
+        self.assertEqual(self.value("tf.engine().state.scopeStack.length"), "0")
+        drift = int(self.value("tf.memory().numTensors")) - start
+        self.assertLessEqual(abs(drift), 3, f"20 interrupts changed the tensor count by {drift}")
+        if drift:
+            self.value("before = tf.memory().numTensors")
+
     def test_interrupt_a_loop_that_awaits(self):
         run = self.run_cell("steps = 0;\nfor (;;) { step(); steps++; await tf.nextFrame(); }", interrupt_after=1.5)
         self.assertEqual(run.reply["ename"], "KeyboardInterrupt")
@@ -414,6 +436,181 @@ class InterruptTests(KernelCase):
         self.assert_alive_and_no_tensor_left(terminated=True)
 
 
+
+class AsyncErrorsAfterALibraryLoads(KernelCase):
+    """Issue 7: `Promise.reject(...)` and an error thrown in a timer fail their cell, and the
+    kernel survives, after a library has loaded that listens to the process's error events
+    itself (tfjs-backend-wasm's emscripten code rethrows from both, which ended the process).
+    Each subclass loads one backend or library in its setup cell (`load`)."""
+
+    load = None  # the setup cell; None for this base class, which runs no tests
+    needs = None  # a package the setup needs; the class is skipped when it is not installed
+    env_extra = {}
+
+    @classmethod
+    def setUpClass(cls):
+        if cls.load is None:
+            raise unittest.SkipTest("base class")
+        if cls.needs and not os.path.exists(os.path.join(ROOT, "node_modules", *cls.needs.split("/"))):
+            raise unittest.SkipTest(f"{cls.needs} is not installed")
+        env = {**os.environ, "FRUGAL_PLOT_PNG": "0", **cls.env_extra}
+        cls.km, cls.kc = start_new_kernel(kernel_name=KERNEL, cwd=cls.cwd, env=env)
+        cls.setup = cls.collect(cls.kc.execute(cls.load), timeout=120)
+        # How many listeners the loaded code added to the process's error events.
+        cls.listeners = cls.collect(
+            cls.kc.execute("`${process.listenerCount('uncaughtException')} ${process.listenerCount('unhandledRejection')}`")
+        )
+
+    def setUp(self):
+        self.assertEqual(self.setup.reply["status"], "ok", self.setup.error)
+
+    def assert_alive(self):
+        self.assertTrue(self.km.is_alive(), "the kernel process ended")
+        self.assertEqual(self.value("40 + 2"), "42")
+
+    def test_1_unawaited_rejection_fails_its_cell_and_the_kernel_lives(self):
+        run = self.run_cell('Promise.reject(new Error("nope"));\n1')
+        self.assertEqual(run.reply["status"], "error")
+        self.assertEqual((run.reply["ename"], run.reply["evalue"]), ("Error", "nope"))
+        self.assertIn("nothing handled it", run.error["traceback"][0])
+        self.assert_alive()
+
+    def test_2_error_in_a_timer_fails_its_cell_and_the_kernel_lives(self):
+        run = self.run_cell("setTimeout(() => { throw new TypeError('in a timer'); }, 0);\n'done'")
+        self.assertEqual((run.reply["ename"], run.reply["evalue"]), ("TypeError", "in a timer"))
+        self.assertIsNone(run.result)
+        self.assert_alive()
+
+    def test_3_errors_after_the_cell_ended_go_to_stderr_and_the_kernel_lives(self):
+        run = self.run_cell(
+            "setTimeout(() => { throw new Error('late throw'); }, 200);\n"
+            "setTimeout(() => { Promise.reject(new Error('late reject')); }, 300);"
+        )
+        self.assertEqual(run.reply["status"], "ok", run.error)
+        late = self.late_stderr(2)
+        self.assertRegex(late, r"(?m)^UncaughtException: Error: late throw")
+        self.assertRegex(late, r"(?m)^UnhandledPromiseRejection: Error: late reject")
+        self.assert_alive()
+
+    def test_4_rejection_while_awaiting_fails_the_cell(self):
+        run = self.run_cell("setTimeout(() => { Promise.reject(new RangeError('while awaiting')); }, 50);\nawait new Promise((r) => setTimeout(r, 500));")
+        self.assertEqual((run.reply["ename"], run.reply["evalue"]), ("RangeError", "while awaiting"))
+        self.assert_alive()
+
+
+class AfterWasm(AsyncErrorsAfterALibraryLoads):
+    load = "import { initBackend } from '@frugal-ai/lib';\nconst report = await initBackend({ force: 'wasm' });\nreport.backend"
+
+    def test_0_wasm_is_loaded_and_listens_to_the_error_events(self):
+        self.assertEqual(self.setup.result["data"]["text/plain"], "'wasm'")
+        # The condition of the bug: emscripten's listeners are registered (they are set aside).
+        counts = [int(n) for n in self.listeners.result["data"]["text/plain"].strip("'").split()]
+        self.assertGreaterEqual(min(counts), 1, counts)
+
+
+class AfterCpu(AsyncErrorsAfterALibraryLoads):
+    load = "import { initBackend } from '@frugal-ai/lib';\nconst report = await initBackend({ force: 'cpu' });\nreport.backend"
+
+
+class AfterNativeTensorflow(AsyncErrorsAfterALibraryLoads):
+    """The native backend, where installed (npm install @tensorflow/tfjs-node); skipped otherwise."""
+
+    needs = "@tensorflow/tfjs-node/lib"
+    load = "import { initBackend } from '@frugal-ai/lib';\nconst report = await initBackend({ force: 'tensorflow' });\nreport.backend"
+
+
+class AfterDanfojsAndWasm(AsyncErrorsAfterALibraryLoads):
+    load = (
+        "import { initBackend, frame } from '@frugal-ai/lib';\n"
+        "import * as dfd from 'danfojs-node';\n"
+        "await initBackend({ force: 'wasm' });\n"
+        "const df = new dfd.DataFrame([{ a: 1, b: 2 }, { a: 3, b: 4 }]);\n"
+        "frame([{ a: 1 }]);\n"
+        "df.shape.join('x')"
+    )
+
+
+class AfterPlotlyRendering(AsyncErrorsAfterALibraryLoads):
+    """A figure shown with its PNG rendered by Chromium (playwright), after the WASM backend."""
+
+    env_extra = {"FRUGAL_PLOT_PNG": "1"}
+    load = (
+        "import { initBackend, lineFigure, show } from '@frugal-ai/lib';\n"
+        "await initBackend({ force: 'wasm' });\n"
+        "await show(lineFigure({ loss: [3, 2, 1] }, { title: 'loss' }));"
+    )
+
+    @classmethod
+    def setUpClass(cls):
+        if not (os.environ.get("FRUGAL_CHROMIUM") or os.path.exists("/usr/bin/chromium")):
+            raise unittest.SkipTest("no Chromium: plots render without a PNG")
+        super().setUpClass()
+
+    def test_0_the_figure_was_rendered_to_png(self):
+        shown = self.setup.of("display_data")
+        self.assertEqual(len(shown), 1)
+        self.assertIn("image/png", shown[0]["data"])
+
+
+class SoakTests(KernelCase):
+    """A long sequence of normal, failing and interrupted cells on the WASM backend: the kernel
+    stays alive, its tensor count returns exactly to where it was, and the execution counts
+    run on without a gap. FRUGAL_SOAK_ROUNDS sets the number of rounds (default 6)."""
+
+    ROUNDS = int(os.environ.get("FRUGAL_SOAK_ROUNDS", "6"))
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.setup = cls.collect(
+            cls.kc.execute(
+                "import * as tf from '@tensorflow/tfjs';\n"
+                "import { initBackend } from '@frugal-ai/lib';\n"
+                "await initBackend({ force: 'wasm' });\n"
+                "const x = tf.randomNormal([16, 16], 0, 1, 'float32', 1);\n"
+                "const w = tf.variable(tf.zeros([16, 16]));\n"
+                "const step = () => tf.tidy(() => { w.assign(w.add(tf.relu(tf.matMul(x, w).add(1)).mul(1e-6))); });\n"
+                "let steps = 0;\n"
+                "const before = tf.memory().numTensors;"
+            ),
+            timeout=120,
+        )
+
+    def test_soak(self):
+        self.assertEqual(self.setup.reply["status"], "ok", self.setup.error)
+        cells = [
+            # (code, interrupt_after, expected ename or None, expected text/plain or None)
+            ("step(); steps++", None, None, None),
+            ("tf.tidy(() => tf.ones([4]).sum().dataSync()[0])", None, None, "4"),
+            ('Promise.reject(new Error("nope"));\n1', None, "Error", None),
+            ("setTimeout(() => { throw new Error('timer'); }, 0);", None, "Error", None),
+            ("tf.tidy(() => { tf.ones([2]); throw new RangeError('inside tidy'); })", None, "RangeError", None),
+            ("for (;;) { step(); steps++; await tf.nextFrame(); }", 0.8, "KeyboardInterrupt", None),
+            ("await tf.nextFrame();\nfor (;;) { step(); steps++; }", 0.8, "KeyboardInterrupt", None),
+            ("const y = tf.tidy(() => tf.ones([3]).mul(2));\nconst s = (await y.data())[2];\ny.dispose();\ns", None, None, "2"),
+            ("setTimeout(() => 1, 0)", None, None, None),
+            ("setTimeout(() => { throw new Error('after'); }, 5);\nawait new Promise((r) => setTimeout(r, 50));", None, "Error", None),
+        ]
+        counts = []
+        for r in range(self.ROUNDS):
+            for code, after, ename, text in cells:
+                # A block scope, so that `const` names may repeat from round to round.
+                run = self.run_cell(code if "await" in code or "const" not in code else "{\n" + code + "\n}", interrupt_after=after)
+                counts.append(run.reply["execution_count"])
+                where = f"round {r}, cell {code!r}"
+                if ename is None:
+                    self.assertEqual(run.reply["status"], "ok", f"{where}: {run.error}")
+                    if text is not None:
+                        self.assertEqual(run.result["data"]["text/plain"], text, where)
+                else:
+                    self.assertEqual(run.reply.get("ename"), ename, where)
+            self.assertTrue(self.km.is_alive(), f"the kernel died in round {r}")
+        self.assertEqual(counts, list(range(counts[0], counts[0] + len(counts))), "execution counts have a gap")
+        self.assertEqual(self.value("tf.engine().state.scopeStack.length"), "0")
+        self.assertEqual(self.value("tf.memory().numTensors - before"), "0", "tensors leaked over the soak")
+        self.assertGreater(int(self.value("steps")), self.ROUNDS)
+
+
 class LocalModuleTests(KernelCase):
     """A .ts file next to the notebook, imported by a cell: its frames map to its own lines."""
 
@@ -439,13 +636,25 @@ class LocalModuleTests(KernelCase):
 
 class ShutdownTests(unittest.TestCase):
     def test_shutdown_request_ends_the_process(self):
+        # The kernel must exit by itself, with status 0, on a shutdown_request. km.is_alive()
+        # after km.shutdown_kernel() cannot tell: the manager kills a kernel that does not exit
+        # within its wait time and then forgets it, so is_alive() is False either way. Here the
+        # request is sent by the client and the process itself is watched.
         km, kc = start_new_kernel(kernel_name=KERNEL, cwd=os.path.join(ROOT, "notebooks"))
-        kc.stop_channels()
-        t0 = time.time()
-        km.shutdown_kernel(now=False)
-        self.assertFalse(km.is_alive())
-        self.assertLess(time.time() - t0, 5)
-
+        process = km.provisioner.process
+        try:
+            self.assertIsNone(process.poll(), "the kernel ended before the request")
+            t0 = time.time()
+            kc.shutdown()
+            reply = kc.get_control_msg(timeout=TIMEOUT)
+            self.assertEqual((reply["msg_type"], reply["content"]["status"]), ("shutdown_reply", "ok"))
+            while process.poll() is None and time.time() - t0 < 5:
+                time.sleep(0.05)
+            self.assertIsNotNone(process.poll(), "the kernel process still runs 5 s after shutdown_request")
+            self.assertEqual(process.returncode, 0)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
 
 if __name__ == "__main__":
     unittest.main()

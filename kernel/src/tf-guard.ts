@@ -18,16 +18,37 @@
 // `state.activeScope`, `state.gradientDepth`, `state.kernelDepth`, `state.activeTape`,
 // `state.numDataMovesStack`, and the methods `runKernel`, `makeTensor`, `startScope` (shadowed
 // by own properties while watched, deleted after).
-'use strict';
 
-/** tfjs-core's engine if tfjs is loaded, else null. */
-function engine() {
-  const e = globalThis._tfengine;
-  return e && e.state && Array.isArray(e.state.scopeStack) ? e : null;
+/** The parts of tfjs-core's Engine (engine.js) that the guard reads and writes. */
+interface Engine {
+  state: {
+    scopeStack: unknown[];
+    gradientDepth: number;
+    kernelDepth: number;
+    numTensors: number;
+    activeTape: { saved?: { dispose(): void }[] }[] | null;
+    numDataMovesStack: unknown[];
+  };
+  endScope(): void;
+  [method: string]: unknown;
 }
 
 /** The engine's bookkeeping before a cell runs. */
-function snapshot() {
+export interface Snapshot {
+  scopes: number;
+  gradientDepth: number;
+  kernelDepth: number;
+  dataMoves: number;
+}
+
+/** tfjs-core's engine if tfjs is loaded, else null. */
+export function engine(): Engine | null {
+  const e = (globalThis as { _tfengine?: Partial<Engine> })._tfengine;
+  return e && e.state && Array.isArray(e.state.scopeStack) ? (e as Engine) : null;
+}
+
+/** The engine's bookkeeping before a cell runs. */
+export function snapshot(): Snapshot {
   const e = engine();
   if (!e) return { scopes: 0, gradientDepth: 0, kernelDepth: 0, dataMoves: 0 };
   return {
@@ -41,9 +62,8 @@ function snapshot() {
 /**
  * Closes the scopes an interrupted cell left open (disposing the tensors they tracked) and
  * resets gradient and kernel depths. Returns what it did, or null when there was nothing to do.
- * @param {ReturnType<typeof snapshot>} before
  */
-function repair(before) {
+export function repair(before: Snapshot): { scopes: number; disposed: number } | null {
   const e = engine();
   if (!e) return null;
   const s = e.state;
@@ -67,29 +87,28 @@ function repair(before) {
 }
 
 /** The error a guarded tensor operation throws after an interrupt. */
-function interruptError() {
+function interruptError(): Error {
   const err = new Error('the cell was interrupted: tensor operations are stopped until it ends');
   err.name = 'KeyboardInterrupt';
   return err;
 }
 
-const GUARDED = ['runKernel', 'makeTensor', 'startScope'];
-let watched = null;
+const GUARDED = ['runKernel', 'makeTensor', 'startScope'] as const;
+let watched: Engine | null = null;
 
 /**
  * Makes every tensor operation call `shouldStop()` first, and throw when it returns true,
  * until `unwatch`. Returns false when tfjs is not loaded (yet).
- * @param {() => boolean} shouldStop
- * @param {(err: Error) => void} [onThrow] sees each error before it is thrown
+ * @param onThrow sees each error before it is thrown
  */
-function watch(shouldStop, onThrow = () => {}) {
+export function watch(shouldStop: () => boolean, onThrow: (err: Error) => void = () => {}): boolean {
   const e = engine();
   if (!e) return false;
   if (watched) return true;
   watched = e;
   for (const name of GUARDED) {
-    const original = e[name];
-    e[name] = function (...args) {
+    const original = e[name] as (...args: unknown[]) => unknown;
+    e[name] = function (this: unknown, ...args: unknown[]): unknown {
       if (shouldStop()) {
         const err = interruptError();
         onThrow(err);
@@ -102,10 +121,8 @@ function watch(shouldStop, onThrow = () => {}) {
 }
 
 /** Restores the engine's methods (the prototype's, which the guards shadowed). */
-function unwatch() {
+export function unwatch(): void {
   if (!watched) return;
   for (const name of GUARDED) delete watched[name];
   watched = null;
 }
-
-module.exports = { snapshot, repair, watch, unwatch, engine };

@@ -3,14 +3,20 @@
 // `execute_input`, the last value as an `execute_result`, errors as `error` messages with a
 // traceback at the cell's lines, asynchronous errors attributed to the running cell, and
 // interrupts that leave TensorFlow.js consistent. See docs/kernel.md.
-'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
-const vm = require('node:vm');
-const { mapsFor, clearMaps } = require('./converter.cjs');
-const tfGuard = require('./tf-guard.cjs');
-const sigint = require('./sigint.cjs');
-const { History } = require('./history.cjs');
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import type { ConvertResult } from 'tslab/dist/converter';
+import type { Executor } from 'tslab/dist/executor';
+import type { JupyterHandlerImpl } from 'tslab/dist/jupyter';
+import type { TaskCanceledError, TaskQueue } from 'tslab/dist/util';
+import { clearMaps, mapsFor } from './converter';
+import { History, type HistoryRequest } from './history';
+import type { AsyncErrorKind } from './process-errors';
+import type { Repr } from './repr';
+import * as sigint from './sigint';
+import * as tfGuard from './tf-guard';
+import type { CellDiagnostic, ErrorContent, Tracebacks } from './traceback';
 
 /** What tslab's executor wraps a cell's code in (executor.js), to offset columns on line 1. */
 const WRAP_SYNC = '(function(exports, require) { ';
@@ -22,74 +28,149 @@ const DIAGNOSTIC_FORMAT = '%s%d:%d - %s';
 /** How long an interrupted asynchronous cell gets to stop before the reply is sent. */
 const INTERRUPT_GRACE_MS = Number(process.env.FRUGAL_INTERRUPT_GRACE_MS ?? 3000);
 
+/** Sends IOPub messages with the current request as parent. */
+export interface Publisher {
+  publish(msgType: string, content: object): void;
+}
+
+/** The execute_reply content. */
+export type ExecuteReplyContent = Record<string, unknown> & { status: string; execution_count: number };
+
+/** What the kernel was asked to do (the fields of execute_request it reads). */
+interface ExecuteRequest {
+  code?: unknown;
+  silent?: unknown;
+  store_history?: unknown;
+  stop_on_error?: unknown;
+}
+
+/** A display_data message as tslab's display API builds it. */
+interface DisplayMessage {
+  data?: object;
+}
+
+/** One cell being run. */
+interface Run {
+  cell: { file: string; label: string; code: string };
+  capture: { hasValue: boolean; value: unknown; errors: unknown[]; diagnostics: CellDiagnostic[] };
+  asyncErrors: { kind: AsyncErrorKind; err: unknown }[];
+  interrupted: boolean;
+  stopping: boolean;
+  stopError: Error | null;
+  async: boolean;
+  done: boolean;
+  ranPromise: Promise<unknown> | null;
+}
+
 /** Thrown inside the task queue so that tslab's TaskQueue aborts the queued cells. */
-class StopOnError {
-  constructor(content) {
-    this.content = content;
+export class StopOnError extends Error {
+  constructor(readonly content: ExecuteReplyContent) {
+    super('the cell failed with stop_on_error: queued cells are aborted');
+    this.name = 'StopOnError';
   }
 }
 
 /** Lets timers due now and rejections nobody handled fire while the cell still counts as running. */
-function settle() {
+function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(() => setImmediate(resolve), 0));
 }
 
 /** Resolves with true once `p` settles, or with false after `ms`. */
-function settledWithin(p, ms) {
+function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
-    Promise.resolve(p).then(
+    p.then(
       () => (clearTimeout(t), resolve(true)),
       () => (clearTimeout(t), resolve(true)),
     );
   });
 }
 
+/** True for the error vm raises when SIGINT stopped a script (or the kernel's own twin). */
+function isInterruptedError(e: unknown): boolean {
+  return e !== null && typeof e === 'object' && (e as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
+}
+
+/** The options of the course handler. */
+export interface HandlerOptions {
+  tracebacks: Tracebacks;
+  repr: Repr;
+  /** Versions for kernel_info. */
+  info: { tslab: string; typescript: string };
+  /** The kernel's own log (its real stderr). */
+  log: (line: string) => void;
+}
+
+/** What the server and main use of a handler. */
+export interface CourseHandlerInstance {
+  readonly sink: { log: (...a: unknown[]) => void; error: (...a: unknown[]) => void };
+  execute(req: ExecuteRequest, io: Publisher): Promise<ExecuteReplyContent>;
+  handleHistory(req: HistoryRequest): object;
+  interrupt(): boolean;
+  onConvert(result: ConvertResult): ConvertResult;
+  onAsyncError(kind: AsyncErrorKind, err: unknown): void;
+}
+
+/** tslab's JupyterHandlerImpl with the members it declares private, as used here. */
+interface HandlerBase {
+  execCount: number;
+  executor: Executor;
+  execQueue: TaskQueue;
+  handleKernel(): { language_info: object };
+}
+
+/** tslab's dist/jupyter.js: its `lastWriteDisplayData` is the display hook (a mutable export). */
+interface JupyterModule {
+  lastWriteDisplayData: (msg: Parameters<typeof import('tslab/dist/jupyter').lastWriteDisplayData>[0], update: boolean) => void;
+}
+
 /**
- * @param {typeof import('tslab/dist/jupyter').JupyterHandlerImpl} Base tslab's handler class
- * @param {{TaskCanceledError: Function}} tslabUtil tslab's dist/util.js
- * @param {object} jupyter tslab's dist/jupyter.js (its `lastWriteDisplayData` is the display hook)
+ * @param Base tslab's handler class
+ * @param tslabUtil tslab's dist/util.js (for TaskCanceledError)
+ * @param jupyter tslab's dist/jupyter.js
  */
-function defineHandler(Base, tslabUtil, jupyter) {
-  class CourseHandler extends Base {
-    /**
-     * @param {object} executor tslab's executor (createExecutor), whose console is `sink`
-     * @param {object} options
-     * @param {import('./traceback.cjs').Tracebacks} options.tracebacks
-     * @param {(value: unknown, displayed: object[]) => Promise<object>} options.repr
-     * @param {object} options.info versions for kernel_info
-     * @param {(line: string) => void} options.log the kernel's own log (its real stderr)
-     */
-    constructor(executor, { tracebacks, repr, info, log }) {
+export function defineHandler(
+  Base: typeof JupyterHandlerImpl,
+  tslabUtil: { TaskCanceledError: typeof TaskCanceledError },
+  jupyter: JupyterModule,
+): new (executor: Executor, options: HandlerOptions) => CourseHandlerInstance {
+  const B = Base as unknown as new (executor: Executor, isJs: boolean) => HandlerBase;
+  class CourseHandler extends B implements CourseHandlerInstance {
+    readonly tracebacks: Tracebacks;
+    readonly repr: Repr;
+    readonly info: HandlerOptions['info'];
+    readonly log: (line: string) => void;
+    readonly history = new History();
+    /** Serial number of compiled cells (also counts silent ones). */
+    serial = 0;
+    /** The cell being run. */
+    current: Run | null = null;
+
+    constructor(executor: Executor, { tracebacks, repr, info, log }: HandlerOptions) {
       super(executor, false);
       this.tracebacks = tracebacks;
       this.repr = repr;
       this.info = info;
       this.log = log;
-      this.history = new History();
-      /** Serial number of compiled cells (also counts silent ones). */
-      this.serial = 0;
-      /** The cell being run: {cell, capture, asyncErrors, interrupted, done, ranPromise}. */
-      this.current = null;
     }
 
     /** The console given to tslab's executor: the last value and errors come here. */
-    get sink() {
+    get sink(): CourseHandlerInstance['sink'] {
       return {
-        log: (value) => {
+        log: (value: unknown) => {
           if (this.current) Object.assign(this.current.capture, { hasValue: true, value });
         },
-        error: (...args) => {
+        error: (...args: unknown[]) => {
           const cap = this.current?.capture;
           if (!cap) return;
           if (args[0] === DIAGNOSTIC_FORMAT) {
-            cap.diagnostics.push({ file: String(args[1]).trim(), line: args[2], col: args[3], message: String(args[4]) });
+            cap.diagnostics.push({ file: String(args[1]).trim(), line: Number(args[2]), col: Number(args[3]), message: String(args[4]) });
           } else cap.errors.push(args[0]);
         },
       };
     }
 
-    handleKernel() {
+    override handleKernel(): { language_info: object } & Record<string, unknown> {
       const base = super.handleKernel();
       return {
         status: 'ok',
@@ -108,16 +189,16 @@ function defineHandler(Base, tslabUtil, jupyter) {
       };
     }
 
-    handleShutdown(req) {
+    handleShutdown(req: { restart?: unknown }): { status: 'ok'; restart: boolean } {
       return { status: 'ok', restart: Boolean(req.restart) };
     }
 
-    handleHistory(req) {
+    handleHistory(req: HistoryRequest): object {
       return this.history.reply(req);
     }
 
-    /** Called with every conversion of tslab's node converter (converter.cjs ConverterSet). */
-    onConvert(result) {
+    /** Called with every conversion of tslab's node converter (converter.ts ConverterSet). */
+    onConvert(result: ConvertResult): ConvertResult {
       const run = this.current;
       if (run && result.output) {
         run.async = Boolean(result.hasToplevelAwait);
@@ -148,13 +229,13 @@ function defineHandler(Base, tslabUtil, jupyter) {
      * notices a SIGINT held by the watchdog, and says whether the cell's tensor operations
      * must now throw (interrupted, or failed by an asynchronous error).
      */
-    shouldStop(run) {
+    shouldStop(run: Run): boolean {
       if (!run.interrupted && !run.done && sigint.pending()) this.interrupt();
       return run.interrupted || run.stopping || run.asyncErrors.length > 0;
     }
 
     /** SIGINT, or an interrupt_request: stops the running cell, if any. */
-    interrupt() {
+    interrupt(): boolean {
       const run = this.current;
       if (!run || run.done) return false;
       run.interrupted = true;
@@ -167,7 +248,7 @@ function defineHandler(Base, tslabUtil, jupyter) {
      * stops waiting for it); otherwise it is printed to stderr as tslab did, with the prefix
      * that scripts/lib/execute_notebook.py looks for.
      */
-    onAsyncError(kind, err) {
+    onAsyncError(kind: AsyncErrorKind, err: unknown): void {
       const run = this.current;
       if (run && !run.done) {
         if (run.stopping) return;
@@ -184,7 +265,7 @@ function defineHandler(Base, tslabUtil, jupyter) {
      * Runs one execute_request. `io.publish(msgType, content)` sends on IOPub with this
      * request as parent. Returns the execute_reply content.
      */
-    async execute(req, io) {
+    async execute(req: ExecuteRequest, io: Publisher): Promise<ExecuteReplyContent> {
       try {
         return await this.execQueue.add(() => this.runCell(req, io));
       } catch (e) {
@@ -195,13 +276,14 @@ function defineHandler(Base, tslabUtil, jupyter) {
           return e.content;
         }
         if (e instanceof tslabUtil.TaskCanceledError) return { status: 'aborted', execution_count: this.execCount };
-        this.log(`kernel error while executing: ${e?.stack ?? e}`);
-        return { status: 'error', ename: 'KernelError', evalue: String(e), traceback: [String(e?.stack ?? e)], execution_count: this.execCount };
+        const text = e instanceof Error ? (e.stack ?? String(e)) : String(e);
+        this.log(`kernel error while executing: ${text}`);
+        return { status: 'error', ename: 'KernelError', evalue: String(e), traceback: [text], execution_count: this.execCount };
       }
     }
 
-    async runCell(req, io) {
-      const code = String(req.code ?? '');
+    async runCell(req: ExecuteRequest, io: Publisher): Promise<ExecuteReplyContent> {
+      const code = typeof req.code === 'string' ? req.code : '';
       const silent = Boolean(req.silent);
       const storeHistory = !silent && req.store_history !== false;
       if (storeHistory) this.execCount++;
@@ -213,15 +295,15 @@ function defineHandler(Base, tslabUtil, jupyter) {
       // ipykernel do, for output from timers).
       process.stdout.write = this.writer('stdout', io);
       process.stderr.write = this.writer('stderr', io);
-      const displayed = [];
-      jupyter.lastWriteDisplayData = (msg, update) => {
+      const displayed: object[] = [];
+      jupyter.lastWriteDisplayData = (msg: DisplayMessage, update: boolean) => {
         if (!update && msg && msg.data) displayed.push(msg.data);
         io.publish(update ? 'update_display_data' : 'display_data', msg);
       };
 
       const serial = ++this.serial;
       const label = storeHistory ? `In[${count}]` : `In[silent ${serial}]`;
-      const run = {
+      const run: Run = {
         cell: { file: `frugal-cell-${serial}.js`, label, code },
         capture: { hasValue: false, value: undefined, errors: [], diagnostics: [] },
         asyncErrors: [],
@@ -235,17 +317,17 @@ function defineHandler(Base, tslabUtil, jupyter) {
       this.current = run;
       const tfBefore = tfGuard.snapshot();
 
-      let ok = false;
-      const notes = [];
-      let poll = null;
+      let ok: boolean;
+      const notes: string[] = [];
+      let poll: NodeJS.Timeout | undefined;
       try {
         const pending = this.runInExecutor(run);
         if (run.ranPromise) {
           // An asynchronous cell: from here on its code runs in callbacks, where SIGINT is
-          // seen by the watchdog (sigint.cjs), polled here and before each tensor operation.
+          // seen by the watchdog (sigint.ts), polled here and before each tensor operation.
           sigint.start();
-          const shouldStop = () => this.shouldStop(run);
-          const onThrow = (err) => {
+          const shouldStop = (): boolean => this.shouldStop(run);
+          const onThrow = (err: Error): void => {
             run.stopError ??= err;
           };
           tfGuard.watch(shouldStop, onThrow);
@@ -258,7 +340,7 @@ function defineHandler(Base, tslabUtil, jupyter) {
         await settle();
         // A synchronous stretch stopped by SIGINT (vm's breakOnSigint: the signal never reaches
         // the process's SIGINT listener).
-        if (run.capture.errors.some((e) => e && e.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED')) run.interrupted = true;
+        if (run.capture.errors.some(isInterruptedError)) run.interrupted = true;
         if (run.interrupted || run.asyncErrors.length) {
           ok = false;
           if (run.ranPromise) {
@@ -283,8 +365,7 @@ function defineHandler(Base, tslabUtil, jupyter) {
         const fixed = tfGuard.repair(tfBefore);
         if (fixed) {
           notes.push(
-            `tfjs: closed ${fixed.scopes} tf.tidy scope(s) the cell left open, ` +
-              `disposing ${fixed.disposed} tensor(s) they tracked`,
+            `tfjs: closed ${fixed.scopes} tf.tidy scope(s) the cell left open, ` + `disposing ${fixed.disposed} tensor(s) they tracked`,
           );
         }
       }
@@ -306,7 +387,7 @@ function defineHandler(Base, tslabUtil, jupyter) {
       const error = this.errorContent(run);
       if (notes.length) error.traceback.push('', ...notes);
       io.publish('error', error);
-      const content = { status: 'error', execution_count: count, ...error };
+      const content: ExecuteReplyContent = { status: 'error', execution_count: count, ...error };
       if (req.stop_on_error !== false) throw new StopOnError(content);
       return content;
     }
@@ -322,19 +403,20 @@ function defineHandler(Base, tslabUtil, jupyter) {
      * synchronous loop; such a cell is then not started. The watchdog is off again during
      * vm's run, which has its own (breakOnSigint).
      */
-    runInExecutor(run) {
+    runInExecutor(run: Run): Promise<boolean> {
       const original = vm.runInThisContext;
-      vm.runInThisContext = function (code, options) {
+      const replacement = function (this: unknown, code: string, options?: vm.RunningScriptOptions | string): unknown {
         if (typeof code !== 'string' || !code.endsWith(WRAP_END)) return original.call(this, code, options);
         if (sigint.stop()) {
-          const err = new Error('interrupted before the cell started');
-          err.code = 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
+          const err = Object.assign(new Error('interrupted before the cell started'), { code: 'ERR_SCRIPT_EXECUTION_INTERRUPTED' });
           throw err;
         }
-        const result = original.call(this, code, { ...options, filename: run.cell.file });
-        if (result && typeof result.then === 'function') run.ranPromise = result;
+        const opts = typeof options === 'string' ? { filename: run.cell.file } : { ...options, filename: run.cell.file };
+        const result: unknown = original.call(this, code, opts);
+        if (result && typeof (result as { then?: unknown }).then === 'function') run.ranPromise = result as Promise<unknown>;
         return result;
       };
+      vm.runInThisContext = replacement as typeof vm.runInThisContext;
       sigint.start();
       try {
         return this.executor.execute(run.cell.code);
@@ -345,10 +427,10 @@ function defineHandler(Base, tslabUtil, jupyter) {
     }
 
     /** The `error` content for a failed cell, in order of what caused the failure. */
-    errorContent(run) {
+    errorContent(run: Run): ErrorContent {
       const cap = run.capture;
       if (run.interrupted) {
-        const sync = cap.errors.some((e) => e && e.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED');
+        const sync = cap.errors.some(isInterruptedError);
         // Stopped by the tensor-operation guard: its error knows where the loop was.
         const atOp = run.stopError;
         const early = cap.errors.some((e) => e instanceof Error && e.message === 'interrupted before the cell started');
@@ -359,17 +441,17 @@ function defineHandler(Base, tslabUtil, jupyter) {
             : atOp
               ? 'at a tensor operation'
               : 'while awaiting';
-        const content = atOp ? this.tracebacks.fromThrown(atOp) : { traceback: [''] };
-        content.traceback[0] = `KeyboardInterrupt: ${run.cell.label} was interrupted (${how})`;
-        return { ename: 'KeyboardInterrupt', evalue: 'the cell was interrupted', traceback: content.traceback };
+        const traceback = atOp ? this.tracebacks.fromThrown(atOp).traceback : [''];
+        traceback[0] = `KeyboardInterrupt: ${run.cell.label} was interrupted (${how})`;
+        return { ename: 'KeyboardInterrupt', evalue: 'the cell was interrupted', traceback };
       }
-      if (run.asyncErrors.length) {
-        const [{ kind, err }, ...rest] = run.asyncErrors;
+      const [firstAsync, ...rest] = run.asyncErrors;
+      if (firstAsync) {
         const note =
-          kind === 'rejection'
+          firstAsync.kind === 'rejection'
             ? `A promise rejected and nothing handled it, while ${run.cell.label} ran:`
             : `An exception was thrown in a callback (timer, event), while ${run.cell.label} ran:`;
-        const content = this.tracebacks.fromThrown(err, { note });
+        const content = this.tracebacks.fromThrown(firstAsync.err, { note });
         for (const r of rest) content.traceback.push('', 'and also:', ...this.tracebacks.fromThrown(r.err).traceback);
         return content;
       }
@@ -379,18 +461,17 @@ function defineHandler(Base, tslabUtil, jupyter) {
     }
 
     /** A process.stdout/stderr.write that sends a stream message. */
-    writer(name, io) {
+    writer(name: 'stdout' | 'stderr', io: Publisher): typeof process.stdout.write {
       const decoder = new TextDecoder();
-      return (chunk, encoding, cb) => {
+      const write = (chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void): boolean => {
         const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
         if (text) io.publish('stream', { name, text });
         const done = typeof encoding === 'function' ? encoding : cb;
         if (typeof done === 'function') process.nextTick(done);
         return true;
       };
+      return write;
     }
   }
   return CourseHandler;
 }
-
-module.exports = { defineHandler, StopOnError };

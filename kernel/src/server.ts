@@ -4,21 +4,46 @@
 // messages tslab never sends (execute_input, execute_result, error). tslab's message class is
 // private to its module, so `WireMessage` below implements the same wire format (a copy of
 // tslab's ZmqMessage, which follows the Jupyter messaging spec's "wire protocol" section).
-'use strict';
-const { createHmac, randomBytes, timingSafeEqual } = require('node:crypto');
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { ZmqServer } from 'tslab/dist/jupyter';
+import type { CourseHandlerInstance, Publisher } from './handler';
+import type { HistoryRequest } from './history';
 
 const DELIM = Buffer.from('<IDS|MSG>');
 const PROTOCOL_VERSION = '5.3';
 
-class WireMessage {
+/** A message header (the Jupyter messaging spec's). */
+interface Header {
+  version: string;
+  date: string;
+  session: string;
+  username: string;
+  msg_type: string;
+  msg_id: string;
+}
+
+/** What `signAndSend` needs of a socket. */
+interface Sendable {
+  send(frames: (Buffer | string)[]): unknown;
+}
+
+export class WireMessage {
+  identity: Buffer[] = [];
+  header = {} as Header;
+  parent: Header | Record<string, never> = {};
+  metadata: Record<string, unknown> = {};
+  content: Record<string, unknown> = {};
+  extra: Buffer[] = [];
+
   /** Parses and verifies the frames of a message received on a ROUTER socket. */
-  static fromRaw(key, frames) {
+  static fromRaw(key: string, frames: readonly Buffer[]): WireMessage {
     const msg = new WireMessage();
     const d = frames.findIndex((f) => f.equals(DELIM));
     if (d < 0) throw new Error('message missing delimiter');
     msg.identity = frames.slice(0, d);
-    const hmac = frames[d + 1].toString();
+    const hmac = String(frames[d + 1] ?? '');
     const parts = frames.slice(d + 2);
+    if (parts.length < 4) throw new Error(`message has ${parts.length} parts after the signature, expected at least 4`);
     if (key) {
       const h = createHmac('sha256', key);
       for (const p of parts.slice(0, 4)) h.update(p);
@@ -26,16 +51,17 @@ class WireMessage {
       const got = Buffer.from(hmac);
       if (want.length !== got.length || !timingSafeEqual(want, got)) throw new Error('invalid hmac');
     }
-    msg.header = JSON.parse(parts[0].toString());
-    msg.parent = JSON.parse(parts[1].toString());
-    msg.metadata = JSON.parse(parts[2].toString());
-    msg.content = JSON.parse(parts[3].toString());
+    const json = (i: number): unknown => JSON.parse(String(parts[i]));
+    msg.header = json(0) as Header;
+    msg.parent = json(1) as Header;
+    msg.metadata = json(2) as Record<string, unknown>;
+    msg.content = json(3) as Record<string, unknown>;
     msg.extra = parts.slice(4);
     return msg;
   }
 
   /** A message with this one as parent, to the same identities (replies and IOPub alike). */
-  createReply() {
+  createReply(): WireMessage {
     const rep = new WireMessage();
     rep.identity = this.identity;
     rep.header = {
@@ -47,13 +73,10 @@ class WireMessage {
       msg_id: randomBytes(16).toString('hex'),
     };
     rep.parent = this.header;
-    rep.metadata = {};
-    rep.content = {};
-    rep.extra = [];
     return rep;
   }
 
-  signAndSend(key, sock) {
+  signAndSend(key: string, sock: Sendable): void {
     const bodies = [this.header, this.parent, this.metadata, this.content, ...this.extra].map((x) => JSON.stringify(x));
     const h = createHmac('sha256', key);
     for (const b of bodies) h.update(b);
@@ -61,32 +84,48 @@ class WireMessage {
   }
 }
 
-/** @param {typeof import('tslab/dist/jupyter').ZmqServer} Base tslab's server class */
-function defineServer(Base) {
-  class CourseServer extends Base {
-    /**
-     * @param {object} handler the CourseHandler
-     * @param {string} configPath the connection file
-     * @param {(line: string) => void} log the kernel's own log (its real stderr)
-     */
-    constructor(handler, configPath, log) {
-      super(handler, configPath);
-      this.log = log;
+/** tslab's ZmqServer with the members it declares private or loosely typed, as used here. */
+interface ServerBase {
+  connInfo: { key: string };
+  iopub: Sendable;
+  publishStatus(status: string, parent: WireMessage): void;
+  handleKernelInfo(sock: Sendable, msg: WireMessage): void;
+  handleIsComplete(sock: Sendable, msg: WireMessage): void;
+  handleInspect(sock: Sendable, msg: WireMessage): void;
+  handleComplete(sock: Sendable, msg: WireMessage): void;
+  handleShutdown(sock: Sendable, msg: WireMessage): void;
+  init(): Promise<void>;
+  close(): void;
+}
+
+/** The server class `defineServer` returns. */
+export type CourseServerClass = new (handler: CourseHandlerInstance, configPath: string, log: (line: string) => void) => ServerBase;
+
+/** @param Base tslab's server class */
+export function defineServer(Base: typeof ZmqServer): CourseServerClass {
+  const B = Base as unknown as new (handler: CourseHandlerInstance, configPath: string) => ServerBase;
+  class CourseServer extends B {
+    constructor(
+      private readonly course: CourseHandlerInstance,
+      configPath: string,
+      private readonly log: (line: string) => void,
+    ) {
+      super(course, configPath);
     }
 
-    reply(sock, msg, type, content) {
+    reply(sock: Sendable, msg: WireMessage, type: string, content: object): void {
       const r = msg.createReply();
       r.header.msg_type = type;
-      r.content = content;
+      r.content = content as Record<string, unknown>;
       r.signAndSend(this.connInfo.key, sock);
     }
 
-    async handleShellMessage(sock, ...frames) {
-      let msg;
+    async handleShellMessage(sock: Sendable, ...frames: Buffer[]): Promise<void> {
+      let msg: WireMessage;
       try {
         msg = WireMessage.fromRaw(this.connInfo.key, frames);
       } catch (e) {
-        this.log(`dropped a message: ${e.message}`);
+        this.log(`dropped a message: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
       const type = msg.header.msg_type;
@@ -110,13 +149,13 @@ function defineServer(Base) {
             this.handleComplete(sock, msg);
             break;
           case 'history_request':
-            this.reply(sock, msg, 'history_reply', this.handler.handleHistory(msg.content));
+            this.reply(sock, msg, 'history_reply', this.course.handleHistory(msg.content as unknown as HistoryRequest));
             break;
           case 'comm_info_request':
             this.reply(sock, msg, 'comm_info_reply', { status: 'ok', comms: {} });
             break;
           case 'interrupt_request':
-            this.handler.interrupt();
+            this.course.interrupt();
             this.reply(sock, msg, 'interrupt_reply', { status: 'ok' });
             break;
           case 'shutdown_request':
@@ -128,12 +167,12 @@ function defineServer(Base) {
         }
       } catch (e) {
         // A failing inspect/complete must not look like an error of the running cell.
-        this.log(`${type} failed: ${e?.stack ?? e}`);
+        this.log(`${type} failed: ${e instanceof Error ? e.stack : String(e)}`);
         if (type.endsWith('_request') && type !== 'execute_request') {
           this.reply(sock, msg, type.replace(/_request$/, '_reply'), {
             status: 'error',
-            ename: e?.name ?? 'Error',
-            evalue: String(e?.message ?? e),
+            ename: e instanceof Error ? e.name : 'Error',
+            evalue: e instanceof Error ? e.message : String(e),
             traceback: [],
           });
         }
@@ -150,15 +189,13 @@ function defineServer(Base) {
       }
     }
 
-    async handleExecute(sock, msg) {
-      const io = {
+    async handleExecute(sock: Sendable, msg: WireMessage): Promise<void> {
+      const io: Publisher = {
         publish: (type, content) => this.reply(this.iopub, msg, type, content),
       };
-      const content = await this.handler.execute(msg.content, io);
+      const content = await this.course.execute(msg.content, io);
       this.reply(sock, msg, 'execute_reply', content);
     }
   }
   return CourseServer;
 }
-
-module.exports = { defineServer, WireMessage };

@@ -1,15 +1,33 @@
 // The input history of this kernel session, answering `history_request` (tail, range, search)
 // the way IPython's HistoryManager does, kept in memory: one session, not saved across restarts.
-'use strict';
 
 /** The session number in replies; 0 in a request also means "this session". */
-const SESSION = 1;
+export const SESSION = 1;
+
+/** One executed input, with the text/plain of its result once known. */
+export interface HistoryEntry {
+  line: number;
+  input: string;
+  output: string | null;
+}
+
+/** The fields of a `history_request` that the kernel reads. */
+export interface HistoryRequest {
+  hist_access_type: string;
+  output?: boolean;
+  session?: number;
+  start?: number;
+  stop?: number | null;
+  n?: number | null;
+  pattern?: string;
+  unique?: boolean;
+}
 
 /** A glob (`*`, `?`, `[...]`), anchored at both ends like SQLite's GLOB that IPython uses. */
-function globToRegExp(glob) {
+export function globToRegExp(glob: string): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i];
+    const ch = glob[i] as string;
     if (ch === '*') re += '[\\s\\S]*';
     else if (ch === '?') re += '[\\s\\S]';
     else if (ch === '[') {
@@ -25,26 +43,19 @@ function globToRegExp(glob) {
   return new RegExp(`^${re}$`);
 }
 
-class History {
-  constructor() {
-    /** @type {{line: number, input: string, output: string|null}[]} */
-    this.entries = [];
-  }
+export class History {
+  readonly entries: HistoryEntry[] = [];
 
   /** Records an executed input under its execution count; returns the entry (to add output). */
-  add(line, input) {
-    const entry = { line, input, output: null };
+  add(line: number, input: string): HistoryEntry {
+    const entry: HistoryEntry = { line, input, output: null };
     this.entries.push(entry);
     return entry;
   }
 
-  /**
-   * The `history_reply` content for a `history_request`.
-   * @param {{hist_access_type: string, output?: boolean, session?: number, start?: number,
-   *   stop?: number|null, n?: number|null, pattern?: string, unique?: boolean}} req
-   */
-  reply(req) {
-    let picked;
+  /** The `history_reply` content for a `history_request`. */
+  reply(req: HistoryRequest): { status: 'ok'; history: unknown[] } {
+    let picked: HistoryEntry[];
     switch (req.hist_access_type) {
       case 'tail': {
         const n = req.n ?? 10;
@@ -78,5 +89,3 @@ class History {
     return { status: 'ok', history };
   }
 }
-
-module.exports = { History, globToRegExp, SESSION };

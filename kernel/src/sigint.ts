@@ -11,25 +11,40 @@
 // The watchdog lives in the `contextify` binding, reached through `process.binding`
 // (deprecated, still provided by Node 20 and 22). Without it, this module does nothing and
 // the kernel relies on its SIGINT listener alone.
-'use strict';
 
-let binding = null;
-try {
-  const b = process.binding('contextify');
-  if (typeof b.startSigintWatchdog === 'function' && typeof b.watchdogHasPendingSigint === 'function') binding = b;
-} catch {
-  binding = null;
+/** The three functions of Node's contextify binding that this module uses. */
+interface Watchdog {
+  startSigintWatchdog(): void;
+  stopSigintWatchdog(): boolean;
+  watchdogHasPendingSigint(): boolean;
 }
 
+function loadWatchdog(): Watchdog | null {
+  try {
+    const binding = (process as unknown as { binding(name: string): Partial<Watchdog> }).binding('contextify');
+    if (
+      typeof binding.startSigintWatchdog === 'function' &&
+      typeof binding.stopSigintWatchdog === 'function' &&
+      typeof binding.watchdogHasPendingSigint === 'function'
+    ) {
+      return binding as Watchdog;
+    }
+  } catch {
+    // no binding: the kernel relies on its SIGINT listener
+  }
+  return null;
+}
+
+const binding = loadWatchdog();
 let active = false;
 
 /** True when the watchdog is available in this Node. */
-function available() {
+export function available(): boolean {
   return binding !== null;
 }
 
 /** Starts recording SIGINT (the process's SIGINT listeners are not called until `stop`). */
-function start() {
+export function start(): boolean {
   if (!binding || active) return false;
   binding.startSigintWatchdog();
   active = true;
@@ -37,8 +52,8 @@ function start() {
 }
 
 /** True once a SIGINT arrived since `start`. */
-function pending() {
-  return active && binding.watchdogHasPendingSigint();
+export function pending(): boolean {
+  return active && binding !== null && binding.watchdogHasPendingSigint();
 }
 
 /**
@@ -46,8 +61,8 @@ function pending() {
  * exit handler, so the process's listeners are removed and added again, which installs
  * libuv's handler again (what node:vm does after a `breakOnSigint` run).
  */
-function stop() {
-  if (!active) return false;
+export function stop(): boolean {
+  if (!active || !binding) return false;
   active = false;
   const had = binding.stopSigintWatchdog();
   const listeners = process.listeners('SIGINT');
@@ -55,5 +70,3 @@ function stop() {
   for (const l of listeners) process.on('SIGINT', l);
   return had;
 }
-
-module.exports = { available, start, pending, stop };

@@ -1,0 +1,62 @@
+/**
+ * Rotary position embedding (RoPE, Su et al. 2021, "RoFormer"): the feature pairs of a query or
+ * key are rotated by an angle proportional to the token's position, so that the dot product of a
+ * query at position m and a key at position n depends on m - n only.
+ *
+ * Convention: the "rotate-half" layout of GPT-NeoX and Llama. Feature i (i < d/2) is paired with
+ * feature i + d/2, and the pair is rotated by θ_i(p) = p · base^(-2i/d):
+ *
+ *   out_i       = x_i cos θ_i - x_{i+d/2} sin θ_i
+ *   out_{i+d/2} = x_i sin θ_i + x_{i+d/2} cos θ_i
+ *
+ * (RoFormer pairs neighbours (2i, 2i+1); the two layouts are the same rotation up to a fixed
+ * permutation of the features, which learned projections absorb.)
+ */
+import * as tf from '@tensorflow/tfjs';
+import { assertIntegerAtLeast, assertPositiveInteger } from '../assert';
+
+/**
+ * Checks that a RoPE dimension is even and positive.
+ * @throws Error `${name} must be even for RoPE (features are rotated in pairs), got 7`.
+ */
+export function assertRopeDim(dim: number, name: string): void {
+  assertPositiveInteger(dim, name);
+  if (dim % 2 !== 0) throw new Error(`${name} must be even for RoPE (features are rotated in pairs), got ${dim}`);
+}
+
+/**
+ * The rotation angles θ_i(p) for positions start..start+length-1, as a flat row-major
+ * `[length, dim/2]` array (computed in float64, then stored as float32).
+ * @throws Error when `dim` is odd or an argument is out of range.
+ */
+export function ropeAngles(start: number, length: number, dim: number, base = 10000): Float32Array {
+  assertRopeDim(dim, 'dim');
+  assertIntegerAtLeast(start, 'start', 0);
+  assertPositiveInteger(length, 'length');
+  if (!(base > 1)) throw new Error(`base must be > 1, got ${base}`);
+  const half = dim / 2;
+  const out = new Float32Array(length * half);
+  for (let t = 0; t < length; t++) {
+    for (let i = 0; i < half; i++) out[t * half + i] = (start + t) * Math.pow(base, (-2 * i) / dim);
+  }
+  return out;
+}
+
+/**
+ * Rotates `x` ([..., t, d], d even) for positions start..start+t-1 (rotate-half layout, see the
+ * file comment). Runs in `tf.tidy`; differentiable in `x`.
+ * @throws Error when the last dimension is odd.
+ */
+export function applyRope<T extends tf.Tensor>(x: T, start = 0, base = 10000): T {
+  const d = x.shape[x.rank - 1] as number;
+  const t = x.shape[x.rank - 2] as number;
+  assertRopeDim(d, 'RoPE dimension (last axis of x)');
+  return tf.tidy(() => {
+    const half = d / 2;
+    const ang = ropeAngles(start, t, d, base);
+    const cos = tf.tensor2d(ang.map(Math.cos), [t, half]); // [t, d/2], broadcast over leading axes
+    const sin = tf.tensor2d(ang.map(Math.sin), [t, half]);
+    const [x1, x2] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor];
+    return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x1, sin), tf.mul(x2, cos))], -1) as T;
+  });
+}

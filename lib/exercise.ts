@@ -9,10 +9,11 @@
 import { inspect } from 'node:util';
 
 /**
- * A stand-in for the answer `name` of exercise `exercise`: using it (calling it, reading a
- * property, turning it into a number or a string) throws
- * `Error('Exercise N: not implemented (name is still a stub…)')`. Comparing it with `===`
- * does not throw. Without `name` it writes a one-line notice to stderr and returns undefined
+ * A stand-in for the answer `name` of exercise `exercise`. Calling it or reading a property
+ * throws `Error('Exercise N: not implemented (name is still a stub…)')`. As a number it is NaN
+ * and as text `[name: exercise N, not implemented]`, so that a line printing it (often right
+ * after the solution, in the same cell) still runs, and the check's own assertion fails with its
+ * message ("expected 9/257, got NaN"). Without `name` it writes a one-line notice to stderr and returns undefined
  * (the stub of a region that only assigns to names declared outside it).
  *
  * @throws Error when `exercise` is not a positive integer.
@@ -34,6 +35,9 @@ export function todo(exercise: number, name?: string): any {
       // Printing the stub (console.log, the kernel's display of a cell's value) says what it is.
       if (key === inspect.custom) return () => shown;
       if (key === Symbol.toStringTag) return shown;
+      if (key === Symbol.toPrimitive) return (hint: string) => (hint === 'string' ? shown : NaN);
+      if (key === 'toString') return () => shown;
+      if (key === 'valueOf') return () => NaN;
       return fail();
     },
     apply: fail,

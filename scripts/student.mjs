@@ -96,9 +96,15 @@ function checkLesson(path, python) {
   let res = execute(path, nb, mode, python);
   let note;
   if (mode === 'cheap') {
-    const missing = [...res.errors.entries()].find(([i, e]) => ['setup', 'solution', 'check', 'other'].includes(res.roles[i]?.role) && isMissingName(e));
-    if (missing) {
-      note = `the exercises need the lesson's body (${missing[1].ename}: ${missing[1].evalue.split('\n')[0].slice(0, 120)}); ran the whole body. Tag the cells they need "exercise-setup" to make this cheap.`;
+    // Any failure on the solution side of a cheap run (a name it missed, a cleanup in a check that
+    // counts tensors the skipped cells would have freed) gets a second chance with the whole body.
+    const failedAt = [...res.errors.entries()].find(([i]) => ['setup', 'solution', 'check', 'other'].includes(res.roles[i]?.role));
+    if (failedAt) {
+      const e = failedAt[1];
+      const why = `${e.ename}: ${String(e.evalue).split('\n')[0].slice(0, 120)}`;
+      note = isMissingName(e)
+        ? `the exercises need a name of the lesson's body that the cheap run missed (${why}); ran the whole body. Tag its cell "exercise-setup" to make this cheap.`
+        : `the cheap run failed on the solution side (${why}); ran the whole body.`;
       mode = 'full';
       const cheap = res.wall_s;
       res = execute(path, nb, mode, python);

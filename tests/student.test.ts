@@ -140,12 +140,14 @@ describe('checkNotebook and judge', () => {
 });
 
 describe('todo', () => {
-  it('throws "Exercise N: not implemented" when used, not when compared with ===', () => {
+  it('throws "Exercise N: not implemented" when called or read; is NaN as a number and says what it is as text', () => {
     const v = todo(4, 'kl');
     expect(v === undefined).toBe(false);
-    expect(() => v + 1).toThrow(/^Exercise 4: not implemented \(kl is still a stub/);
-    expect(() => v(1)).toThrow(/Exercise 4: not implemented/);
+    expect(() => v(1)).toThrow(/^Exercise 4: not implemented \(kl is still a stub/);
     expect(() => v.shape).toThrow(/Exercise 4: not implemented/);
+    expect(Number.isNaN(100 * v)).toBe(true);
+    expect(Math.abs(v - 1) < 1e-9).toBe(false); // a check's comparison fails, with its own message
+    expect(`got ${v}`).toBe('got [kl: exercise 4, not implemented]');
   });
   it('rejects a bad exercise number', () => {
     expect(() => todo(0, 'x')).toThrow(/exercise must be a positive integer, got 0/);
@@ -174,8 +176,8 @@ describe('both editions of the fixture, through the course kernel', () => {
     const per = result['per'] as Array<{ n: number; solution: string; student: string }>;
     expect(per.map((e) => e.solution)).toEqual(['passed', 'passed', 'passed']);
     expect(per[0]!.student).toMatch(/^Error: Exercise 1: not implemented/);
-    expect(per[1]!.student).toMatch(/^Error: Exercise 2: not implemented \(zLoss is still a stub/);
-    expect(per[2]!.student).toMatch(/^Error: Exercise 3: not implemented \(entropy is still a stub/);
+    expect(per[1]!.student).toMatch(/^AssertionError: expected the z-loss to be 3\.52449, got \[zLoss: exercise 2, not implemented\]/);
+    expect(per[2]!.student).toMatch(/^AssertionError: expected ln 3 = 1\.0986 nats, got \[entropy: exercise 3, not implemented\]/);
   }, 240_000);
 
   it('finds the body cells the exercises need without tags; falls back to the whole body when it misses one', () => {
@@ -202,6 +204,6 @@ describe('both editions of the fixture, through the course kernel', () => {
     expect(b.result['problems']).toEqual([]);
     expect(b.status).toBe(0);
     expect(b.result['mode']).toBe('full');
-    expect(b.result['note']).toMatch(/Cannot find name 'hiddenZero'.*Tag the cells they need "exercise-setup"/);
+    expect(b.result['note']).toMatch(/Cannot find name 'hiddenZero'.*Tag its cell "exercise-setup"/);
   }, 240_000);
 });

@@ -9,8 +9,10 @@
 import { inspect } from 'node:util';
 
 /**
- * A stand-in for the answer `name` of exercise `exercise`. Calling it or reading a property
- * throws `Error('Exercise N: not implemented (name is still a stub…)')`. As a number it is NaN
+ * A stand-in for the answer `name` of exercise `exercise`. Reading a property throws
+ * `Error('Exercise N: not implemented (name is still a stub…)')`; calling it returns another
+ * stand-in (`name(…)`), so that a call printed right after the solution does not stop the cell
+ * (the kernel would drop the cell's declarations) and the check fails on it. As a number it is NaN
  * and as text `[name: exercise N, not implemented]`, so that a line printing it (often right
  * after the solution, in the same cell) still runs, and the check's own assertion fails with its
  * message ("expected 9/257, got NaN"). Without `name` it writes a one-line notice to stderr and returns undefined
@@ -40,8 +42,8 @@ export function todo(exercise: number, name?: string): any {
       if (key === 'valueOf') return () => NaN;
       return fail();
     },
-    apply: fail,
-    construct: fail,
+    apply: () => todo(exercise, `${name}(…)`),
+    construct: () => todo(exercise, `new ${name}(…)`),
     has: fail,
     set: fail,
     ownKeys: fail,

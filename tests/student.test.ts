@@ -140,11 +140,12 @@ describe('checkNotebook and judge', () => {
 });
 
 describe('todo', () => {
-  it('throws "Exercise N: not implemented" when called or read; is NaN as a number and says what it is as text', () => {
+  it('throws "Exercise N: not implemented" when read; a call gives another stand-in; NaN as a number, its name as text', () => {
     const v = todo(4, 'kl');
     expect(v === undefined).toBe(false);
-    expect(() => v(1)).toThrow(/^Exercise 4: not implemented \(kl is still a stub/);
-    expect(() => v.shape).toThrow(/Exercise 4: not implemented/);
+    expect(() => v.shape).toThrow(/^Exercise 4: not implemented \(kl is still a stub/);
+    expect(`${v(1)}`).toBe('[kl(…): exercise 4, not implemented]'); // a call gives another stand-in
+    expect(() => v(1).map).toThrow(/^Exercise 4: not implemented \(kl\(…\) is still a stub/);
     expect(Number.isNaN(100 * v)).toBe(true);
     expect(Math.abs(v - 1) < 1e-9).toBe(false); // a check's comparison fails, with its own message
     expect(`got ${v}`).toBe('got [kl: exercise 4, not implemented]');

@@ -22,6 +22,8 @@ export * from './data/digits';
 export * from './course/digits-experiment';
 export * from './repr';
 export * from './results';
+export * from './exercise';
+export * from './diagrams';
 export * from './io/file-handler';
 export * from './compress/svd';
 export * from './compress/prune';

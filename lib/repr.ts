@@ -11,7 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MimeBundle } from './display';
-import { PLOTLY_MIME, figureBundle, type FigureLike } from './plot';
+import { inKernel } from './display';
+import { PLOTLY_MIME, figureBundle, show, type FigureLike } from './plot';
 import { escapeHtml, formatCell, tableHtml, tableText, type FrameLike } from './table';
 import { assertPositiveInteger } from './assert';
 
@@ -59,7 +60,22 @@ export async function richRepr(value: unknown, options: ReprOptions = {}): Promi
   if (value instanceof tf.Tensor) return tensorBundle(value, options);
   if (isFrameLike(value)) return frameBundle(value, options);
   if (isFigureLike(value)) return figureRepr(value, options);
+  if (isTimer(value)) return timerBundle(value);
   return null;
+}
+
+/** True for what `setTimeout`, `setInterval` and `setImmediate` return in Node. */
+function isTimer(v: unknown): v is NodeJS.Timeout | NodeJS.Immediate {
+  const name = (v as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return typeof v === 'object' && v !== null && (name === 'Timeout' || name === 'Immediate');
+}
+
+/** One line for a timer, instead of util.inspect's 14-line `Timeout {…}`. */
+function timerBundle(t: NodeJS.Timeout | NodeJS.Immediate): MimeBundle {
+  const kind = t.constructor.name;
+  const repeat = kind === 'Timeout' && (t as unknown as { _repeat?: unknown })._repeat ? 'setInterval' : kind === 'Timeout' ? 'setTimeout' : 'setImmediate';
+  const text = `${kind} (from ${repeat}; ${repeat === 'setImmediate' ? 'clearImmediate' : repeat === 'setInterval' ? 'clearInterval' : 'clearTimeout'}(it) cancels it)`;
+  return { 'text/plain': text };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,5 +255,11 @@ async function figureRepr(fig: FigureLike, options: ReprOptions): Promise<MimeBu
   const json = JSON.stringify(light[PLOTLY_MIME]);
   const shown = (options.displayed ?? []).some((b) => b[PLOTLY_MIME] !== undefined && JSON.stringify(b[PLOTLY_MIME]) === json);
   if (shown) return { 'text/plain': `${String(light['text/plain'])}\n(the figure is shown above)` };
+  // In a kernel, show() sends the figure first without its PNG so that JupyterLab draws it
+  // interactively at once (see show); the cell's value is then only the summary.
+  if (inKernel()) {
+    await show(fig);
+    return { 'text/plain': `${String(light['text/plain'])}\n(the figure is shown above)` };
+  }
   return figureBundle(fig);
 }

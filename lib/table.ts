@@ -22,16 +22,31 @@ export interface TableOptions {
   caption?: string;
   /** Significant digits for numbers (default 4). */
   digits?: number;
+  /**
+   * Show the index column. Default: only when it says something, i.e. unless it is the plain
+   * row numbers 0, 1, …, n − 1 that danfojs gives every frame.
+   */
+  index?: boolean;
 }
 
-/** A cell value as text: numbers to `digits` significant digits, integers as they are. */
+/** Groups of three digits in the integer part: 85002 -> "85,002", 1234.5 -> "1,234.5". */
+function withThousands(s: string): string {
+  const m = s.match(/^(-?)(\d+)(\.\d+)?$/);
+  if (!m || (m[2] ?? '').length < 4) return s;
+  return `${m[1]}${(m[2] ?? '').replace(/\B(?=(\d{3})+$)/g, ',')}${m[3] ?? ''}`;
+}
+
+/**
+ * A cell value as text: numbers to `digits` significant digits (integers in full), with
+ * thousands separators from 1,000 on; exponent notation below 0.001 and from 1e9 on.
+ */
 export function formatCell(v: unknown, digits = 4): string {
   if (typeof v === 'number') {
-    if (Number.isInteger(v)) return String(v);
     if (!Number.isFinite(v)) return String(v);
     const abs = Math.abs(v);
-    if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return v.toExponential(digits - 1);
-    return String(Number(v.toPrecision(digits)));
+    if (Number.isInteger(v)) return abs >= 1e15 ? v.toExponential(digits - 1) : withThousands(String(v));
+    if (abs !== 0 && (abs < 1e-3 || abs >= 1e9)) return v.toExponential(digits - 1);
+    return withThousands(String(Number(v.toPrecision(digits))));
   }
   return v === null || v === undefined ? '' : String(v);
 }
@@ -47,31 +62,48 @@ function rowsOf(df: FrameLike): unknown[][] {
   return vals.map((r) => (Array.isArray(r) ? r : [r]));
 }
 
-/** An HTML table of the frame. */
+/** True when the frame's index is the plain row numbers 0..n-1, which say nothing. */
+export function isRowNumberIndex(df: FrameLike): boolean {
+  return df.index.every((v, i) => v === i || v === String(i));
+}
+
+/** Per column: true when every value is a number (right-aligned), else text (left-aligned). */
+function numericColumns(df: FrameLike, rows: unknown[][]): boolean[] {
+  return df.columns.map((_, c) => rows.every((r) => typeof r[c] === 'number' || r[c] === null || r[c] === undefined) && rows.some((r) => typeof r[c] === 'number'));
+}
+
+/**
+ * An HTML table of the frame: number columns right-aligned, text columns left-aligned, the
+ * index column only when it says something (see `TableOptions.index`).
+ */
 export function tableHtml(df: FrameLike, options: TableOptions = {}): string {
   const digits = options.digits ?? 4;
-  const head = `<tr><th></th>${df.columns.map((c) => `<th>${escapeHtml(String(c))}</th>`).join('')}</tr>`;
-  const body = rowsOf(df)
+  const rows = rowsOf(df);
+  const showIndex = options.index ?? !isRowNumberIndex(df);
+  const numeric = numericColumns(df, rows);
+  const align = (c: number) => ` style="text-align:${numeric[c] ? 'right' : 'left'}"`;
+  const head = `<tr>${showIndex ? '<th></th>' : ''}${df.columns.map((c, i) => `<th${align(i)}>${escapeHtml(String(c))}</th>`).join('')}</tr>`;
+  const body = rows
     .map((r, i) => {
-      const cells = r.map((v) => {
-        const align = typeof v === 'number' ? ' style="text-align:right"' : '';
-        return `<td${align}>${escapeHtml(formatCell(v, digits))}</td>`;
-      });
-      return `<tr><th>${escapeHtml(String(df.index[i] ?? i))}</th>${cells.join('')}</tr>`;
+      const cells = r.map((v, c) => `<td${align(c)}>${escapeHtml(formatCell(v, digits))}</td>`);
+      return `<tr>${showIndex ? `<th>${escapeHtml(String(df.index[i] ?? i))}</th>` : ''}${cells.join('')}</tr>`;
     })
     .join('');
   const caption = options.caption ? `<caption>${escapeHtml(options.caption)}</caption>` : '';
   return `<table class="frugal-table dataframe">${caption}<thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
 
-/** A fixed-width text table of the frame, with columns aligned. */
+/** A fixed-width text table of the frame, aligned as `tableHtml`. */
 export function tableText(df: FrameLike, options: TableOptions = {}): string {
   const digits = options.digits ?? 4;
-  const header = ['', ...df.columns.map(String)];
-  const rows = rowsOf(df).map((r, i) => [String(df.index[i] ?? i), ...r.map((v) => formatCell(v, digits))]);
-  const all = [header, ...rows];
+  const rows = rowsOf(df);
+  const showIndex = options.index ?? !isRowNumberIndex(df);
+  const numeric = [...(showIndex ? [false] : []), ...numericColumns(df, rows)];
+  const header = [...(showIndex ? [''] : []), ...df.columns.map(String)];
+  const body = rows.map((r, i) => [...(showIndex ? [String(df.index[i] ?? i)] : []), ...r.map((v) => formatCell(v, digits))]);
+  const all = [header, ...body];
   const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
-  const fmt = (r: string[]) => r.map((s, c) => (c === 0 ? s.padEnd(widths[c] ?? 0) : s.padStart(widths[c] ?? 0))).join('  ');
+  const fmt = (r: string[]) => r.map((s, c) => (numeric[c] ? s.padStart(widths[c] ?? 0) : s.padEnd(widths[c] ?? 0))).join('  ').trimEnd();
   const lines = all.map(fmt);
   if (options.caption) lines.unshift(options.caption);
   return lines.join('\n');

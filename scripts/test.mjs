@@ -21,7 +21,10 @@ const steps = [
     ? []
     : /** @type {Step[]} */ ([
         ['lessons, headless', 'node', ['scripts/run-lessons.mjs']],
+        ['exercises (student and solution editions)', 'node', ['scripts/student.mjs', '--check']],
+        ['reproducibility (lesson 01 twice, identical figures)', 'node', ['scripts/reproduce.mjs', '--twice', '01']],
         ['browser check', 'node', ['scripts/browser-check.mjs']],
+        ['lesson 00 in JupyterLab (Chromium)', 'node', ['scripts/jupyterlab-check.mjs', '00']],
         ['kernel conformance', 'node', ['scripts/kernel-test.mjs']],
       ])),
 ];

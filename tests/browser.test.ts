@@ -114,6 +114,25 @@ describe.skipIf(noChromium)(`export-html + browser-check (needs Chromium at ${CH
     expect(r.stderr).toMatch(/browser-check: 1 of 1 notebook\(s\) failed/);
   });
 
+  it('export-html inlines KaTeX when the markdown has maths; browser-check counts the formulas', () => {
+    const md = (source: string) => ({ cell_type: 'markdown', id: 'm', metadata: {}, source });
+    const withMaths = (source: string) => ({ ...(notebook([]) as { cells: object[] }), cells: [md(source)] });
+    const good = writeNotebook('maths-fixture', withMaths('Loss $\\mathcal{L} = \\alpha T^2 \\mathrm{KL}$ and\n\n$$q_i = \\frac{e^{z_i/T}}{\\sum_j e^{z_j/T}}$$\n\n`$not maths$`'));
+    const out = path.join(DIR, 'maths-fixture.html');
+    const r = node('export-html.mjs', good, out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/0 interactive figure\(s\), 2 formula\(s\)/);
+    const html = fs.readFileSync(out, 'utf8');
+    expect(html).toMatch(/font\/woff2;base64,/); // KaTeX's fonts inlined: the page works offline
+    expect([...html.matchAll(/<script[^>]*\bsrc\s*=/gi)]).toEqual([]);
+    const ok = node('browser-check.mjs', good);
+    expect(ok.status, `${ok.stdout}\n${ok.stderr}`).toBe(0);
+    const bad = writeNotebook('bad-maths-fixture', withMaths('Broken: $\\frac{1}{$ here.'));
+    const ko = node('browser-check.mjs', bad);
+    expect(ko.status).toBe(1);
+    expect(ko.stderr).toContain('1 formula(s) in the markdown, 0 rendered by KaTeX');
+  });
+
   it('browser-check with nothing to check says so and fails', () => {
     const r = node('browser-check.mjs', path.join(DIR, 'missing.ipynb'));
     expect(r.status).toBe(1);

@@ -54,7 +54,10 @@ describe('lineFigure', () => {
       { type: 'scatter', name: 'val', x: [0, 1, 2], y: [3.5, 2.5, 1.5], mode: 'lines' },
     ]);
     expect(Array.isArray(fig.data[1]?.type === 'scatter' && fig.data[1].y)).toBe(true); // plain array, JSON-safe
-    expect(fig.layout.title).toEqual({ text: 'Loss', x: 0.5, xanchor: 'center' });
+    // Left, over the plot area: the modebar shows at the top right on hover.
+    expect(fig.layout.title).toEqual({ text: 'Loss', x: 0, xref: 'paper', xanchor: 'left' });
+    expect(fig.config?.modeBarButtonsToRemove).toContain('lasso2d');
+    expect(fig.config?.displaylogo).toBe(false);
     expect(fig.layout.xaxis?.title).toEqual({ text: 'step' });
     expect(fig.layout.xaxis?.dtick).toBe(1); // 3 steps: a tick on every integer
     expect(fig.layout.yaxis?.title).toEqual({ text: 'loss' });
@@ -316,5 +319,27 @@ describe.skipIf(noChromium)(`a script using show() (${NEEDS_CHROMIUM})`, () => {
     expect(pid).toBeGreaterThan(0);
     for (let i = 0; i < 50 && alive(pid); i++) await new Promise((res) => setTimeout(res, 100));
     expect(alive(pid), `browser ${pid} still running after its script exited`).toBe(false);
+  });
+});
+
+describe('two y axes and log bars', () => {
+  it('draws a series with axis: right against a titled right-hand axis', () => {
+    const fig = lineFigure(
+      [
+        { name: 'loss', y: [2, 1, 0.5] },
+        { name: 'accuracy', y: [0.2, 0.7, 0.9], axis: 'right' },
+      ],
+      { yTitle: 'loss', y2Title: 'accuracy', logY: true },
+    );
+    expect(fig.data.map((t) => (t as { yaxis?: string }).yaxis)).toEqual([undefined, 'y2']);
+    expect(fig.layout.yaxis?.type).toBe('log');
+    expect(fig.layout.yaxis2).toMatchObject({ title: { text: 'accuracy' }, overlaying: 'y', side: 'right' });
+    expect(lineFigure({ a: [1, 2] }).layout.yaxis2).toBeUndefined();
+    expect(() => lineFigure([{ name: 'a', y: [1], axis: 'top' as never }])).toThrow(/^axis of series "a" must be 'left' or 'right', got "top"$/);
+  });
+  it('puts bars of very different sizes on a log axis, refusing values <= 0', () => {
+    const fig = barFigure(['parameters', 'latency'], { 'teacher ÷ student': [139, 1.8] }, { logY: true });
+    expect(fig.layout.yaxis?.type).toBe('log');
+    expect(() => barFigure(['a', 'b'], [1, 0], { logY: true })).toThrow(/^logY needs values > 0, series has 0 at index 1$/);
   });
 });

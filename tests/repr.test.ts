@@ -108,7 +108,7 @@ describe('richRepr of frames and figures', () => {
     expect(isFrameLike(df)).toBe(true);
     const b = await richRepr(df, { maxRows: 2 });
     expect(String(b?.['text/html'])).toContain('<caption>DataFrame: 3 rows × 2 columns (first 2 shown)</caption>');
-    expect(String(b?.['text/html'])).toContain('<td>wasm</td><td style="text-align:right">31.25</td>');
+    expect(String(b?.['text/html'])).toContain('<td style="text-align:left">wasm</td><td style="text-align:right">31.25</td>');
     expect(String(b?.['text/html'])).not.toContain('webgl');
     expect(String(b?.['text/plain']).split('\n')[0]).toBe('DataFrame: 3 rows × 2 columns (first 2 shown)');
   });
@@ -123,6 +123,18 @@ describe('richRepr of frames and figures', () => {
     expect(Object.keys(again ?? {})).toEqual(['text/plain']);
     expect(String(again?.['text/plain'])).toMatch(/\(the figure is shown above\)$/);
   }, 120_000);
+
+  it("shows a timer in one line, not util.inspect's Timeout {…}", async () => {
+    const t = setTimeout(() => undefined, 1000);
+    const i = setInterval(() => undefined, 1000);
+    try {
+      expect(await richRepr(t)).toEqual({ 'text/plain': 'Timeout (from setTimeout; clearTimeout(it) cancels it)' });
+      expect(await richRepr(i)).toEqual({ 'text/plain': 'Timeout (from setInterval; clearInterval(it) cancels it)' });
+    } finally {
+      clearTimeout(t);
+      clearInterval(i);
+    }
+  });
 
   it('has no view for other values', async () => {
     for (const v of [42, 'text', null, undefined, { a: 1 }, [1, 2], { data: 'x', layout: {} }]) {

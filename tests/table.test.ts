@@ -12,9 +12,27 @@ describe('tables from danfojs', () => {
     ]);
     const html = tableHtml(df, { caption: 'matmul <1024>' });
     expect(html).toContain('<caption>matmul &lt;1024&gt;</caption>');
-    expect(html).toContain('<th>backend</th><th>gflops</th>');
-    expect(html).toContain('<td>wasm</td><td style="text-align:right">31.23</td>');
-    expect(tableText(df).split('\n')).toEqual(['   backend  gflops', '0     wasm   31.23', '1      cpu    1.05']);
+    // Text left, numbers right; no 0..n-1 index column.
+    expect(html).toContain('<tr><th style="text-align:left">backend</th><th style="text-align:right">gflops</th></tr>');
+    expect(html).toContain('<td style="text-align:left">wasm</td><td style="text-align:right">31.23</td>');
+    expect(tableText(df).split('\n')).toEqual(['backend  gflops', 'wasm      31.23', 'cpu        1.05']);
+  });
+
+  it('shows an index that says something, and always with index: true', () => {
+    const named = { columns: ['n'], index: ['teacher', 'student'], values: [[85002], [610]] };
+    expect(tableText(named).split('\n')).toEqual(['              n', 'teacher  85,002', 'student     610']);
+    const df = frame([{ a: 1 }]);
+    expect(tableHtml(df, { index: true })).toContain('<tr><th>0</th><td style="text-align:right">1</td></tr>');
+    expect(tableHtml(df)).not.toContain('<th>0</th>');
+  });
+
+  it('writes thousands separators from 1,000 on', () => {
+    expect(formatCell(85002)).toBe('85,002'); // integers in full
+    expect(formatCell(-1234567)).toBe('-1,234,567');
+    expect(formatCell(999)).toBe('999');
+    expect(formatCell(1234.5678)).toBe('1,235'); // 4 significant digits
+    expect(formatCell(0.5)).toBe('0.5');
+    expect(formatCell(1234567890.5)).toBe('1.235e+9');
   });
 
   it('formats numbers to significant digits', () => {

@@ -11,6 +11,7 @@ import {
   describeValue,
   toNumbers,
   withSummary,
+  PLOT_CONFIG,
   type BarTrace,
   type Figure,
   type FigureOptions,
@@ -32,6 +33,11 @@ export interface LineSeries {
   y: NumericArray;
   /** Steps (default 0, 1, 2, ...), same length as `y`. */
   x?: NumericArray;
+  /**
+   * `'right'` draws the series against a second y axis on the right (titled `y2Title`), for a
+   * quantity in another unit: accuracy beside a loss.
+   */
+  axis?: 'left' | 'right';
 }
 
 export interface LineOptions extends FigureOptions {
@@ -41,6 +47,8 @@ export interface LineOptions extends FigureOptions {
   yTitle?: string;
   /** Log-scale y axis (losses); every value must then be > 0. */
   logY?: boolean;
+  /** Title of the right-hand y axis (series with `axis: 'right'`). */
+  y2Title?: string;
   /** Log-scale x axis (temperatures, sizes); every x must then be > 0. */
   logX?: boolean;
   /** Draw a marker at each point too. */
@@ -85,7 +93,9 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
     const y = toNumbers(s.y, `y of series "${s.name}"`);
     const x = s.x === undefined ? range(y.length) : toNumbers(s.x, `x of series "${s.name}"`);
     assert(x.length === y.length, () => `x of series "${s.name}" has length ${x.length}, expected ${y.length} (the length of y)`);
-    if (options.logY) {
+    assert(s.axis === undefined || s.axis === 'left' || s.axis === 'right', () => `axis of series "${s.name}" must be 'left' or 'right', got ${describeValue(s.axis)}`);
+    const right = s.axis === 'right';
+    if (options.logY && !right) {
       const bad = y.findIndex((v) => v <= 0);
       assert(bad < 0, () => `logY needs values > 0, series "${s.name}" has ${y[bad]} at index ${bad}`);
     }
@@ -93,9 +103,11 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
       const bad = x.findIndex((v) => v <= 0);
       assert(bad < 0, () => `logX needs x values > 0, series "${s.name}" has ${x[bad]} at index ${bad}`);
     }
-    return { type: 'scatter', name: s.name, x, y, mode };
+    return right ? { type: 'scatter', name: s.name, x, y, mode, yaxis: 'y2' } : { type: 'scatter', name: s.name, x, y, mode };
   });
+  const twoAxes = data.some((t) => t.yaxis === 'y2');
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: {
       ...baseLayout(options),
@@ -109,6 +121,7 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
             : {},
       ),
       yaxis: axis(options.yTitle, options.logY ? { type: 'log' } : {}),
+      ...(twoAxes ? { yaxis2: axis(options.y2Title, { overlaying: 'y', side: 'right' }) } : {}),
       hovermode: 'x unified',
     },
   });
@@ -177,6 +190,7 @@ export function heatmapFigure(z: readonly NumericArray[], options: HeatmapOption
   if (options.showValues) trace.texttemplate = `%{z:${options.valueFormat ?? '.2f'}}`;
   const top = (options.origin ?? 'top') === 'top';
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data: [trace],
     layout: {
       ...baseLayout(options),
@@ -189,6 +203,11 @@ export function heatmapFigure(z: readonly NumericArray[], options: HeatmapOption
 export interface BarOptions extends FigureOptions {
   xTitle?: string;
   yTitle?: string;
+  /**
+   * Log-scale y axis, for bars of very different sizes (ratios of 1.8× beside counts of 140):
+   * every value must then be > 0.
+   */
+  logY?: boolean;
 }
 
 /** Checks category labels: non-empty, strings or numbers, all distinct. */
@@ -220,15 +239,20 @@ export function barFigure(
   const data = entries.map(([name, values]): BarTrace => {
     const y = toNumbers(values, name ? `series "${name}"` : 'series');
     assert(y.length === x.length, () => `${name ? `series "${name}"` : 'series'} has ${y.length} values, expected ${x.length} (one per category)`);
+    if (options.logY) {
+      const bad = y.findIndex((v) => v <= 0);
+      assert(bad < 0, () => `logY needs values > 0, ${name ? `series "${name}"` : 'series'} has ${y[bad]} at index ${bad}`);
+    }
     return name ? { type: 'bar', name, x, y } : { type: 'bar', x, y };
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: {
       ...baseLayout(options),
       barmode: 'group',
       xaxis: axis(options.xTitle, { type: 'category' }),
-      yaxis: axis(options.yTitle),
+      yaxis: axis(options.yTitle, options.logY ? { type: 'log' } : {}),
     },
   });
 }
@@ -261,6 +285,7 @@ export function histogramFigure(values: NumericArray | NamedSeries, options: His
     return t;
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: {
       ...baseLayout(options),
@@ -344,6 +369,7 @@ export function scatterFigure(points: ScatterPoints, options: ScatterOptions = {
     return t;
   });
   return withSummary({
+    config: { ...PLOT_CONFIG },
     data,
     layout: { ...baseLayout(options), xaxis: axis(options.xTitle), yaxis: axis(options.yTitle) },
   });

@@ -15,6 +15,10 @@ export interface PlotAxis {
   title?: { text: string };
   /** `'log'` for log-scale losses; `'category'` keeps numeric category labels apart. */
   type?: 'linear' | 'log' | 'category';
+  /** `'y'` on a second y axis drawn over the first (`yaxis2`). */
+  overlaying?: 'y';
+  /** Which side the axis is drawn on. */
+  side?: 'left' | 'right';
   /** `'reversed'` puts row 0 of a heatmap at the top (matrix order). */
   autorange?: boolean | 'reversed';
   /** Tick positions and their labels (heatmap labels, which may repeat, e.g. tokens). */
@@ -31,9 +35,11 @@ export interface PlotAxis {
 
 /** The layout of a figure (the subset of plotly's `layout` that the builders set). */
 export interface PlotLayout {
-  title?: { text: string; x?: number; xanchor?: 'left' | 'center' | 'right' };
+  title?: { text: string; x?: number; xref?: 'paper' | 'container'; xanchor?: 'left' | 'center' | 'right' };
   xaxis?: PlotAxis;
   yaxis?: PlotAxis;
+  /** A second y axis on the right (a line series with `axis: 'right'`). */
+  yaxis2?: PlotAxis;
   /** Size in CSS pixels, also the PNG size. */
   width?: number;
   height?: number;
@@ -52,6 +58,8 @@ export interface ScatterTrace {
   x: number[];
   y: number[];
   mode: 'lines' | 'markers' | 'lines+markers' | 'markers+text';
+  /** `'y2'` draws the trace against the right-hand y axis. */
+  yaxis?: 'y2';
   /** Text drawn next to each point (with mode `'markers+text'`). */
   text?: string[];
   textposition?: 'top center';
@@ -94,16 +102,26 @@ export interface HistogramTrace {
 /** The traces the builders produce. */
 export type PlotTrace = ScatterTrace | HeatmapTrace | BarTrace | HistogramTrace;
 
+/** Plotly's `config` (the subset the builders set): the modebar's buttons. */
+export interface PlotConfig {
+  displaylogo?: boolean;
+  modeBarButtonsToRemove?: string[];
+  responsive?: boolean;
+}
+
 /** A plotly figure built by this module. */
 export interface Figure {
   data: PlotTrace[];
   layout: PlotLayout;
+  /** Read by JupyterLab's plotly renderer and the HTML export. */
+  config?: PlotConfig;
 }
 
 /** Any plotly figure (hand-built ones too): what `show` and `renderPng` accept. */
 export interface FigureLike {
   data: readonly object[];
   layout?: object;
+  config?: object;
 }
 
 /** Options every builder takes. */
@@ -179,10 +197,22 @@ export function axis(title: string | undefined, extra: PlotAxis = {}): PlotAxis 
   };
 }
 
-/** The plain-white base layout every builder starts from. */
+/**
+ * The modebar (plotly's toolbar, shown on hover at the figure's top right) without the buttons
+ * lessons do not need, so that it stays short and clear of the title.
+ */
+export const PLOT_CONFIG: PlotConfig = {
+  displaylogo: false,
+  modeBarButtonsToRemove: ['select2d', 'lasso2d', 'autoScale2d', 'toggleSpikelines', 'hoverClosestCartesian', 'hoverCompareCartesian'],
+};
+
+/**
+ * The plain-white base layout every builder starts from. The title sits at the left of the plot
+ * area: the modebar appears at the top right on hover, where a centred title would be under it.
+ */
 export function baseLayout(o: FigureOptions): PlotLayout {
   return {
-    ...(o.title ? { title: { text: o.title, x: 0.5, xanchor: 'center' } } : {}),
+    ...(o.title ? { title: { text: o.title, x: 0, xref: 'paper', xanchor: 'left' } } : {}),
     width: o.width ?? DEFAULT_WIDTH,
     height: o.height ?? DEFAULT_HEIGHT,
     paper_bgcolor: 'white',

@@ -4,11 +4,12 @@
  * the plotly JSON (interactive in JupyterLab), a PNG rendered offline (classic Notebook, HTML
  * export, GitHub) and a text summary.
  */
-import { displayBundle, type MimeBundle } from '../display';
+import { randomBytes } from 'node:crypto';
+import { displayBundle, inKernel, type MimeBundle } from '../display';
 import { checkFigureOptions, describeFigure, type FigureLike } from './figure';
 import { assertFigure, plainFigure, renderPng, type RenderOptions } from './render';
 
-export { DEFAULT_HEIGHT, DEFAULT_WIDTH, describeFigure } from './figure';
+export { DEFAULT_HEIGHT, DEFAULT_WIDTH, PLOT_CONFIG, describeFigure } from './figure';
 export type {
   BarTrace,
   Figure,
@@ -18,6 +19,7 @@ export type {
   HistogramTrace,
   NumericArray,
   PlotAxis,
+  PlotConfig,
   PlotLayout,
   PlotTrace,
   ScatterTrace,
@@ -70,9 +72,22 @@ export async function figureBundle(fig: FigureLike, options: ShowOptions = {}): 
  * it. Outside a kernel the text summary goes to stdout. A missing or failing Chromium never
  * throws: the PNG is left out.
  *
+ * In a kernel the output is sent twice: first without the PNG, then updated in place with it.
+ * JupyterLab's plotly renderer (jupyterlab-plotly) shows a bundle's `image/png` instead of the
+ * interactive plot until the mouse first passes over it; sent first without one, the figure is
+ * interactive at once, and the renderer keeps its plot when the update brings the PNG. The saved
+ * notebook holds the full bundle, so the classic Notebook, nbconvert and GitHub show the PNG.
+ *
  * @throws {Error} if `fig` is not a plotly figure, or width/height are not positive integers.
  */
 export async function show(fig: FigureLike, options: ShowOptions = {}): Promise<void> {
+  const png = options.png ?? process.env[PLOT_PNG_ENV] !== '0';
+  if (png && !options.update && inKernel()) {
+    const displayId = options.displayId ?? `frugal-plot-${randomBytes(8).toString('hex')}`;
+    displayBundle(await figureBundle(fig, { ...options, png: false }), { displayId });
+    displayBundle(await figureBundle(fig, options), { displayId, update: true });
+    return;
+  }
   const bundle = await figureBundle(fig, options);
   displayBundle(bundle, { displayId: options.displayId, update: options.update });
 }

@@ -1,53 +1,60 @@
 /**
- * kernel/src/server.ts queueSends: zeromq 6 rejects a send while another is in progress
+ * kernel/src/server.ts withQueuedSends: zeromq 6 rejects a send while another is in progress
  * ("Socket is busy writing"); tslab sends without awaiting, so bursts of output failed cells on a
  * loaded machine. The fake socket below behaves like zeromq's: one send at a time, each taking a
- * few milliseconds.
+ * few milliseconds, and a sealed object whose `send` is read-only (zeromq's sockets are).
  */
 import { describe, expect, it } from 'vitest';
-import { queueSends } from '../kernel/src/server';
+import { withQueuedSends } from '../kernel/src/server';
 
-function busySocket() {
-  const sent: string[] = [];
-  let busy = false;
-  const sock = {
-    send(frames: (Buffer | string)[]): Promise<void> {
-      if (busy) return Promise.reject(new Error('Socket is busy writing; only one send operation may be in progress at any time'));
-      busy = true;
-      return new Promise<void>((resolve) =>
-        setTimeout(() => {
-          busy = false;
-          sent.push(String(frames[0]));
-          resolve();
-        }, 2),
-      );
-    },
-  };
-  return { sock, sent };
+class BusySocket {
+  sent: string[] = [];
+  closed = false;
+  busy = false;
+  constructor() {
+    Object.seal(this);
+  }
+  close(): void {
+    this.closed = true;
+  }
 }
+Object.defineProperty(BusySocket.prototype, 'send', {
+  writable: false,
+  value(this: BusySocket, frames: (Buffer | string)[]): Promise<void> {
+    if (this.busy) return Promise.reject(new Error('Socket is busy writing; only one send operation may be in progress at any time'));
+    this.busy = true;
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        this.busy = false;
+        this.sent.push(String(frames[0]));
+        resolve();
+      }, 2),
+    );
+  },
+});
+type Sock = BusySocket & { send(frames: (Buffer | string)[]): Promise<void> };
+const socket = () => new BusySocket() as Sock;
 
-describe('queueSends', () => {
-  it('without it, a second send in progress is rejected (the failure it prevents)', async () => {
-    const { sock } = busySocket();
+describe('withQueuedSends', () => {
+  it('without it, a second send in progress is rejected (the failure it prevents), and the socket cannot be patched', async () => {
+    const sock = socket();
     const first = sock.send(['a']);
     await expect(sock.send(['b'])).rejects.toThrow(/Socket is busy writing/);
     await first;
+    expect(() => Object.defineProperty(sock, 'send', { value: () => undefined })).toThrow(/not extensible/);
   });
   it('with it, a burst of 50 sends all leave, in order', async () => {
-    const { sock, sent } = busySocket();
-    queueSends(sock);
-    const all = Array.from({ length: 50 }, (_, i) => sock.send([`m${i}`]));
-    await Promise.all(all);
-    expect(sent).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+    const sock = socket();
+    const view = withQueuedSends(sock);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => view.send([`m${i}`])));
+    expect(sock.sent).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
   });
-  it('is idempotent', async () => {
-    const { sock, sent } = busySocket();
-    queueSends(sock);
-    const wrapped = sock.send;
-    queueSends(sock);
-    expect(sock.send).toBe(wrapped);
-    await Promise.all([sock.send(['x']), sock.send(['y'])]);
-    expect(sent).toEqual(['x', 'y']);
+  it('forwards everything else to the socket, bound to it', () => {
+    const sock = socket();
+    const view = withQueuedSends(sock);
+    view.close();
+    expect(sock.closed).toBe(true);
+    expect(view.sent).toBe(sock.sent);
   });
   it('a failed send rejects its own promise and does not block the next', async () => {
     let calls = 0;
@@ -60,9 +67,9 @@ describe('queueSends', () => {
         return Promise.resolve();
       },
     };
-    queueSends(sock);
-    await expect(sock.send(['lost'])).rejects.toThrow(/socket closed/);
-    await sock.send(['next']);
+    const view = withQueuedSends(sock);
+    await expect(view.send(['lost'])).rejects.toThrow(/socket closed/);
+    await view.send(['next']);
     expect(sent).toEqual(['next']);
   });
 });

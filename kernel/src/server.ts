@@ -85,24 +85,31 @@ export class WireMessage {
 }
 
 /**
- * Makes a zeromq socket's `send` wait for the previous send. zeromq 6 allows one send in
- * progress per socket and rejects a second with "Socket is busy writing; only one send operation
- * may be in progress at any time". tslab (and this kernel) send without awaiting, so a burst of
- * output (a live progress display) on a loaded machine lost a message and failed the running
- * cell with that error. Queued, every message leaves, in order. Idempotent.
+ * A view of a zeromq socket whose `send` waits for the previous send. zeromq 6 allows one send
+ * in progress per socket and rejects a second with "Socket is busy writing; only one send
+ * operation may be in progress at any time". tslab (and this kernel) send without awaiting, so a
+ * burst of output (a live progress display) on a loaded machine lost a message and failed the
+ * running cell with that error. Through the view every message leaves, in order.
+ *
+ * zeromq's sockets are sealed objects with a read-only `send`, so they cannot be patched: the
+ * view is a Proxy that answers `send` itself and forwards everything else, bound to the socket.
  */
-export function queueSends(sock: Sendable & { [QUEUED]?: true }): void {
-  if (sock[QUEUED]) return;
+export function withQueuedSends<T extends Sendable>(sock: T): T {
   const send = sock.send.bind(sock);
   let tail: Promise<unknown> = Promise.resolve();
-  sock.send = (frames) => {
+  const queued = (frames: (Buffer | string)[]): Promise<unknown> => {
     const p = tail.then(() => send(frames));
     tail = p.catch(() => undefined);
     return p;
   };
-  sock[QUEUED] = true;
+  return new Proxy(sock, {
+    get(target, prop) {
+      if (prop === 'send') return queued;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }
-const QUEUED = Symbol('frugal-ai.queuedSends');
 
 /** tslab's ZmqServer with the members it declares private or loosely typed, as used here. */
 interface ServerBase {
@@ -139,7 +146,12 @@ export function defineServer(Base: typeof ZmqServer): CourseServerClass {
 
     override async init(): Promise<void> {
       await super.init();
-      for (const sock of [this.iopub, this.shell, this.control, this.stdin, this.hb]) queueSends(sock);
+      // Replies go to the socket handleShellMessage is given, which tslab's receive loops read
+      // from these fields at each message; IOPub messages go through this.iopub.
+      this.iopub = withQueuedSends(this.iopub);
+      this.shell = withQueuedSends(this.shell);
+      this.control = withQueuedSends(this.control);
+      this.stdin = withQueuedSends(this.stdin);
     }
 
     reply(sock: Sendable, msg: WireMessage, type: string, content: object): void {

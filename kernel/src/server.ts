@@ -93,6 +93,9 @@ export class WireMessage {
  */
 export function queueSends(sock: Sendable & { [QUEUED]?: true }): void {
   if (sock[QUEUED]) return;
+  // zeromq 6's native sockets here are not extensible and inherit a read-only `send`: they
+  // cannot be patched, so they keep their own send (the behaviour before this queue existed).
+  if (!Object.isExtensible(sock)) return;
   const send = sock.send.bind(sock);
   let tail: Promise<unknown> = Promise.resolve();
   sock.send = (frames) => {

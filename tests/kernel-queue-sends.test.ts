@@ -65,4 +65,11 @@ describe('queueSends', () => {
     await sock.send(['next']);
     expect(sent).toEqual(['next']);
   });
+  it('leaves a socket that is not extensible (zeromq 6 native sockets here) as it is, without throwing', () => {
+    const { sock } = busySocket();
+    const send = sock.send;
+    Object.preventExtensions(sock);
+    expect(() => queueSends(sock)).not.toThrow();
+    expect(sock.send).toBe(send);
+  });
 });

@@ -111,6 +111,18 @@ describe('svd (one-sided Jacobi)', () => {
 });
 
 describe('lowRank', () => {
+  it("keeps a model's SeededDropout (the course's dropout) as a SeededDropout, and predicts like it at inference", () => {
+    const m = mlp({ inputs: 16, hidden: [12], outputs: 5, dropout: 0.2, rng: new Rng(21), name: 'withDropout' });
+    expect(m.layers.map((l) => l.getClassName())).toContain('SeededDropout');
+    const res = lowRank(m, { energy: 1 }); // all the energy: the same function, up to round-off
+    expect(res.model.layers.map((l) => l.getClassName())).toContain('SeededDropout');
+    const x = tf.randomNormal([4, 16], 0, 1, 'float32', 5);
+    const [a, b] = [m.predict(x) as tf.Tensor, res.model.predict(x) as tf.Tensor];
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(1e-5);
+    tf.dispose([x, a, b]);
+    res.model.dispose();
+    m.dispose();
+  });
   it('factorises each Dense kernel with error = discarded singular values, and counts params and MACs', () => {
     const m = studentLike(2);
     const res = lowRank(m, { rank: 3 });

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { discardedNorm, rankForEnergy, svd, truncate } from './svd';
+import { isDropoutLayer, SeededDropout, type SeededDropoutArgs } from '../models/dropout';
 
 /** How to choose each layer's rank. Give `rank` or `energy`. */
 export interface LowRankOptions {
@@ -84,7 +85,7 @@ export function lowRank(model: tf.Sequential, options: LowRankOptions): LowRankR
   const pending: { layer: tf.layers.Layer; weights: tf.Tensor[]; created: tf.Tensor[] }[] = [];
   model.layers.forEach((layer, li) => {
     const cls = layer.getClassName();
-    if (cls !== 'Dense' && cls !== 'Dropout') throw new Error(`lowRank handles Dense and Dropout layers, got ${cls} (${layer.name})`);
+    if (cls !== 'Dense' && !isDropoutLayer(layer)) throw new Error(`lowRank handles Dense and Dropout layers, got ${cls} (${layer.name})`);
     const config = layer.getConfig();
     const [kernel, bias] = layer.getWeights();
     if (cls === 'Dense' && kernel) {
@@ -138,7 +139,9 @@ export function lowRank(model: tf.Sequential, options: LowRankOptions): LowRankR
     const copy =
       cls === 'Dense'
         ? tf.layers.dense(config as unknown as Parameters<typeof tf.layers.dense>[0])
-        : tf.layers.dropout(config as unknown as Parameters<typeof tf.layers.dropout>[0]);
+        : cls === SeededDropout.className
+          ? new SeededDropout(config as unknown as SeededDropoutArgs)
+          : tf.layers.dropout(config as unknown as Parameters<typeof tf.layers.dropout>[0]);
     out.add(copy);
     pending.push({ layer: copy, weights: layer.getWeights(), created: [] });
   });

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { denseKernels } from './prune';
+import { isDropoutLayer } from '../models/dropout';
 
 /** The storage formats of weights the course compares. */
 export type WeightFormat = 'float32' | 'float16' | 'int8';
@@ -221,7 +222,7 @@ export function predictDynamicInt8(model: tf.Sequential, x: tf.Tensor2D): tf.Ten
     let h: tf.Tensor = x;
     for (const layer of model.layers) {
       const cls = layer.getClassName();
-      if (cls === 'Dropout') continue; // the identity at inference
+      if (isDropoutLayer(layer)) continue; // the identity at inference
       if (cls !== 'Dense') throw new Error(`predictDynamicInt8 handles Dense and Dropout layers, got ${cls} (${layer.name})`);
       h = layer.apply(fakeQuantizeInt8(h)) as tf.Tensor;
     }

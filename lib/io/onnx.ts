@@ -22,6 +22,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { onnx } from 'onnx-proto';
 import { nodeRequire } from '../node-require';
+import { isDropoutLayer } from '../models/dropout';
 import { writeFileAtomic } from '../distill/teacher-cache';
 import { quantizeInt8PerChannel, toFloat16, type WeightFormat, WEIGHT_FORMATS } from '../compress/quantize';
 
@@ -102,7 +103,7 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
   if (dense.length === 0) throw new Error(`model ${model.name} has no Dense layer to export`);
   for (const layer of model.layers) {
     const cls = layer.getClassName();
-    if (cls === 'Dropout') continue; // the identity at inference
+    if (isDropoutLayer(layer)) continue; // the identity at inference
     if (cls !== 'Dense') throw new Error(`exportOnnx handles Dense and Dropout layers, got ${cls} (${layer.name})`);
     const [kernel, bias] = layer.getWeights();
     if (!kernel) throw new Error(`Dense layer ${layer.name} has no kernel`);

@@ -74,3 +74,14 @@ tf.serialization.registerClass(SeededDropout);
 export function seededDropout(args: SeededDropoutArgs): SeededDropout {
   return new SeededDropout(args);
 }
+
+/** The class names of the dropout layers the course builds: tfjs's own and {@link SeededDropout}. */
+export const DROPOUT_CLASS_NAMES: readonly string[] = ['Dropout', SeededDropout.className];
+
+/**
+ * True for a dropout layer (tfjs's `Dropout` or the course's `SeededDropout`): the identity at
+ * inference, so export and compression skip it or copy it unchanged.
+ */
+export function isDropoutLayer(layer: tf.layers.Layer): boolean {
+  return DROPOUT_CLASS_NAMES.includes(layer.getClassName());
+}

@@ -60,7 +60,9 @@ export function countFormulas(nb) {
   for (const c of nb.cells ?? []) {
     if (c.cell_type !== 'markdown') continue;
     const src = proseOf(Array.isArray(c.source) ? c.source.join('') : (c.source ?? ''));
-    n += (src.match(/\$\$[\s\S]+?\$\$|\$[^$\n]+?\$/g) ?? []).length;
+    // An inline formula may wrap onto the next line of its paragraph, as KaTeX's auto-render allows;
+    // a blank line ends it.
+    n += (src.match(/\$\$[\s\S]+?\$\$|\$(?:[^$\n]|\n(?!\s*\n))+?\$/g) ?? []).length;
   }
   return n;
 }

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Rng } from '../random';
+import { findDatasetFile } from './files';
 
 /** SHA-256 of datasets/digits/digits.csv.gz (scikit-learn 1.2.1's copy, Debian python3-sklearn). */
 export const DIGITS_SHA256 = '46abec6b12486ad9e51943373abcf22bbea1b5a51a1619b361570d8893f1464a';
@@ -53,27 +54,7 @@ export interface DigitsSplit {
  * @throws Error listing where it looked.
  */
 export function findDigitsFile(): string {
-  const tried: string[] = [];
-  const env = process.env['FRUGAL_DATASETS'];
-  if (env) {
-    const p = path.join(env, 'digits', 'digits.csv.gz');
-    if (fs.existsSync(p)) return p;
-    tried.push(p);
-  }
-  const starts = [process.cwd()];
-  if (typeof __dirname === 'string') starts.push(__dirname);
-  for (const start of starts) {
-    let dir = path.resolve(start);
-    for (;;) {
-      const p = path.join(dir, DIGITS_RELATIVE_PATH);
-      if (fs.existsSync(p)) return p;
-      tried.push(p);
-      const up = path.dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  throw new Error(`digits.csv.gz not found; looked in ${tried.join(', ')} (set FRUGAL_DATASETS to the datasets folder)`);
+  return findDatasetFile(DIGITS_RELATIVE_PATH);
 }
 
 /**

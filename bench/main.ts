@@ -9,22 +9,23 @@
  *   npm run bench -- --json out/bench.json also write the results as JSON
  *   npm run bench -- --write-readme        also regenerate bench/README.md's tables
  *
- * The cases are in bench/cases (bench/case.ts says what a case is), timing and profiling in
+ * Built by tsconfig.bench.json. The cases are in bench/cases (bench/case.ts says what a case is), timing and profiling in
  * bench/timing.ts, the PyTorch side in bench/torch.ts (it runs bench/torch_bench.py), the report
  * in bench/report.ts and bench/readme.ts.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase } from './case';
-import { CASES } from './cases';
-import { writeFileAtomic, writeReadme } from './readme';
-import { CHECK_TOLERANCE, jsonDoc, renderText, resultOf, type BenchRun, type CaseResult } from './report';
-import { PROFILE_RUNS, runOrtCase, runTfjsCase, stats, withGflops, type Timing } from './timing';
-import { BENCH_DIR, runTorch, type TorchResult } from './torch';
+import type { BenchCase } from './case.js';
+import { CASES } from './cases/index.js';
+import { writeFileAtomic, writeReadme } from './readme.js';
+import { CHECK_TOLERANCE, jsonDoc, renderText, resultOf, type BenchRun, type CaseResult } from './report.js';
+import { PROFILE_RUNS, runOrtCase, runTfjsCase, stats, withGflops, type Timing } from './timing.js';
+import { BENCH_DIR, runTorch, type TorchResult } from './torch.js';
 
 const HELP = `usage: npm run bench -- [options]
   --backend NAME     cpu, wasm or tensorflow (default: the lib's choice, or $FRUGAL_BACKEND)
@@ -56,7 +57,7 @@ function positive(raw: string | undefined, name: string, fallback: number): numb
 /** True when the real @tensorflow/tfjs-node (npm run setup:native), not danfojs's alias, is installed. */
 function nativeInstalled(): boolean {
   try {
-    const pkg = JSON.parse(readFileSync(require.resolve('@tensorflow/tfjs-node/package.json'), 'utf8')) as { name?: string };
+    const pkg = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('@tensorflow/tfjs-node/package.json'), 'utf8')) as { name?: string };
     return pkg.name === '@tensorflow/tfjs-node';
   } catch {
     return false;
@@ -142,7 +143,8 @@ async function main(): Promise<number> {
   // its times mean nothing. It still profiles one iteration of each case when asked.
   const noTorch = opt['no-torch'] || opt.smoke;
   const profiled = opt.profile || opt['write-readme'];
-  const profileRuns = profiled ? (opt.smoke ? 1 : PROFILE_RUNS) : 0;
+  // --write-readme needs only the kernel count, which one profiled iteration gives: 3 suffice.
+  const profileRuns = opt.profile ? (opt.smoke ? 1 : PROFILE_RUNS) : opt['write-readme'] ? 3 : 0;
   const cases = selectCases(opt.cases);
 
   const forces: Array<lib.BackendName | undefined> = opt['all-backends']
@@ -154,6 +156,11 @@ async function main(): Promise<number> {
   const results: Record<string, CaseResult> = Object.fromEntries(
     cases.map((c): [string, CaseResult] => [c.id, { tfjs: {}, torch: null, ratios: {}, check: {}, relDiff: {}, profile: {} }]),
   );
+  const entryOf = (id: string): CaseResult => {
+    const e = results[id];
+    if (!e) throw new Error(`no result for case ${id}`);
+    return e;
+  };
   const reports: lib.BackendReport[] = [];
   const why: string[] = [];
   for (const force of forces) {
@@ -170,7 +177,7 @@ async function main(): Promise<number> {
     for (const c of cases) {
       process.stderr.write(`bench: tfjs ${report.backend} ${c.id}\n`);
       const r = await runTfjsCase(c, timing, profileRuns);
-      const entry = resultOf({ results } as BenchRun, c.id);
+      const entry = entryOf(c.id);
       entry.tfjs[report.backend] = r.stats;
       entry.check[report.backend] = r.check;
       if (r.profile) entry.profile[report.backend] = r.profile;
@@ -182,7 +189,7 @@ async function main(): Promise<number> {
     if (!c.ort) continue;
     process.stderr.write(`bench: onnxruntime-node ${c.id}\n`);
     const ort = await runOrtCase(c, timing);
-    const entry = resultOf({ results } as BenchRun, c.id);
+    const entry = entryOf(c.id);
     entry.ort = ort;
     if (ort?.available) entry.check.ort = ort.check;
   }
@@ -211,6 +218,7 @@ async function main(): Promise<number> {
     mismatches: [],
     worst: { rel: 0, where: '' },
     profiled,
+    profileRuns,
   };
   compare(run, threads);
   console.log(renderText(run));

@@ -6,8 +6,8 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { BenchCase } from './case';
-import { agreementLine, CHECK_TOLERANCE, fmtRatio, fmtTime, moeRatioLine, resultOf, shortDate, type BenchRun } from './report';
+import type { BenchCase } from './case.js';
+import { agreementLine, CHECK_TOLERANCE, fmtRatio, fmtTime, moeRatioLine, resultOf, shortDate, type BenchRun } from './report.js';
 
 /** Writes `data` to `path` atomically: a temporary file next to it, then a rename. */
 export function writeFileAtomic(path: string, data: string): void {
@@ -41,18 +41,21 @@ export function wrap(text: string, width = 100): string {
 }
 
 /**
- * Replaces the text between `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->`.
+ * Replaces the text between the lines `<!-- bench:NAME:begin -->` and `<!-- bench:NAME:end -->`
+ * (each alone on its line, so that prose may name them).
  * @throws Error when the markers are missing, repeated or out of order (naming them).
  */
 export function replaceBlock(doc: string, name: string, body: string): string {
   const begin = `<!-- bench:${name}:begin -->`;
   const end = `<!-- bench:${name}:end -->`;
-  const i = doc.indexOf(begin);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < 0 || j < i || doc.indexOf(begin, i + 1) >= 0 || doc.indexOf(end, j + 1) >= 0) {
-    throw new Error(`the README must hold ${begin} once, then ${end} once`);
+  const lines = doc.split('\n');
+  const at = (marker: string): number[] => lines.flatMap((l, k) => (l.trim() === marker ? [k] : []));
+  const [i, ...moreBegins] = at(begin);
+  const [j, ...moreEnds] = at(end);
+  if (i === undefined || j === undefined || j < i || moreBegins.length || moreEnds.length) {
+    throw new Error(`the README must hold a line ${begin}, then a line ${end}, once each`);
   }
-  return `${doc.slice(0, i + begin.length)}\n\n${body.trim()}\n\n${doc.slice(j)}`;
+  return [...lines.slice(0, i + 1), '', body.trim(), '', ...lines.slice(j)].join('\n');
 }
 
 /** The case table: every case's id, family, what one iteration does, and what bounds it. */

@@ -5,9 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type * as lib from '@frugal-ai/lib';
-import type { BenchCase } from './case';
-import { PROFILE_RUNS, type OrtResult, type Profile, type Stats, type Timing } from './timing';
-import type { TorchResult } from './torch';
+import type { BenchCase } from './case.js';
+import { type OrtResult, type Profile, type Stats, type Timing } from './timing.js';
+import type { TorchResult } from './torch.js';
 
 /** Largest relative difference allowed between the tfjs and PyTorch check values. */
 export const CHECK_TOLERANCE = 1e-3;
@@ -61,6 +61,8 @@ export interface BenchRun {
   worst: { rel: number; where: string };
   /** Whether --profile (or --write-readme) profiled the cases. */
   profiled: boolean;
+  /** Profiled iterations per case. */
+  profileRuns: number;
 }
 
 /** Three significant digits, no exponent for the ranges seen here. */
@@ -155,7 +157,7 @@ function renderProfile(run: BenchRun, backend: string): string {
   return [
     "--profile: kernels per iteration (tfjs: tf.profile's kernels, *__op composites left out; torch:",
     'every aten op the dispatcher ran, nested ones included); for tfjs, the time inside them (median',
-    `of ${PROFILE_RUNS} profiled iterations, capped at the median) and the rest of the median, the engine's own`,
+    `of ${run.profileRuns} profiled iterations, capped at the median) and the rest of the median, the engine's own`,
     'work; the median per kernel. "100 tiny adds" is the fixed cost of one op.',
     '',
     alignTable(rows),

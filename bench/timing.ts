@@ -5,9 +5,10 @@
  * statistics come from `lib.quantile`. Profiling counts the kernels of one iteration with
  * `tf.profile`.
  */
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase, StepResult } from './case';
+import type { BenchCase, StepResult } from './case.js';
 
 /** The timing loop's settings, every field given. */
 export type Timing = Required<lib.TimingOptions>;
@@ -148,7 +149,7 @@ export type OrtResult = { available: true; check: number; stats: Stats } | { ava
 export async function runOrtCase(c: BenchCase, timing: Timing): Promise<OrtResult | null> {
   if (!c.ort) return null;
   try {
-    require.resolve('onnxruntime-node');
+    createRequire(import.meta.url).resolve('onnxruntime-node');
   } catch {
     return { available: false, reason: 'onnxruntime-node is not installed' };
   }

@@ -88,7 +88,9 @@ describe('README regeneration', () => {
 
   it('refuses a README without its markers, naming them', () => {
     expect(() => replaceBlock('no markers', 'cases', 'x')).toThrow(/<!-- bench:cases:begin -->/);
-    expect(() => replaceBlock(doc + doc, 'results', 'x')).toThrow(/once/);
+    expect(() => replaceBlock(doc + doc, 'results', 'x')).toThrow(/once each/);
+    // a marker named in prose is not a marker
+    expect(replaceBlock(`see \`<!-- bench:results:begin -->\`\n${doc}`, 'results', 'y')).toContain('\n\ny\n\n');
   });
 
   it('writes markdown tables with escaped pipes and wraps prose at 100 characters', () => {

@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase } from '../case';
-import { glorot, hashFill } from '../fill';
+import type { BenchCase } from '../case.js';
+import { glorot, hashFill } from '../fill.js';
 
 /**
  * Width d = 512 with 8 heads of 64. MHA caches K and V (2 · 8 · 64 = 1024 floats per token); MLA,

@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase, CaseInstance, OrtInstance } from '../case';
-import { denseStack, hashFill, trainableVariables } from '../fill';
+import type { BenchCase, CaseInstance, OrtInstance } from '../case.js';
+import { denseStack, hashFill, trainableVariables } from '../fill.js';
 
 /**
  * Lessons 03 and 04's distillation step: the student 64-8-10, batch 64, Adam at 0.01, loss =

@@ -2,13 +2,13 @@
  * Every case of `npm run bench`, in the order of its tables. A new family is one module under
  * bench/cases (or a standalone bench/<name>.ts) exporting a `BenchCase[]`, appended here.
  */
-import type { BenchCase } from '../case';
-import { attentionCases } from './attention';
-import { distillCases, studentInferCases } from './distill';
-import { klCases } from './kl';
-import { matmulCases, opOverheadCases } from './matmul';
-import { moeCases } from './moe';
-import { tinyLmCases } from './tinylm';
+import type { BenchCase } from '../case.js';
+import { attentionCases } from './attention.js';
+import { distillCases, studentInferCases } from './distill.js';
+import { klCases } from './kl.js';
+import { matmulCases, opOverheadCases } from './matmul.js';
+import { moeCases } from './moe.js';
+import { tinyLmCases } from './tinylm.js';
 
 /** All cases: the order of the tables (raw kernels first, then the course's workloads). */
 export const CASES: readonly BenchCase[] = [

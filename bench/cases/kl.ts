@@ -5,8 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase } from '../case';
-import { hashFill } from '../fill';
+import type { BenchCase } from '../case.js';
+import { hashFill } from '../fill.js';
 
 /** Logits [batch, classes] and the temperature. */
 const KL = { batch: 4096, classes: 1000, temperature: 4 } as const;

@@ -3,8 +3,8 @@
  * (bound by the fixed cost of one kernel).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BenchCase } from '../case';
-import { hashFill } from '../fill';
+import type { BenchCase } from '../case.js';
+import { hashFill } from '../fill.js';
 
 function matmulCase(n: number): BenchCase {
   return {

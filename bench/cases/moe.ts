@@ -4,8 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase } from '../case';
-import { glorot, hashFill, trainableVariables } from '../fill';
+import type { BenchCase } from '../case.js';
+import { glorot, hashFill, trainableVariables } from '../fill.js';
 
 /**
  * 4096 tokens of width d through 8 experts d -> h -> d (relu, no biases), softmax router,

@@ -3,8 +3,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase } from '../case';
-import { glorot, hashFill } from '../fill';
+import type { BenchCase } from '../case.js';
+import { glorot, hashFill } from '../fill.js';
 
 /**
  * Vocabulary 73, d = 64, 2 blocks of MHA (8 heads of 8, RoPE, causal) and a SwiGLU FFN of 128,

@@ -49,6 +49,11 @@ export interface BenchCase {
   setup(): CaseInstance | Promise<CaseInstance>;
   /** The key of its PyTorch twin in CASES of bench/torch_bench.py (or of a `bench/torch_*.py`). */
   torch?: string;
+  /**
+   * false when the two sides cannot agree on the check value (sampling from different random
+   * generators, say): the times and ratios are still reported, the values are not compared.
+   */
+  compare?: boolean;
   /** An onnxruntime-node twin (CPU, one thread): resolves to a runner of one iteration. */
   ort?: () => Promise<OrtInstance>;
 }

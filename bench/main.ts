@@ -92,6 +92,7 @@ function compare(run: BenchRun, threads: number[]): void {
       const mine = r.check[rep.backend];
       if (!s || mine === undefined) continue;
       r.ratios[rep.backend] = Object.fromEntries(threads.map((th) => [th, s.medianMs / (byThreads[th]?.medianMs ?? NaN)]));
+      if (c.compare === false) continue;
       const rel = Math.abs(mine - t.check) / Math.max(Math.abs(t.check), 1e-12);
       r.relDiff[rep.backend] = rel;
       if (rel > run.worst.rel) run.worst = { rel, where: `${c.id} on ${rep.backend}` };

@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
 import type { BenchCase } from './case.js';
 import { CASES } from './cases/index.js';
-import { writeFileAtomic, writeReadme } from './readme.js';
+import { baselineOf, readBaseline, writeFileAtomic, writeReadme } from './readme.js';
 import { CHECK_TOLERANCE, jsonDoc, renderText, resultOf, type BenchRun, type CaseResult } from './report.js';
 import { PROFILE_RUNS, runOrtCase, runTfjsCase, stats, withGflops, type Timing } from './timing.js';
 import { BENCH_DIR, runTorch, type TorchResult } from './torch.js';
@@ -41,6 +41,9 @@ const HELP = `usage: npm run bench -- [options]
                      them (tfjs: tf.profile; torch: its autograd profiler), vs the rest
   --write-readme     also profile, and regenerate bench/README.md's tables from this run
                      (between its <!-- bench:*:begin/end --> markers)
+  --write-baseline   also profile, and record each case's kernels per step in
+                     bench/kernels-baseline.json: the "before" column of the README's table
+                     (kernel counts do not depend on timing: --smoke --write-baseline suffices)
   --help`;
 
 /**
@@ -123,6 +126,7 @@ async function main(): Promise<number> {
       profile: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       'write-readme': { type: 'boolean', default: false },
+      'write-baseline': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -132,6 +136,7 @@ async function main(): Promise<number> {
   }
   if (opt.backend !== undefined && opt['all-backends']) throw new Error('--backend and --all-backends exclude each other');
   if (opt.smoke && opt['write-readme']) throw new Error('--write-readme needs real timings: it excludes --smoke');
+  if (opt.cases !== undefined && opt['write-baseline']) throw new Error('--write-baseline records every case: it excludes --cases');
   const timing: Timing = opt.smoke
     ? { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 }
     : {
@@ -143,9 +148,9 @@ async function main(): Promise<number> {
   // --smoke (a step of npm test): every case runs once and is checked for leaks; no PyTorch, and
   // its times mean nothing. It still profiles one iteration of each case when asked.
   const noTorch = opt['no-torch'] || opt.smoke;
-  const profiled = opt.profile || opt['write-readme'];
+  const profiled = opt.profile || opt['write-readme'] || opt['write-baseline'];
   // --write-readme needs only the kernel count, which one profiled iteration gives: 3 suffice.
-  const profileRuns = opt.profile ? (opt.smoke ? 1 : PROFILE_RUNS) : opt['write-readme'] ? 3 : 0;
+  const profileRuns = opt.profile ? (opt.smoke ? 1 : PROFILE_RUNS) : profiled ? (opt.smoke ? 1 : 3) : 0;
   const cases = selectCases(opt.cases);
 
   const forces: Array<lib.BackendName | undefined> = opt['all-backends']
@@ -229,9 +234,14 @@ async function main(): Promise<number> {
     writeFileAtomic(path, `${JSON.stringify(jsonDoc(run), null, 2)}\n`);
     process.stderr.write(`bench: wrote ${path}\n`);
   }
+  const baselinePath = join(BENCH_DIR, 'kernels-baseline.json');
+  if (opt['write-baseline']) {
+    writeFileAtomic(baselinePath, `${JSON.stringify(baselineOf(run), null, 2)}\n`);
+    process.stderr.write(`bench: wrote ${baselinePath}\n`);
+  }
   if (opt['write-readme']) {
     const path = join(BENCH_DIR, 'README.md');
-    writeReadme(path, run, CASES);
+    writeReadme(path, run, CASES, readBaseline(baselinePath));
     process.stderr.write(`bench: regenerated the tables of ${path}\n`);
   }
   return run.mismatches.length ? 1 : 0;

@@ -4,7 +4,7 @@
  * what lies between them is replaced, everything else is kept, and the file is written
  * atomically (a temporary file, then a rename).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BenchCase } from './case.js';
 import { agreementLine, CHECK_TOLERANCE, fmtRatio, fmtTime, moeRatioLine, resultOf, shortDate, type BenchRun } from './report.js';
@@ -15,6 +15,37 @@ export function writeFileAtomic(path: string, data: string): void {
   const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.tmp`);
   writeFileSync(tmp, data);
   renameSync(tmp, path);
+}
+
+/**
+ * Kernel counts per step recorded by `--write-baseline` (bench/kernels-baseline.json): the
+ * "before" of an optimisation, against which the README's results table shows the "after".
+ */
+export interface KernelBaseline {
+  /** When and how the counts were taken. */
+  date: string;
+  command: string;
+  /** Kernels per step, by backend, then by case id. */
+  kernels: Record<string, Record<string, number>>;
+}
+
+/** The run's kernel counts, as a baseline. */
+export function baselineOf(run: BenchRun): KernelBaseline {
+  const kernels: Record<string, Record<string, number>> = {};
+  for (const rep of run.reports) {
+    const counts: Record<string, number> = {};
+    for (const c of run.cases) {
+      const k = run.results[c.id]?.profile[rep.backend]?.kernels;
+      if (k !== undefined) counts[c.id] = k;
+    }
+    kernels[rep.backend] = counts;
+  }
+  return { date: run.date.toISOString(), command: run.command, kernels };
+}
+
+/** The baseline at `path`, or null when there is none. */
+export function readBaseline(path: string): KernelBaseline | null {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as KernelBaseline) : null;
 }
 
 /** A markdown table; `|` inside a cell is escaped. */
@@ -70,7 +101,7 @@ export function casesTable(cases: readonly BenchCase[]): string {
  * The results of a run: the machine, date, backend and load average, the command, then per
  * tfjs backend one row per case with its bound, kernels per step, times, ratios and agreement.
  */
-export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[]): string {
+export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[], baseline: KernelBaseline | null = null): string {
   const m = run.machine;
   const t = run.torch;
   const backends = run.reports.map((r) => `${r.backend} (${r.label})`).join(', ');
@@ -87,7 +118,8 @@ export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[]): str
   ];
   const threads = run.torchThreads;
   for (const rep of run.reports) {
-    const header = ['Case', 'Bound', 'Kernels / step', `tfjs ${rep.backend}`, ...threads.flatMap((th) => [`torch ${th} thr`, `ratio ${th} thr`]), 'vs torch'];
+    const before = baseline?.kernels[rep.backend];
+    const header = ['Case', 'Bound', 'Kernels / step', ...(before ? ['Baseline'] : []), `tfjs ${rep.backend}`, ...threads.flatMap((th) => [`torch ${th} thr`, `ratio ${th} thr`]), 'vs torch'];
     const rows = run.cases.map((c) => {
       const r = resultOf(run, c.id);
       const s = r.tfjs[rep.backend];
@@ -97,11 +129,13 @@ export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[]): str
         return [ts ? fmtTime(ts.medianMs) : 'n/a', fmtRatio(r.ratios[rep.backend]?.[th] ?? NaN)];
       });
       const rel = r.relDiff[rep.backend];
-      return [`\`${c.id}\``, c.bound, kernels === undefined ? 'n/a' : String(kernels), s ? fmtTime(s.medianMs) : 'n/a', ...torchCols, rel === undefined ? 'n/a' : rel.toExponential(1)];
+      const base = before ? [String(before[c.id] ?? 'n/a')] : [];
+      return [`\`${c.id}\``, c.bound, kernels === undefined ? 'n/a' : String(kernels), ...base, s ? fmtTime(s.medianMs) : 'n/a', ...torchCols, rel === undefined ? 'n/a' : rel.toExponential(1)];
     });
     out.push(wrap(`tfjs on ${rep.backend}, medians per iteration; ratio = tfjs ÷ torch (faster side); "vs torch" is the relative difference of the check values (tolerance ${CHECK_TOLERANCE}):`));
     out.push(markdownTable(header, rows));
   }
+  if (baseline) out.push(wrap(`"Baseline" is the kernel count per step recorded on ${baseline.date.slice(0, 10)} by \`${baseline.command}\` (bench/kernels-baseline.json): the count before the changes made since.`));
   if (t.available) out.push(wrap(`${agreementLine(run)}.`));
   const moe = moeRatioLine(run);
   if (moe) out.push(wrap(`${moe}.`));
@@ -114,9 +148,9 @@ export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[]): str
  * Regenerates the `cases` and `results` blocks of the README at `path`, atomically.
  * @throws Error when a marker is missing (the file is left as it was).
  */
-export function writeReadme(path: string, run: BenchRun, allCases: readonly BenchCase[]): void {
+export function writeReadme(path: string, run: BenchRun, allCases: readonly BenchCase[], baseline: KernelBaseline | null = null): void {
   let doc = readFileSync(path, 'utf8');
   doc = replaceBlock(doc, 'cases', casesTable(allCases));
-  doc = replaceBlock(doc, 'results', resultsBlock(run, allCases));
+  doc = replaceBlock(doc, 'results', resultsBlock(run, allCases, baseline));
   writeFileAtomic(path, doc);
 }

@@ -10,7 +10,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import type { BenchCase } from '../bench/case';
 import { CASES } from '../bench/cases';
-import { casesTable, markdownTable, replaceBlock, wrap } from '../bench/readme';
+import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap } from '../bench/readme';
+import type { BenchRun } from '../bench/report';
 import { checkValue, runTfjsCase, type Timing } from '../bench/timing';
 
 const ONCE: Timing = { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
@@ -98,5 +99,32 @@ describe('README regeneration', () => {
     const long = wrap('word '.repeat(60));
     expect(Math.max(...long.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
     expect(casesTable(CASES).split('\n')).toHaveLength(CASES.length + 2);
+  });
+
+  it('states the machine, load and command, and per case its bound, kernels and baseline', () => {
+    const c = fakeCase(0);
+    const stats = { iterations: 5, medianMs: 2, p10Ms: 1, p90Ms: 3, meanMs: 2 };
+    const run: BenchRun = {
+      date: new Date('2026-12-02T00:00:00Z'),
+      command: 'npm run bench -- --write-readme',
+      machine: { node: 'v20', platform: 'linux x64', cpus: 2, cpuModel: 'Test CPU', loadBefore: 9, loadAfter: 10 },
+      timing: ONCE,
+      cases: [c],
+      results: { fake: { tfjs: { cpu: stats }, torch: null, ratios: {}, check: { cpu: 5 }, relDiff: {}, profile: { cpu: { kernels: 7, kernelMs: 1, top: [] } } } },
+      reports: [{ backend: 'cpu', label: 'tfjs cpu', forced: 'cpu', attempts: [] }],
+      why: ['forced'],
+      torch: { available: false, reason: 'skipped by --no-torch' },
+      torchThreads: [],
+      mismatches: [],
+      worst: { rel: 0, where: '' },
+      profiled: true,
+      profileRuns: 1,
+    };
+    const baseline = { ...baselineOf(run), kernels: { cpu: { fake: 9 } } };
+    const block = resultsBlock(run, [c], baseline);
+    const prose = block.replace(/\n/g, ' '); // wrapped at 100 characters
+    expect(prose).toMatch(/2 CPUs \(Test CPU\)/);
+    expect(prose).toMatch(/Load average 9\.0 before the run, 10\.0 after\. The load exceeded the 2 CPUs/);
+    expect(block).toContain('| `fake` | kernels | 7 | 9 | 2.00 ms | n/a |'); // bound, kernels now, baseline, median, no torch
   });
 });

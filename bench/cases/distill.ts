@@ -60,11 +60,10 @@ function distillSetup(p: DistillParams) {
   const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true });
   const live = p.live === 1;
   const data: lib.Dataset = live ? { x, y } : { x, y, teacherLogits: cached };
-  const options: lib.TrainOptions = {
+  const options: Omit<lib.TrainOptions, 'rng'> = {
     epochs: 1,
     batchSize: p.batch,
     optimizer,
-    rng: new lib.Rng(SHUFFLE_SEED),
     progress: false,
     loss: (batch, logits) => {
       const t = live ? (teacher.apply(batch.x, { training: false }) as tf.Tensor2D) : batch.teacherLogits;

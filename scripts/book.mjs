@@ -1,5 +1,4 @@
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // The course as a browsable offline book: an index (the course map and the results), one page
 // per executed lesson with navigation, plotly.js and KaTeX copied once into assets/.
 //

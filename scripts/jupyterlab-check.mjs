@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // The lessons in a real JupyterLab, as a learner runs them (npm test step):
 //
 //   node scripts/jupyterlab-check.mjs [lesson prefix, default 00]

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // npm run reproduce [-- 00 03 ...]: re-executes the course headless from a clean state and writes
 //   out/reproduce/notebooks/   the executed lessons;
 //   out/reproduce/book/        a browsable offline book (index, navigation, interactive figures,

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // npm run student [-- 03 05 ... | path.ipynb ...]
 //   Writes the student edition of every lesson (or of the ones named) to out/student/
 //   (git-ignored): each solution region (`// BEGIN SOLUTION` … `// END SOLUTION`) becomes a stub

@@ -155,7 +155,7 @@ function matrixTable(rows: unknown[][], digits: number, moreRows: boolean, moreC
 
 /** The first `rows` x `cols` corner of a tensor of rank 1 or 2, as nested arrays. */
 async function corner(t: tf.Tensor, rows: number, cols: number): Promise<unknown[] | unknown[][]> {
-  const size = t.rank === 1 ? [Math.min(t.shape[0] as number, cols)] : [Math.min(t.shape[0] as number, rows), Math.min(t.shape[1] as number, cols)];
+  const size = t.rank === 1 ? [Math.min(t.shape[0], cols)] : [Math.min(t.shape[0], rows), Math.min(t.shape[1] as number, cols)];
   const part = tf.tidy(() => tf.slice(t, t.rank === 1 ? [0] : [0, 0], size));
   try {
     return (await part.array()) as unknown[] | unknown[][];
@@ -198,10 +198,10 @@ async function tensorBundle(t: tf.Tensor, options: ReprOptions): Promise<MimeBun
 
   let body: string;
   if (t.rank === 0) {
-    body = `<div style="font-family:monospace">${escapeHtml(formatCell((await t.array()) as unknown, digits))}</div>`;
+    body = `<div style="font-family:monospace">${escapeHtml(formatCell(await t.array(), digits))}</div>`;
   } else if (t.rank === 1) {
     // Up to maxRows lines of maxCols values; each line headed by the index of its first value.
-    const n = t.shape[0] as number;
+    const n = t.shape[0];
     const vals = (await corner(t, 1, maxRows * maxCols)) as unknown[];
     const lines: string[] = [];
     for (let i = 0; i < vals.length; i += maxCols) {

@@ -79,14 +79,14 @@ describe('TinyLM', () => {
     const lp = lm.tokenLogProbs(ids);
     expect(lp.shape).toEqual([2, 7]);
     const logits = lm.logits(tf.slice(ids, [0, 0], [2, 7]));
-    const ls = tf.logSoftmax(logits, -1).arraySync() as number[][][];
+    const ls = tf.logSoftmax(logits, -1).arraySync();
     const got = lp.arraySync();
     for (let b = 0; b < 2; b++) for (let j = 0; j < 7; j++) expect(got[b]![j]).toBeCloseTo(ls[b]![j]![IDS[b]![j + 1]!]!, 5);
     // crossEntropy = -mean(tokenLogProbs)
     const ce = lm.crossEntropy(ids).dataSync()[0] as number;
     expect(ce).toBeCloseTo(-got.flat().reduce((s, v) => s + v, 0) / 14, 5);
     // Policy-gradient use: gradients of sum(logp · advantage) reach every weight.
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(lm.tokenLogProbs(ids), tf.scalar(0.5))) as tf.Scalar, lm.trainableVariables());
+    const { value, grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.mul(lm.tokenLogProbs(ids), tf.scalar(0.5))), lm.trainableVariables());
     expect(Object.keys(grads)).toHaveLength(lm.trainableVariables().length);
     expect(Object.values(grads).every((g) => (tf.max(tf.abs(g)).dataSync()[0] as number) > 0)).toBe(true);
     tf.dispose([ids, lp, logits, value, ...Object.values(grads)]);

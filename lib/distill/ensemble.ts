@@ -82,10 +82,10 @@ export function ensembleTeachers(teacherLogits: readonly tf.Tensor2D[], options:
     const logTerms: tf.Tensor2D[] = [];
     teacherLogits.forEach((t, k) => {
       const w = weights[k] as number;
-      if (w > 0) logTerms.push(tf.add(tf.logSoftmax(tf.div(t, T)), Math.log(w)) as tf.Tensor2D);
+      if (w > 0) logTerms.push(tf.add<tf.Tensor2D>(tf.logSoftmax(tf.div(t, T)), Math.log(w)));
     });
     const stacked = tf.stack(logTerms); // [K', b, c]
     const logP = tf.logSumExp(stacked, 0); // [b, c]
-    return tf.mul(logP, T) as tf.Tensor2D; // logits z with softmax(z / T) = p
+    return tf.mul<tf.Tensor2D>(logP, T); // logits z with softmax(z / T) = p
   });
 }

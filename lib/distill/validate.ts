@@ -56,7 +56,7 @@ export function assertFinite(x: tf.Tensor, name: string): void {
   let count = 0;
   let first = -1;
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i] as number)) {
+    if (!Number.isFinite(values[i])) {
       count++;
       if (first < 0) first = i;
     }

@@ -112,7 +112,7 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
     width = units;
     const n = layer.name;
     const w = kernel.dataSync() as Float32Array;
-    let wName = `${n}.kernel`;
+    const wName = `${n}.kernel`;
     if (format === 'int8') {
       const q = quantizeInt8PerChannel(w, fanIn, units);
       inits.push(tensor(`${n}.kernel_q`, [fanIn, units], DT.INT8, new Uint8Array(q.q.buffer)));

@@ -146,7 +146,7 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return `an array of length ${v.length}`;
   if (typeof (v as { dataSync?: unknown }).dataSync === 'function') return 'a tf.Tensor (pass `await t.array()`)';
   if (typeof v === 'object') {
-    const name = (v as object).constructor?.name;
+    const name = v.constructor?.name;
     return name && name !== 'Object' ? `a ${name}` : 'an object';
   }
   return typeof v;

@@ -10,6 +10,7 @@
  * util.inspect text.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isTensor } from './assert';
 import type { MimeBundle } from './display';
 import { inKernel } from './display';
 import { PLOTLY_MIME, figureBundle, show, type FigureLike } from './plot';
@@ -57,7 +58,7 @@ export function isFigureLike(v: unknown): v is FigureLike {
  * @throws {Error} if an option is not a positive integer.
  */
 export async function richRepr(value: unknown, options: ReprOptions = {}): Promise<MimeBundle | null> {
-  if (value instanceof tf.Tensor) return tensorBundle(value, options);
+  if (isTensor(value)) return tensorBundle(value, options);
   if (isFrameLike(value)) return frameBundle(value, options);
   if (isFigureLike(value)) return figureRepr(value, options);
   if (isTimer(value)) return timerBundle(value);

@@ -168,7 +168,7 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     const x = randomX(2, 1, 5, D);
     const y = layer.apply(x) as tf.Tensor;
     const cls = layer.constructor as unknown as { className: string; fromConfig: (c: unknown, cfg: tf.serialization.ConfigDict) => tf.layers.Layer };
-    const json = JSON.parse(JSON.stringify({ className: cls.className, config: layer.getConfig() }));
+    const json = JSON.parse(JSON.stringify({ className: cls.className, config: layer.getConfig() })) as { className: string; config: tf.serialization.ConfigDict & { name: string } };
     const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[json.className]!;
     const copy = fromConfig(ctor, { ...json.config, name: `${json.config.name}_copy`, seed: 99 }) as unknown as tf.layers.Layer;
     tf.dispose(copy.apply(x) as tf.Tensor); // build

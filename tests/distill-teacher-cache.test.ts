@@ -18,6 +18,7 @@ import {
   readTeacherCache,
   TeacherCacheError,
   teacherCachePaths,
+  type TeacherCacheManifest,
   writeFileAtomic,
 } from '../lib/distill/teacher-cache';
 import { Rng } from '../lib/random';
@@ -230,7 +231,7 @@ describe('teacher cache', () => {
       .toMatch(/^name must be letters, digits, '\.', '_' or '-' \(not starting with '\.'\), got "\.\.\/evil"$/);
     expect(await msg(cachedTeacherLogits(teacherA, data, { dir, name: 'x', teacherKey: 'k', batchSize: 0 })))
       .toMatch(/^batchSize must be a positive integer, got 0$/);
-    const wrongRows = (x: tf.Tensor) => tf.zeros<tf.Rank.R2>([1, 3]);
+    const wrongRows = (): tf.Tensor2D => tf.zeros([1, 3]);
     expect(await msg(buildTeacherCache(wrongRows, data, { dir, name: 'x', teacherKey: 'k', batchSize: 4 })))
       .toMatch(/^the teacher must return logits \[4, classes\] for the batch at examples \[0, 4\), got shape \[1, 3\]$/);
     const nanAt = (x: tf.Tensor) => tf.tidy<tf.Tensor2D>(() => tf.div(teacherA(x), tf.sub(tf.sum(x, 1, true), tf.sum(x, 1, true))));
@@ -282,7 +283,7 @@ describe('teacher cache', () => {
     expect(aErr).not.toMatch(/builder failed/);
     expect(code, `builder A: ${aErr}`).toBe(0);
     expect(tmpFiles()).toEqual([]);
-    const manifest = JSON.parse(fs.readFileSync(teacherCachePaths(dir, 'shared').manifest, 'utf8'));
+    const manifest = JSON.parse(fs.readFileSync(teacherCachePaths(dir, 'shared').manifest, 'utf8')) as TeacherCacheManifest;
     const read = readTeacherCache(dir, 'shared', { datasetSha256: manifest.datasetSha256, teacherSha256: 'shared-teacher' });
     expect(read.logits.shape).toEqual([64, 4]);
     read.logits.dispose();

@@ -352,9 +352,9 @@ describe('MoE layer', () => {
     const x = randn(new Rng(9), [7, 5]);
     const y = model.predict(x) as tf.Tensor;
     let artifacts: tf.io.ModelArtifacts | null = null;
-    await model.save(tf.io.withSaveHandler(async (a) => {
+    await model.save(tf.io.withSaveHandler((a) => {
       artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
     }));
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts as unknown as tf.io.ModelArtifacts));
     const l0 = loaded.layers[0] as MoE;

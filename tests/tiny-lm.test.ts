@@ -154,7 +154,7 @@ describe('TinyLM', () => {
 
   it('serialises its config and reloads to the same logits', () => {
     const lm = new TinyLM(config(ATTENTION['mla']!));
-    const json = JSON.parse(JSON.stringify(lm.getConfig()));
+    const json = JSON.parse(JSON.stringify(lm.getConfig())) as ConstructorParameters<typeof TinyLM>[0];
     const copy = new TinyLM({ ...json, seed: 77, name: 'tiny_lm_copy' });
     const ids = tf.tensor2d(IDS, [2, 8], 'int32');
     const a = lm.logits(ids);
@@ -244,7 +244,7 @@ describe('the small layers of the LM (complete tfjs layers)', () => {
     const x = input();
     const y = layer.apply(x) as tf.Tensor;
     const cls = layer.constructor as unknown as { className: string };
-    const json = JSON.parse(JSON.stringify(layer.getConfig()));
+    const json = JSON.parse(JSON.stringify(layer.getConfig())) as tf.serialization.ConfigDict & { name: string };
     const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[cls.className]!;
     const copy = fromConfig(ctor, { ...json, name: `${json.name}_copy` }) as unknown as tf.layers.Layer;
     tf.dispose(copy.apply(x) as tf.Tensor);

@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert, assertFinite, assertLogits, assertSameShape, assertTemperature, show } from './validate';
+import { isArray } from '../assert';
 
 /** How {@link ensembleTeachers} combines the teachers. */
 export type EnsembleMode = 'logits' | 'probs';
@@ -51,7 +52,7 @@ export interface EnsembleOptions {
  *   shape [4, 3] must equal teacherLogits[0] shape [4, 10]`), or a teacher's logits hold NaN/Inf.
  */
 export function ensembleTeachers(teacherLogits: readonly tf.Tensor2D[], options: EnsembleOptions): tf.Tensor2D {
-  assert(Array.isArray(teacherLogits) && teacherLogits.length >= 1,
+  assert(isArray(teacherLogits) && teacherLogits.length >= 1,
     () => `teacherLogits must be a non-empty array of tf.Tensor2D, got ${Array.isArray(teacherLogits) ? 'an empty array' : show(teacherLogits)}`);
   const { mode } = options;
   assert(mode === 'logits' || mode === 'probs', () => `mode must be 'logits' or 'probs', got ${show(mode)}`);

@@ -326,7 +326,7 @@ function removeLeftovers(dir: string, name: string): void {
     if (!m) continue;
     const file = path.join(dir, f);
     const pid = Number(m[2]);
-    let age = 0;
+    let age: number;
     try {
       age = Date.now() - fs.statSync(file).mtimeMs;
     } catch {

@@ -149,7 +149,7 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     const before = tf.memory().numBytes;
     const cache = new KvCache(1, 32);
     for (let i = 0; i < 10; i++) {
-      const out = layer.forward(tf.slice(x, [0, i, 0], [3, 1, D]) as tf.Tensor3D, cache.get(0));
+      const out = layer.forward(tf.slice<tf.Rank.R3, tf.Tensor3D>(x, [0, i, 0], [3, 1, D]), cache.get(0));
       cache.set(0, out.cache);
       out.y.dispose();
     }
@@ -168,7 +168,7 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     const x = randomX(2, 1, 5, D);
     const y = layer.apply(x) as tf.Tensor;
     const cls = layer.constructor as unknown as { className: string; fromConfig: (c: unknown, cfg: tf.serialization.ConfigDict) => tf.layers.Layer };
-    const json = JSON.parse(JSON.stringify({ className: cls.className, config: layer.getConfig() }));
+    const json = JSON.parse(JSON.stringify({ className: cls.className, config: layer.getConfig() })) as { className: string; config: tf.serialization.ConfigDict & { name: string } };
     const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[json.className]!;
     const copy = fromConfig(ctor, { ...json.config, name: `${json.config.name}_copy`, seed: 99 }) as unknown as tf.layers.Layer;
     tf.dispose(copy.apply(x) as tf.Tensor); // build
@@ -186,7 +186,7 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     tf.dispose(layer.apply(x) as tf.Tensor);
     expectNoLeak(() => layer.apply(x), 'apply');
     const first = layer.forward(x);
-    const step = tf.slice(x, [0, 0, 0], [2, 1, D]) as tf.Tensor3D;
+    const step: tf.Tensor3D = tf.slice(x, [0, 0, 0], [2, 1, D]);
     expectNoLeak(() => layer.forward(step, first.cache), 'cached step');
     tf.dispose([x, step, first.y, ...Object.values(first.cache.tensors)]);
     layer.dispose();
@@ -272,7 +272,7 @@ describe('cache accounting (DeepSeek-V2 Table 1)', () => {
       const before = tf.memory().numBytes;
       const cache = new KvCache(1, 8);
       for (let i = 0; i < 3; i++) {
-        const step = tf.slice(x, [0, i, 0], [1, 1, 16]) as tf.Tensor3D;
+        const step: tf.Tensor3D = tf.slice(x, [0, i, 0], [1, 1, 16]);
         const out = layer.forward(step, cache.get(0));
         cache.set(0, out.cache);
         tf.dispose([out.y, step]);

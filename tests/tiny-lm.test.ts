@@ -79,14 +79,14 @@ describe('TinyLM', () => {
     const lp = lm.tokenLogProbs(ids);
     expect(lp.shape).toEqual([2, 7]);
     const logits = lm.logits(tf.slice(ids, [0, 0], [2, 7]));
-    const ls = tf.logSoftmax(logits, -1).arraySync() as number[][][];
+    const ls = tf.logSoftmax(logits, -1).arraySync();
     const got = lp.arraySync();
     for (let b = 0; b < 2; b++) for (let j = 0; j < 7; j++) expect(got[b]![j]).toBeCloseTo(ls[b]![j]![IDS[b]![j + 1]!]!, 5);
     // crossEntropy = -mean(tokenLogProbs)
     const ce = lm.crossEntropy(ids).dataSync()[0] as number;
     expect(ce).toBeCloseTo(-got.flat().reduce((s, v) => s + v, 0) / 14, 5);
     // Policy-gradient use: gradients of sum(logp · advantage) reach every weight.
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(lm.tokenLogProbs(ids), tf.scalar(0.5))) as tf.Scalar, lm.trainableVariables());
+    const { value, grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.mul(lm.tokenLogProbs(ids), tf.scalar(0.5))), lm.trainableVariables());
     expect(Object.keys(grads)).toHaveLength(lm.trainableVariables().length);
     expect(Object.values(grads).every((g) => (tf.max(tf.abs(g)).dataSync()[0] as number) > 0)).toBe(true);
     tf.dispose([ids, lp, logits, value, ...Object.values(grads)]);
@@ -154,7 +154,7 @@ describe('TinyLM', () => {
 
   it('serialises its config and reloads to the same logits', () => {
     const lm = new TinyLM(config(ATTENTION['mla']!));
-    const json = JSON.parse(JSON.stringify(lm.getConfig()));
+    const json = JSON.parse(JSON.stringify(lm.getConfig())) as ConstructorParameters<typeof TinyLM>[0];
     const copy = new TinyLM({ ...json, seed: 77, name: 'tiny_lm_copy' });
     const ids = tf.tensor2d(IDS, [2, 8], 'int32');
     const a = lm.logits(ids);
@@ -244,7 +244,7 @@ describe('the small layers of the LM (complete tfjs layers)', () => {
     const x = input();
     const y = layer.apply(x) as tf.Tensor;
     const cls = layer.constructor as unknown as { className: string };
-    const json = JSON.parse(JSON.stringify(layer.getConfig()));
+    const json = JSON.parse(JSON.stringify(layer.getConfig())) as tf.serialization.ConfigDict & { name: string };
     const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[cls.className]!;
     const copy = fromConfig(ctor, { ...json, name: `${json.name}_copy` }) as unknown as tf.layers.Layer;
     tf.dispose(copy.apply(x) as tf.Tensor);

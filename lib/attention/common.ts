@@ -118,7 +118,7 @@ export abstract class AttentionBase extends tf.layers.Layer {
    */
   protected checkInput(x: tf.Tensor3D, pastLength: number): void {
     if (x.rank !== 3 || x.shape[2] !== this.dModel) throw new Error(`x must be [batch, tokens, ${this.dModel}], got [${x.shape.join(', ')}]`);
-    const end = pastLength + (x.shape[1] as number);
+    const end = pastLength + x.shape[1];
     if (end > this.maxContext) {
       throw new Error(`decoding past the context: ${pastLength} cached + ${x.shape[1]} new tokens = ${end} > maxContext ${this.maxContext}`);
     }

@@ -152,7 +152,7 @@ export class MultiHeadLatentAttention extends AttentionBase implements CausalAtt
       const qR = applyRope(splitHeads(linear(cQ, this.wQR.read()), h), start, this.ropeBase); // [b, h, t, dhR]
       let cKV = linear(x, this.wDKV.read()); // [b, t, dc]
       // [b, t, dhR] -> [b, 1, t, dhR] for RoPE at positions start.., stored back as [b, t, dhR]
-      let kR = tf.squeeze(applyRope(tf.expandDims(linear(x, this.wKR.read()), 1), start, this.ropeBase), [1]) as tf.Tensor3D;
+      let kR: tf.Tensor3D = tf.squeeze(applyRope(tf.expandDims(linear(x, this.wKR.read()), 1), start, this.ropeBase), [1]);
       if (past) {
         cKV = tf.concat([past.tensors['cKV'] as tf.Tensor3D, cKV], 1); // [b, T, dc], T = start + t
         kR = tf.concat([past.tensors['kR'] as tf.Tensor3D, kR], 1); // [b, T, dhR]

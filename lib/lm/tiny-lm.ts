@@ -163,14 +163,14 @@ export class DecoderBlock extends tf.layers.Layer {
     return tf.tidy((): { y: tf.Tensor3D; aux?: tf.Scalar } => {
       const a = this.attention.forward(this.norm1.apply(x) as tf.Tensor3D, cache?.get(index));
       if (cache) cache.set(index, a.cache);
-      const h = tf.add(x, a.y) as tf.Tensor3D;
+      const h: tf.Tensor3D = tf.add(x, a.y);
       const hn = this.norm2.apply(h) as tf.Tensor3D;
       if (hasAuxForward(this.ffn)) {
         const f = (this.ffn as unknown as FfnWithAux).forward(hn, { training });
-        const y = tf.add(h, f.output) as tf.Tensor3D;
+        const y: tf.Tensor3D = tf.add(h, f.output);
         return f.auxLoss ? { y, aux: f.auxLoss } : { y };
       }
-      return { y: tf.add(h, this.ffn.apply(hn) as tf.Tensor3D) as tf.Tensor3D };
+      return { y: tf.add<tf.Tensor3D>(h, this.ffn.apply(hn) as tf.Tensor3D) };
     });
   }
 
@@ -198,7 +198,7 @@ function makeFfn(spec: FfnSpec, dModel: number, seed: number): tf.layers.Layer {
     if (!entry) throw new Error(`ffn.className ${JSON.stringify(spec.className)} is not a registered tfjs class (import its module first)`);
     const [cls, fromConfig] = entry;
     const config = { ...spec.config };
-    if (typeof config['seed'] === 'number') config['seed'] = (config['seed'] as number) + seed;
+    if (typeof config['seed'] === 'number') config['seed'] = config['seed'] + seed;
     return fromConfig(cls, config) as unknown as tf.layers.Layer;
   }
   throw new Error(`ffn.kind must be 'dense' or 'layer', got ${JSON.stringify((spec as { kind: unknown }).kind)}`);
@@ -309,7 +309,7 @@ export class TinyLM extends tf.layers.Layer {
       this.blocks.forEach((b, i) => {
         const r = b.forward(x, cache, i, training);
         x = r.y;
-        if (r.aux) aux = aux ? (tf.add(aux, r.aux) as tf.Scalar) : r.aux;
+        if (r.aux) aux = aux ? tf.add<tf.Scalar>(aux, r.aux) : r.aux;
       });
       const logits = this.head.apply(this.finalNorm.apply(x)) as tf.Tensor3D;
       return aux ? { logits, aux } : { logits };
@@ -341,7 +341,7 @@ export class TinyLM extends tf.layers.Layer {
       const input = tf.slice(ids, [0, 0], [b, t - 1]);
       const target = tf.slice(ids, [0, 1], [b, t - 1]);
       const logp = tf.logSoftmax(this.logits(input), -1); // [b, t-1, V]
-      return tf.sum(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1) as tf.Tensor2D; // [b, t-1]
+      return tf.sum<tf.Tensor2D>(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1); // [b, t-1]
     });
   }
 
@@ -358,7 +358,7 @@ export class TinyLM extends tf.layers.Layer {
       const { logits, aux } = this.run(input, undefined, true);
       const logp = tf.logSoftmax(logits, -1);
       const ce = tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1))) as tf.Scalar;
-      return aux ? (tf.add(ce, aux) as tf.Scalar) : ce;
+      return aux ? tf.add<tf.Scalar>(ce, aux) : ce;
     });
   }
 

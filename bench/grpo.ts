@@ -115,6 +115,8 @@ export async function benchGrpo(opts: GrpoBenchOptions): Promise<GrpoBenchResult
   const policy = newTaskLm(c.size, 1);
   const reference = newTaskLm(c.size, 2);
   copyWeights(policy.policy, reference.policy);
+  // The leak checks below count this module's tfjs engine: it must be the lib's one.
+  if (tf.memory().numTensors <= baseline) throw new Error('bench/grpo.ts and @frugal-ai/lib load two copies of @tensorflow/tfjs: the leak check would count the wrong one');
   const optimizer = tf.train.adam(c.learningRate);
   const rng = new Rng(3);
   let next = 0;

@@ -6,19 +6,21 @@
  *
  * The step is lesson 13's at its default size: the `base` task model (d = 32, 2 blocks of 4-head
  * MHA and SwiGLU 64, 21 920 parameters, vocabulary 20), 8 prompts × G = 8 = 64 completions, ε =
- * 0.2, β = 0.04, Adam at 5e-4, temperature 1, at most `maxCompletionTokens` new tokens. Two
- * departures, both to make the work the same on each side and from run to run: the policy is
- * untrained (seeded init), so it rarely samples `<eos>` and every step decodes the full
- * `maxNewTokens` (the lesson's trained policy stops a little earlier); and every prompt is of
- * level 2 (`ab+c=`, 5 tokens), so the 64 rows form one batch of one length (the lesson mixes
- * levels 1 and 2, two batches).
+ * 0.2, β = 0.04, Adam at 5e-4, temperature 1, at most `maxCompletionTokens` (21) new tokens. Two
+ * departures, both to make the work the same on each side and from step to step: the policy is
+ * untrained (seeded init), so it samples `<eos>` at random (about 2 rows in 3 end early)
+ * and some of the 64 rows always run to 21 tokens, so every step runs all 21 decoding steps; and
+ * every prompt is of level 2 (`ab+c=`, 5 tokens), so the 64 rows form one batch of one length (the
+ * lesson mixes levels 1 and 2, two batches). An untrained policy is never right, so its
+ * advantages are 0 and it stays at the reference; the update computes the same tensors all the
+ * same.
  *
  * Run it on its own after `npm run build` (which compiles bench/ to bench/dist):
  *
  *     node bench/dist/grpo.js --iterations 10          # tfjs only, JSON on stdout
  *     node bench/dist/grpo.js --iterations 10 --torch  # and the PyTorch twin, with the ratio
  *
- * `npm run bench` wires {@link benchGrpo} in as a case.
+ * {@link benchGrpo} is the interface for `npm run bench` to call as a case.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';

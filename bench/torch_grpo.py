@@ -27,9 +27,10 @@ The step is what lib/rl/grpo.ts's `grpoStep` does, written the usual PyTorch way
   sequences; backward; Adam (5e-4, betas 0.9 / 0.999, eps 1e-7 as tfjs's default).
 
 The sampling draws differ from tfjs's (another generator), so the completions differ; the shapes
-do not: 64 rows, 21 decoding steps (an untrained policy rarely ends all its rows early), and an
-update on [64, 26] tokens. The sample/update split is where grpoStep splits it: sampling includes
-decoding to text, scoring and the advantages.
+do not: 64 rows, 21 decoding steps (some of the 64 rows of an untrained policy run to 21 tokens),
+and an update on [64, 26] tokens. The sample/update split is where grpoStep splits it: sampling
+includes decoding to text, scoring and the advantages. An untrained policy is never right, so the
+advantages are 0 and the policy stays at the reference: the loss is 0, the work the same.
 """
 
 import argparse

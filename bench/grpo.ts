@@ -15,12 +15,15 @@
  * advantages are 0 and it stays at the reference; the update computes the same tensors all the
  * same.
  *
- * Run it on its own after `npm run build` (which compiles bench/ to bench/dist):
+ * It is the case `grpo-step` of `npm run bench` ({@link grpoCases}, family `rl`):
+ *
+ *     npm run bench -- --cases grpo-step               # tfjs and PyTorch side by side
+ *
+ * The bench's table shows the whole step; for its sample/update split, run it on its own after
+ * `npm run build` (same set-up, {@link setupGrpo}; this loop also reads grpoStep's split):
  *
  *     node bench/dist/grpo.js --iterations 10          # tfjs only, JSON on stdout
- *     node bench/dist/grpo.js --iterations 10 --torch  # and the PyTorch twin, with the ratio
- *
- * {@link benchGrpo} is the interface for `npm run bench` to call as a case.
+ *     node bench/dist/grpo.js --iterations 10 --torch  # and the PyTorch twin, with the ratios
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
@@ -29,8 +32,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import {
   copyWeights, generateProblems, grpoStep, initBackend, maxCompletionTokens, median, newTaskLm, quantile, Rng,
-  TaskTokenizer, weightedReward, type RlPrompt,
+  TASK_LM_SIZES, TASK_TOKENS, TaskTokenizer, weightedReward, type GrpoMetrics, type RlPrompt,
 } from '@frugal-ai/lib';
+import type { BenchCase, CaseInstance } from './case.js';
 
 /** The step's sizes: lesson 13's knobs, the same numbers as `CONFIG` in torch_grpo.py. */
 export const GRPO_BENCH_CONFIG = {
@@ -50,6 +54,29 @@ export const GRPO_BENCH_CONFIG = {
   learningRate: 5e-4,
   /** Sampling temperature. */
   temperature: 1,
+} as const;
+
+/**
+ * The numbers sent to the PyTorch twin (`case_grpo_step` of torch_grpo.py checks them against its
+ * CONFIG): GRPO_BENCH_CONFIG without the size's name, the size's shapes (`TASK_LM_SIZES.base`,
+ * vocabulary `TASK_TOKENS`), and the most new tokens of a level-2 problem.
+ */
+export const GRPO_PARAMS = {
+  groupSize: GRPO_BENCH_CONFIG.groupSize,
+  prompts: GRPO_BENCH_CONFIG.prompts,
+  level: GRPO_BENCH_CONFIG.level,
+  epsilon: GRPO_BENCH_CONFIG.epsilon,
+  beta: GRPO_BENCH_CONFIG.beta,
+  learningRate: GRPO_BENCH_CONFIG.learningRate,
+  temperature: GRPO_BENCH_CONFIG.temperature,
+  /** Vocabulary, width, blocks, heads and SwiGLU hidden units of the `base` task model. */
+  vocab: TASK_TOKENS.length,
+  d: TASK_LM_SIZES.base.dModel,
+  layers: TASK_LM_SIZES.base.nLayers,
+  heads: TASK_LM_SIZES.base.nHeads,
+  hidden: TASK_LM_SIZES.base.hidden,
+  /** maxCompletionTokens of level-2 problems (`setupGrpo` checks it). */
+  maxNewTokens: 21,
 } as const;
 
 /** Options of {@link benchGrpo}. */
@@ -92,10 +119,93 @@ export interface GrpoBenchResult {
   parameters: number;
 }
 
+/** What a set-up GRPO step tells besides its time: sizes, and the last step's metrics. */
+export interface GrpoInstance extends CaseInstance {
+  /** One GRPO step (sampling + scoring + update); returns its mean reward. */
+  step(): number;
+  /** Frees the policy, the reference and Adam's slots. */
+  dispose(): void;
+  /** The metrics of the last step (null before the first): its sample/update split included. */
+  last(): GrpoMetrics | null;
+  /** Completions per step (prompts × G), tokens of each prompt, most new tokens, parameters. */
+  completions: number;
+  promptTokens: number;
+  maxNewTokens: number;
+  parameters: number;
+}
+
 /**
- * Sets up lesson 13's GRPO step and times it: `warmup` untimed steps, then `iterations` timed
- * ones; the policy keeps learning from step to step, as in the lesson. Every tensor is disposed:
- * the count is checked around each timed step and after the teardown.
+ * Sets up lesson 13's GRPO step: the prompts, the policy, a frozen reference copy, Adam and the
+ * sampler's generator. Each `step` samples, scores and updates; the policy keeps learning from
+ * step to step, as in the lesson. `dispose` frees the models and Adam's slots.
+ * @param prompts prompts per step (default 8, `GRPO_BENCH_CONFIG.prompts`; the kernel count is
+ *   the same for any number, since the rows are a batch dimension)
+ * @throws Error when `prompts` is not a positive integer, or the prompts' length or the longest
+ *   completion is not what `GRPO_PARAMS` sends to PyTorch.
+ */
+export function setupGrpo(prompts: number = GRPO_BENCH_CONFIG.prompts): GrpoInstance {
+  if (!Number.isInteger(prompts) || prompts < 1) throw new Error(`prompts must be a positive integer, got ${prompts}`);
+  const c = GRPO_BENCH_CONFIG;
+  const tok = new TaskTokenizer();
+  const problems = generateProblems({ seed: 7, count: 256, split: 'train', levels: [c.level] });
+  const maxNewTokens = maxCompletionTokens(tok, problems);
+  if (maxNewTokens !== GRPO_PARAMS.maxNewTokens) throw new Error(`level ${c.level} problems need ${maxNewTokens} new tokens, but PyTorch is sent ${GRPO_PARAMS.maxNewTokens}`);
+  const rlPrompts: RlPrompt[] = problems.map((p) => ({ ids: tok.encode(p.prompt), answer: p.answer }));
+  const promptTokens = (rlPrompts[0] as RlPrompt).ids.length;
+  if (!rlPrompts.every((p) => p.ids.length === promptTokens)) throw new Error(`level ${c.level} prompts should all have ${promptTokens} tokens`);
+
+  const baseline = tf.memory().numTensors;
+  const policy = newTaskLm(c.size, 1);
+  const reference = newTaskLm(c.size, 2);
+  copyWeights(policy.policy, reference.policy);
+  // The leak checks count this module's tfjs engine: it must be the lib's one.
+  if (tf.memory().numTensors <= baseline) throw new Error('bench/grpo.ts and @frugal-ai/lib load two copies of @tensorflow/tfjs: the leak check would count the wrong one');
+  const optimizer = tf.train.adam(c.learningRate);
+  const rng = new Rng(3);
+  let next = 0;
+  let last: GrpoMetrics | null = null;
+  return {
+    step: () => {
+      const batch = Array.from({ length: prompts }, () => rlPrompts[next++ % rlPrompts.length] as RlPrompt);
+      last = grpoStep(policy.policy, reference.policy, optimizer, batch, {
+        groupSize: c.groupSize, epsilon: c.epsilon, beta: c.beta, reward: (text, answer) => weightedReward(text, answer),
+        decode: (ids) => tok.decode(ids), maxNewTokens, temperature: c.temperature, eosId: tok.eosId, padId: tok.padId, rng,
+      }).metrics;
+      return last.reward;
+    },
+    last: () => last,
+    dispose: () => {
+      optimizer.dispose();
+      policy.lm.dispose();
+      reference.lm.dispose();
+    },
+    completions: prompts * c.groupSize,
+    promptTokens,
+    maxNewTokens,
+    parameters: policy.lm.countParams(),
+  };
+}
+
+/** The GRPO case of `npm run bench` (family `rl`), with its PyTorch twin in torch_grpo.py. */
+export const grpoCases: BenchCase[] = [
+  {
+    id: 'grpo-step',
+    title: 'GRPO step (8 prompts × G = 8)',
+    family: 'rl',
+    what: "one GRPO step of lesson 13 (lib's grpoStep): sample 8 prompts × G = 8 completions of up to 21 tokens with the KV cache, score them by rule, one Adam update on the clipped-ratio + k3-KL loss; base task model (d = 32, 2 blocks), untrained",
+    bound: 'kernels',
+    boundWhy: 'about 4,573 small kernels per step (21 decoding steps, then the update)',
+    params: GRPO_PARAMS,
+    torch: 'grpo-step',
+    compare: false,
+    setup: () => setupGrpo(),
+  },
+];
+
+/**
+ * Times lesson 13's GRPO step with its sample/update split, which the bench's table does not
+ * show: `warmup` untimed steps, then `iterations` timed ones, on the case's own set-up
+ * ({@link setupGrpo}). The tensor count is checked around each timed step and after the teardown.
  * @throws Error when `iterations` is not a positive integer, or when a step leaks tensors.
  */
 export async function benchGrpo(opts: GrpoBenchOptions): Promise<GrpoBenchResult> {
@@ -103,36 +213,16 @@ export async function benchGrpo(opts: GrpoBenchOptions): Promise<GrpoBenchResult
   if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`iterations must be a positive integer, got ${iterations}`);
   const warmup = opts.warmup ?? (opts.smoke ? 1 : 2);
   if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`warmup must be an integer >= 0, got ${warmup}`);
-  const c = GRPO_BENCH_CONFIG;
-  const nPrompts = opts.smoke ? 2 : c.prompts;
-
   const baseline = tf.memory().numTensors;
-  const tok = new TaskTokenizer();
-  const problems = generateProblems({ seed: 7, count: 256, split: 'train', levels: [c.level] });
-  const maxNewTokens = maxCompletionTokens(tok, problems);
-  const prompts: RlPrompt[] = problems.map((p) => ({ ids: tok.encode(p.prompt), answer: p.answer }));
-  const promptTokens = (prompts[0] as RlPrompt).ids.length;
-  if (!prompts.every((p) => p.ids.length === promptTokens)) throw new Error(`level ${c.level} prompts should all have ${promptTokens} tokens`);
-
-  const policy = newTaskLm(c.size, 1);
-  const reference = newTaskLm(c.size, 2);
-  copyWeights(policy.policy, reference.policy);
-  // The leak checks below count this module's tfjs engine: it must be the lib's one.
-  if (tf.memory().numTensors <= baseline) throw new Error('bench/grpo.ts and @frugal-ai/lib load two copies of @tensorflow/tfjs: the leak check would count the wrong one');
-  const optimizer = tf.train.adam(c.learningRate);
-  const rng = new Rng(3);
-  let next = 0;
-  const step = () => {
-    const batch = Array.from({ length: nPrompts }, () => prompts[next++ % prompts.length] as RlPrompt);
-    return grpoStep(policy.policy, reference.policy, optimizer, batch, {
-      groupSize: c.groupSize, epsilon: c.epsilon, beta: c.beta, reward: (text, answer) => weightedReward(text, answer),
-      decode: (ids) => tok.decode(ids), maxNewTokens, temperature: c.temperature, eosId: tok.eosId, padId: tok.padId, rng,
-    }).metrics;
+  const g = setupGrpo(opts.smoke ? 2 : GRPO_BENCH_CONFIG.prompts);
+  const metrics = (): GrpoMetrics => {
+    const m = g.last();
+    if (!m) throw new Error('the GRPO step reported no metrics');
+    return m;
   };
-
   let result: GrpoBenchResult;
   try {
-    for (let i = 0; i < warmup; i++) step();
+    for (let i = 0; i < warmup; i++) g.step();
     const total: number[] = [];
     const sample: number[] = [];
     const update: number[] = [];
@@ -140,15 +230,16 @@ export async function benchGrpo(opts: GrpoBenchOptions): Promise<GrpoBenchResult
     for (let i = 0; i < iterations; i++) {
       const before = tf.memory().numTensors;
       const t0 = performance.now();
-      const m = step();
+      g.step();
       total.push(performance.now() - t0);
       const leaked = tf.memory().numTensors - before;
       if (leaked !== 0) throw new Error(`grpo step leaked ${leaked} tensors (timed step ${i})`);
+      const m = metrics();
       sample.push(1000 * m.sampleSeconds);
       update.push(1000 * m.updateSeconds);
       lengths.push(m.completionLength);
     }
-    const profile = await tf.profile(() => { step(); });
+    const profile = await tf.profile(() => { g.step(); });
     const sorted = [...total].sort((a, b) => a - b);
     result = {
       name: 'grpo-step',
@@ -161,16 +252,14 @@ export async function benchGrpo(opts: GrpoBenchOptions): Promise<GrpoBenchResult
       iterations,
       warmup,
       backend: tf.getBackend(),
-      completions: nPrompts * c.groupSize,
-      promptTokens,
-      maxNewTokens,
+      completions: g.completions,
+      promptTokens: g.promptTokens,
+      maxNewTokens: g.maxNewTokens,
       meanCompletionLength: lengths.reduce((s, x) => s + x, 0) / lengths.length,
-      parameters: policy.lm.countParams(),
+      parameters: g.parameters,
     };
   } finally {
-    optimizer.dispose();
-    policy.lm.dispose();
-    reference.lm.dispose();
+    g.dispose();
   }
   const left = tf.memory().numTensors - baseline;
   if (left !== 0) throw new Error(`grpo bench left ${left} tensors behind after its teardown`);

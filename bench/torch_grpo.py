@@ -1,5 +1,8 @@
 """PyTorch twin of bench/grpo.ts: one GRPO step of lesson 13 at the same sizes, timed the same way.
 
+`CASES["grpo-step"]` is the twin of the `grpo-step` case of `npm run bench` (torch_bench.py
+merges it). On its own, with the sample/update split:
+
     /usr/bin/python3 bench/torch_grpo.py [--iterations 10] [--threads 1] [--smoke]
 
 prints one JSON object: {"available": true, "medianMs", "p10Ms", "p90Ms", "sampleMs", "updateMs",
@@ -197,23 +200,11 @@ def build_batch(prompts, completions):
     return tokens, mask
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--iterations", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args()
-    if IMPORT_ERROR is not None:
-        print(json.dumps({"available": False, "reason": f"import torch failed ({IMPORT_ERROR})"}))
-        return 0
-    if args.iterations < 1:
-        raise SystemExit(f"--iterations must be a positive integer, got {args.iterations}")
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(3)
+def build_step(n_prompts):
+    """Sets up the step (prompts, policy, frozen reference, Adam) and returns a function that runs
+    one: -> (total ms, sample ms, update ms, mean completion length, loss, mean reward)."""
     c = CONFIG
     G = c["groupSize"]
-    n_prompts = 2 if args.smoke else c["prompts"]
-    warmup = 1 if args.smoke else 2
     problems = level2_prompts(256, 7)
     params = [p.requires_grad_(True) for p in new_params(100)]
     ref = [p.detach().clone() for p in params]
@@ -246,8 +237,44 @@ def main():
         opt.step()
         value = float(loss.item())
         t2 = time.perf_counter()
-        return (t2 - t0) * 1000, (t1 - t0) * 1000, (t2 - t1) * 1000, float(mask.sum(1).mean()), value
+        return ((t2 - t0) * 1000, (t1 - t0) * 1000, (t2 - t1) * 1000, float(mask.sum(1).mean()), value,
+                sum(rewards) / len(rewards))
 
+    return step, sum(p.numel() for p in params), len(problems[0][0])
+
+
+def case_grpo_step(p):
+    """The `grpo-step` case of `npm run bench` (bench/grpo.ts's grpoCases): its params must be
+    CONFIG's (this twin hard-codes the model's shapes), but for the number of prompts; one iteration returns the step's mean
+    reward, as the tfjs side (not compared: the draws differ)."""
+    for key, want in CONFIG.items():
+        if key != "prompts" and key in p and p[key] != want:
+            raise ValueError(f"grpo-step: params[{key!r}] is {p[key]!r}, but torch_grpo.py's CONFIG has {want!r}")
+    step, _, _ = build_step(int(p.get("prompts", CONFIG["prompts"])))
+    return lambda: torch.tensor(step()[5])
+
+
+# The twins torch_bench.py merges into its CASES (`npm run bench`).
+CASES = {"grpo-step": case_grpo_step}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    if IMPORT_ERROR is not None:
+        print(json.dumps({"available": False, "reason": f"import torch failed ({IMPORT_ERROR})"}))
+        return 0
+    if args.iterations < 1:
+        raise SystemExit(f"--iterations must be a positive integer, got {args.iterations}")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(3)
+    G = CONFIG["groupSize"]
+    n_prompts = 2 if args.smoke else CONFIG["prompts"]
+    warmup = 1 if args.smoke else 2
+    step, parameters, prompt_tokens = build_step(n_prompts)
     for _ in range(warmup):
         step()
     runs = [step() for _ in range(args.iterations)]
@@ -277,10 +304,10 @@ def main():
         "iterations": args.iterations,
         "warmup": warmup,
         "completions": n_prompts * G,
-        "promptTokens": len(problems[0][0]),
-        "maxNewTokens": c["maxNewTokens"],
+        "promptTokens": prompt_tokens,
+        "maxNewTokens": CONFIG["maxNewTokens"],
         "meanCompletionLength": sum(r[3] for r in runs) / len(runs),
-        "parameters": sum(p.numel() for p in params),
+        "parameters": parameters,
         "lastLoss": runs[-1][4],
     }))
     return 0

@@ -3,7 +3,7 @@
  * on in npm test), and the README regeneration between marker comments. Timings are never
  * asserted.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,9 @@ describe('bench cases', () => {
   it('have unique ids, and every PyTorch twin named exists in torch_bench.py', () => {
     const ids = CASES.map((c) => c.id);
     expect(new Set(ids).size).toBe(ids.length);
-    const py = readFileSync(join(__dirname, '..', 'bench', 'torch_bench.py'), 'utf8');
+    // torch_bench.py merges CASES of its sibling modules bench/torch_*.py
+    const dir = join(__dirname, '..', 'bench');
+    const py = readdirSync(dir).filter((f) => /^torch_\w+\.py$/.test(f)).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
     for (const c of CASES) if (c.torch) expect(py, `${c.id}'s twin ${c.torch}`).toContain(`"${c.torch}": case_`);
   });
 

@@ -3,6 +3,7 @@
  * bench/cases (or a standalone bench/<name>.ts) exporting a `BenchCase[]`, appended here.
  */
 import type { BenchCase } from '../case.js';
+import { grpoCases } from '../grpo.js';
 import { attentionCases } from './attention.js';
 import { distillCases, studentInferCases } from './distill.js';
 import { klCases } from './kl.js';
@@ -20,6 +21,7 @@ export const CASES: readonly BenchCase[] = [
   ...moeCases,
   ...attentionCases,
   ...tinyLmCases,
+  ...grpoCases,
 ];
 
 for (const [i, c] of CASES.entries()) {

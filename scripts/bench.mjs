@@ -388,8 +388,8 @@ const TFJS_KINDS = {
     layer.setWeights(weights);
     tf.dispose(weights);
     /** @type {Record<string, Tensor>} */
-    const tensors = tf.tidy(() => mla
-      ? { cKV: tf.reshape(hashFill(T, p.kvLatent ?? 0, 82, 1), [1, T, p.kvLatent ?? 0]), kR: tf.reshape(hashFill(T, p.ropeDim ?? 0, 83, 1), [1, T, p.ropeDim ?? 0]) }
+    const tensors = tf.tidy(() => layer instanceof lib.MultiHeadLatentAttention // MLA: c^KV [1, T, dc] and k^R [1, T, dhR], in the layer's cache layout
+      ? layer.cacheFromLatents(tf.reshape(hashFill(T, p.kvLatent ?? 0, 82, 1), [1, T, p.kvLatent ?? 0]), tf.reshape(hashFill(T, p.ropeDim ?? 0, 83, 1), [1, T, p.ropeDim ?? 0])).tensors
       : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }); // [1, h, T, dh]
     const cache = { length: T, tensors };
     const run = () => {

@@ -25,8 +25,10 @@ export class KvCache {
   /**
    * @param layers number of attention layers.
    * @param maxContext the most tokens the cache may hold (the model's context length).
+   * @param pad left padding of each batch row, for sequences of different lengths (see
+   *   AttentionForwardOptions.pad): the cache holds the padding tokens' entries too, masked out.
    */
-  constructor(readonly layers: number, readonly maxContext: number) {
+  constructor(readonly layers: number, readonly maxContext: number, readonly pad?: readonly number[]) {
     this.layerCaches = Array.from({ length: layers }, () => undefined);
   }
 

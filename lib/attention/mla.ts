@@ -34,10 +34,10 @@
  *   The two absorbed products are computed once and kept until the weights change (checked at each
  *   call; see `absorbedWeights`), and used for calls that extend a cache; a call without a cache (a
  *   full pass, which training may differentiate) builds them inline so gradients reach the factors.
- *   Trade-off: the products hold more numbers than their factors (here d'_c·n_h·d_c + n_h·d_c·d
- *   against (d'_c + d_c)·n_h·d_h + n_h·d_h·d); at DeepSeek-V2's size (d'_c = 1536, d = 5120) that
- *   would be 436M instead of 42M per layer, which is why DeepSeek-V3's inference code applies W^UK
- *   to q^C and W^UV to the mixed latent head by head instead. At the course's sizes the products are
+ *   Trade-off: the products hold more numbers than the factors they stand for (d'_c·n_h·d_c +
+ *   n_h·d_c·d against (d'_c + 2 d_c)·n_h·d_h + n_h·d_h·d); at DeepSeek-V2's size (d'_c = 1536,
+ *   d = 5120) that would be 436M instead of 126M per layer, which is why DeepSeek-V3's inference
+ *   code applies W^UK to q^C and W^UV to the mixed latent head by head instead. At the course's sizes the products are
  *   small and save the per-head (batched) products, which tfjs's WASM backend runs slowly.
  *
  * Differences from the released models, kept out for clarity: V2 also applies an RMSNorm to c^Q
@@ -53,21 +53,11 @@ import type { LayerCache } from './kv-cache';
 import { applyRope, ropeTables, rotateHalf } from './rope';
 import { causalMask, paddedCausalMask, scaledDotProductAttention } from './sdpa';
 
-/** Arguments of {@link MultiHeadLatentAttention}. */
-export interface MultiHeadLatentAttentionArgs extends AttentionBaseArgs {
-  /** Heads n_h. */
-  nHeads: number;
-  /** Per-head dimension d_h of the content part (default dModel / nHeads, which must divide evenly). */
-  headDim?: number;
-  /** Query latent dimension d'_c. */
-  qLatent: number;
-  /** KV latent dimension d_c (cached). */
-  kvLatent: number;
-  /** Decoupled RoPE dimension d_h^R per head (the shared cached key has d_h^R elements); even. */
-  ropeHeadDim: number;
-  /** Use weight absorption (default false: the naive path). Same result within float32 rounding. */
-  absorb?: boolean;
-}
+/**
+ * Arguments of {@link MultiHeadLatentAttention}: the fields of {@link MlaSpec} (sizes documented
+ * there, once) besides its `kind`, and those every attention layer takes.
+ */
+export type MultiHeadLatentAttentionArgs = AttentionBaseArgs & Omit<MlaSpec, 'kind'>;
 
 export class MultiHeadLatentAttention extends AttentionBase implements CausalAttention {
   static className = 'MultiHeadLatentAttention';
@@ -207,7 +197,7 @@ export class MultiHeadLatentAttention extends AttentionBase implements CausalAtt
     const [b, t] = x.shape;
     const T = start + t;
     const pad = this.checkPad(options.pad, b, T);
-    const [h, dh, dc, dr] = [this.nHeads, this.headDim, this.kvLatent, this.ropeHeadDim];
+    const [h, dc, dr] = [this.nHeads, this.kvLatent, this.ropeHeadDim];
     const D = dc + dr;
     // The absorbed products, kept between decoding steps (before the tidy, so they outlive it).
     const absorbed = this.absorb && past ? this.absorbedWeights(true) : undefined;
@@ -224,7 +214,7 @@ export class MultiHeadLatentAttention extends AttentionBase implements CausalAtt
       const qR = rope(tf.reshape(linear(cQ, this.wQR.read()), [b, t, h, dr]), [rows, t, 1, dr / 2]) as tf.Tensor4D;
       const kR = rope(linear(x, this.wKR.read()), [rows, t, dr / 2]) as tf.Tensor3D; // [b, t, dhR], shared by the heads
       const fresh = tf.concat([linear(x, this.wDKV.read()), kR], 2); // the new tokens' entries [b, t, dc + dhR]
-      const latent = past ? (tf.concat([past.tensors['latent'] as tf.Tensor3D, fresh], 1) as tf.Tensor3D) : fresh; // [b, T, D]
+      const latent = past ? tf.concat<tf.Tensor3D>([past.tensors['latent'] as tf.Tensor3D, fresh], 1) : fresh; // [b, T, D]
       // Additive mask [rows, t, T] (none for one unpadded query, which sees every key).
       const maskData = pad ? paddedCausalMask(t, T, pad) : t > 1 ? (causalMask(t, T).dataSync() as Float32Array) : undefined;
       let y: tf.Tensor3D;

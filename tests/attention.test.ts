@@ -13,8 +13,8 @@ import { GroupedQueryAttention } from '../lib/attention/gqa';
 import { KvCache } from '../lib/attention/kv-cache';
 import { attentionLayer, type CausalAttention } from '../lib/attention/layer';
 import { MultiHeadLatentAttention } from '../lib/attention/mla';
-import { applyRope } from '../lib/attention/rope';
-import { causalMask } from '../lib/attention/sdpa';
+import { applyRope, ropeAngles, ropeAnglesAt } from '../lib/attention/rope';
+import { causalMask, MASK_VALUE, paddedCausalMask } from '../lib/attention/sdpa';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
 
@@ -199,6 +199,41 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     expectNoLeak(() => layer.forward(step, first.cache), 'cached step');
     tf.dispose([x, step, first.y, ...Object.values(first.cache.tensors)]);
     layer.dispose();
+  });
+});
+
+describe('left padding', () => {
+  it('paddedCausalMask hides the pads and the future of each row (hand-computed)', () => {
+    const M = MASK_VALUE;
+    // Reference (hand): tq 2 of tk 4, queries at indices 2 and 3; row 0 has 1 pad, row 1 none.
+    expect(Array.from(paddedCausalMask(2, 4, [1, 0]))).toEqual([M, 0, 0, M, M, 0, 0, 0, 0, 0, 0, M, 0, 0, 0, 0]);
+    expect(() => paddedCausalMask(1, 3, [3])).toThrowError(/pad\[0\] must be an integer in \[0, 3\), got 3/);
+  });
+
+  it('ropeAnglesAt gives each position the angles ropeAngles gives it', () => {
+    const got = Array.from(ropeAnglesAt([5, 0, 7], 4, 100));
+    const expected = [5, 0, 7].flatMap((p) => Array.from(ropeAngles(p, 1, 4, 100)));
+    expect(got).toEqual(expected);
+    expect(() => ropeAnglesAt([1, -1], 4)).toThrowError(/positions\[1\]/);
+  });
+
+  it('a padded row attends as it does alone, for every variant (max |diff| < 1e-5)', () => {
+    for (const spec of Object.values(VARIANTS)) {
+      const layer = attentionLayer(spec, { dModel: D, maxContext: 16, seed: 6 });
+      const x = randomX(8, 1, 3, D); // one sequence of 3 tokens
+      const alone = layer.forward(x);
+      // The same sequence after 2 padding tokens, batched with an unpadded row; then one cached step.
+      const padded = tf.concat([tf.concat([randomX(9, 1, 2, D), x], 1), randomX(10, 1, 5, D)], 0) as tf.Tensor3D;
+      const both = layer.forward(padded, undefined, { pad: [2, 0] });
+      const mine = tf.slice(both.y, [0, 2, 0], [1, 3, D]);
+      expect(maxAbsDiff(alone.y, mine), spec.kind).toBeLessThan(1e-5);
+      const step = randomX(11, 1, 1, D);
+      const aloneStep = layer.forward(step, alone.cache);
+      const bothStep = layer.forward(tf.concat([step, step], 0) as tf.Tensor3D, both.cache, { pad: [2, 0] });
+      expect(maxAbsDiff(aloneStep.y, tf.slice(bothStep.y, [0, 0, 0], [1, 1, D])), `${spec.kind} step`).toBeLessThan(1e-5);
+      tf.dispose([x, padded, mine, step, alone.y, both.y, aloneStep.y, bothStep.y, ...[alone, both, aloneStep, bothStep].flatMap((o) => Object.values(o.cache.tensors))]);
+      layer.dispose();
+    }
   });
 });
 

@@ -223,13 +223,13 @@ describe('left padding', () => {
       const x = randomX(8, 1, 3, D); // one sequence of 3 tokens
       const alone = layer.forward(x);
       // The same sequence after 2 padding tokens, batched with an unpadded row; then one cached step.
-      const padded = tf.concat([tf.concat([randomX(9, 1, 2, D), x], 1), randomX(10, 1, 5, D)], 0) as tf.Tensor3D;
+      const padded = tf.concat<tf.Tensor3D>([tf.concat([randomX(9, 1, 2, D), x], 1), randomX(10, 1, 5, D)], 0);
       const both = layer.forward(padded, undefined, { pad: [2, 0] });
       const mine = tf.slice(both.y, [0, 2, 0], [1, 3, D]);
       expect(maxAbsDiff(alone.y, mine), spec.kind).toBeLessThan(1e-5);
       const step = randomX(11, 1, 1, D);
       const aloneStep = layer.forward(step, alone.cache);
-      const bothStep = layer.forward(tf.concat([step, step], 0) as tf.Tensor3D, both.cache, { pad: [2, 0] });
+      const bothStep = layer.forward(tf.concat<tf.Tensor3D>([step, step], 0), both.cache, { pad: [2, 0] });
       expect(maxAbsDiff(aloneStep.y, tf.slice(bothStep.y, [0, 0, 0], [1, 1, D])), `${spec.kind} step`).toBeLessThan(1e-5);
       tf.dispose([x, padded, mine, step, alone.y, both.y, aloneStep.y, bothStep.y, ...[alone, both, aloneStep, bothStep].flatMap((o) => Object.values(o.cache.tensors))]);
       layer.dispose();

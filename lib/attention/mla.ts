@@ -37,8 +37,11 @@
  *   Trade-off: the products hold more numbers than the factors they stand for (d'_c·n_h·d_c +
  *   n_h·d_c·d against (d'_c + 2 d_c)·n_h·d_h + n_h·d_h·d); at DeepSeek-V2's size (d'_c = 1536,
  *   d = 5120) that would be 436M instead of 126M per layer, which is why DeepSeek-V3's inference
- *   code applies W^UK to q^C and W^UV to the mixed latent head by head instead. At the course's sizes the products are
- *   small and save the per-head (batched) products, which tfjs's WASM backend runs slowly.
+ *   code applies W^UK to q^C and W^UV to the mixed latent head by head instead. Each step reads
+ *   the products once: at `npm run bench`'s shape wOut is 4 MiB, more than the whole latent cache
+ *   below about 3600 tokens, so PyTorch (whose per-head products are cheap) decodes short contexts
+ *   faster with the factors; tfjs's WASM backend runs per-head (batched) products slowly, so the
+ *   products win there.
  *
  * Differences from the released models, kept out for clarity: V2 also applies an RMSNorm to c^Q
  * and c^KV and uses YaRN to extend RoPE; the equations above do not.

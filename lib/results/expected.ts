@@ -239,10 +239,10 @@ export const EXPECTED = {
   '10.absorbed-over-naive-step-speedup': {
     lesson: '10',
     what: 'one MLA decoding step at 1024 tokens, naive ÷ absorbed time (d 64, 4 heads, WASM)',
-    expected: 15,
-    tolerance: 13,
+    expected: 40,
+    tolerance: 34,
     unit: '×',
-    source: 'this course (measured on a loaded 2-vCPU machine; wide margin)',
+    source: 'this course (measured on a loaded 2-vCPU machine: 41.6 at load 18, since the absorbed path became a few plain products; about 15 before; wide margin)',
   },
   '10.v2-mla-over-mha': {
     lesson: '10',

@@ -226,10 +226,30 @@ export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array,
 }
 
 /**
- * The sparse dispatch on the host (see {@link RowMoves}): each expert's rows of `x`, gathered
- * straight from one read of `x` into one `[c_e, d]` tensor per expert (no `[A, d]` block to
- * split: tfjs-wasm's Slice reads the whole block once per piece). Each piece's gradient
- * scatter-adds its rows into an `[n, d]` gradient; the engine sums them.
+ * tfjs's engine runs ops with several outputs and one gradient function (SplitV, TopK) through
+ * `runKernelFunc`, which `tf.customGrad` wraps for one output only. It is not in tfjs's public
+ * types: we use it when it is there (tfjs 4.22, pinned; tests/moe.test.ts checks that it is), and
+ * fall back to one `customGrad` op per output otherwise.
+ */
+interface KernelFuncEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[];
+    backwardsFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor | tf.Tensor[];
+}
+
+/** The engine's multi-output `runKernelFunc`, or null when this tfjs lacks it. */
+export function multiOutputEngine(): KernelFuncEngine | null {
+  const engine = tf.engine() as unknown as Partial<KernelFuncEngine>;
+  return typeof engine.runKernelFunc === 'function' ? (engine as KernelFuncEngine) : null;
+}
+
+/**
+ * The sparse dispatch on the host (see {@link RowMoves}): each piece's rows of `x`, gathered
+ * straight from one read of `x` into one `[c_e, d]` tensor per piece, in one op with several
+ * outputs (no `[A, d]` block to split: tfjs-wasm's Slice reads the whole block once per piece).
+ * Its gradient is one scatter-add of every piece's rows into `[n, d]`.
  * @param ids one Int32Array of row ids in [0, n) per piece.
  * @returns one `[ids[e].length, d]` tensor per piece.
  * @throws Error when an id is outside [0, n).
@@ -237,17 +257,43 @@ export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array,
 export function dispatchRows(x: tf.Tensor2D, ids: readonly Int32Array[]): tf.Tensor2D[] {
   const [n, d] = x.shape;
   ids.forEach((l, e) => assertIds(l, n, `dispatchRows (piece ${e})`));
-  let src: Float32Array | null = null; // x read once, on the first piece
-  return ids.map((idv) => {
-    const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      src ??= (args[0] as tf.Tensor2D).dataSync() as Float32Array;
-      return {
-        value: tf.tensor2d(hostGather(src, d, idv), [idv.length, d]),
-        gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
-      };
+  const engine = multiOutputEngine();
+  if (engine === null || ids.length === 0) {
+    // One op per piece; each gradient is a full [n, d] scatter, summed by the engine.
+    let src: Float32Array | null = null; // x read once, on the first piece
+    return ids.map((idv) => {
+      const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+        src ??= (args[0] as tf.Tensor2D).dataSync() as Float32Array;
+        return {
+          value: tf.tensor2d(hostGather(src, d, idv), [idv.length, d]),
+          gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
+        };
+      });
+      return f(x) as tf.Tensor2D;
     });
-    return f(x) as tf.Tensor2D;
+  }
+  const out = engine.runKernelFunc({
+    inputs: { x },
+    forwardFunc: () => {
+      const src = x.dataSync() as Float32Array;
+      return ids.map((idv) => tf.tensor2d(hostGather(src, d, idv), [idv.length, d]));
+    },
+    backwardsFunc: (dys) => {
+      const list = Array.isArray(dys) ? dys : [dys];
+      const grad = new Float32Array(n * d);
+      list.forEach((dy, e) => {
+        const dv = dy.dataSync() as Float32Array;
+        const idv = ids[e] as Int32Array;
+        for (let r = 0; r < idv.length; r++) {
+          const o = (idv[r] as number) * d;
+          const s = r * d;
+          for (let j = 0; j < d; j++) grad[o + j] = (grad[o + j] as number) + (dv[s + j] as number);
+        }
+      });
+      return { x: () => tf.tensor2d(grad, [n, d]) };
+    },
   });
+  return (Array.isArray(out) ? out : [out]) as tf.Tensor2D[];
 }
 
 /**

@@ -172,8 +172,8 @@ export const EXPECTED = {
     source: 'this course (seed 1)',
   },
   '07.acc-shared-minus-conventional': {
-    lesson: '07', what: 'test accuracy of DeepSeekMoE (15 fine + 1 shared) minus the conventional layer (8 of 16), paired mean over seeds 1-3', expected: 0, tolerance: 0.03,
-    source: 'this course (the paired differences over seeds 1-3 stay within a point or two; DeepSeekMoE reports gains only at billions of parameters)',
+    lesson: '07', what: 'test accuracy of DeepSeekMoE (15 fine + 1 shared) minus the conventional layer (8 of 16), paired mean over seeds 1-3', expected: 0.01, tolerance: 0.04,
+    source: 'this course (paired differences 0.004, 0.026, -0.004 over seeds 1-3 at 6 epochs, std 0.015; DeepSeekMoE reports its gains at billions of parameters)',
   },
   // Lesson 08: does it pay?
   '08.acc-dense': {

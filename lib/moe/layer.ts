@@ -37,8 +37,11 @@
  * call's routed load, after the routing (it affects the next step).
  *
  * **Compute.** With `dispatch: 'sparse'` (default) the router's choices are read back (one
- * `[n, k]` int32 sync per call); each expert gathers its own tokens (at most `capacity` rows),
- * runs on them alone, and the gate-weighted rows are scatter-added back. An expert no token chose
+ * `[n, k]` int32 sync per call); each expert gets its own tokens (at most `capacity` rows),
+ * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. On the
+ * `cpu` and `wasm` backends the rows move on the host in two ops (`dispatchRows`, `combineRows`
+ * in `dispatch.ts`: one read of the input, one multi-output op, one combine that also weights by
+ * the gates); elsewhere with gather/scatter kernels (`rowMoves`). An expert no token chose
  * does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
@@ -395,9 +398,9 @@ export class MoE extends tf.layers.Layer {
     const xs = gatherRows(x, tokenIds, moves); // [n, d] -> [A, d]
     const parts = active.length === 1 ? [xs] : tf.split(xs, active.map((a) => a.ids.length), 0); // [A, d] -> E' x [c_e, d]
     const outs = parts.map((xe, i) => ffn(xe as tf.Tensor2D, i)); // [c_e, d]
-    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : (tf.concat(outs, 0) as tf.Tensor2D); // [A, d]
+    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : tf.concat<tf.Tensor2D>(outs, 0); // [A, d]
     const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots)), moves); // [n, k] -> [n·k, 1] -> [A, 1]
-    return scatterAddRows(tf.mul(y, g) as tf.Tensor2D, tokenIds, n, moves); // [A, d] -> [n, d]
+    return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n, moves); // [A, d] -> [n, d]
   }
 
   /**

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { loadBalancingLoss, loadEntropy, routerZLoss, updateRoutingBias } from '../lib/moe/balance';
-import { combineRows, dispatchRows, expertCapacity, gatherRows, planDispatch, scatterAddRows } from '../lib/moe/dispatch';
+import { combineRows, dispatchRows, expertCapacity, gatherRows, multiOutputEngine, planDispatch, scatterAddRows } from '../lib/moe/dispatch';
 import { fineGrainedMoEArgs, MoE, moe, moeForward, type MoEArgs } from '../lib/moe/layer';
 import { route } from '../lib/moe/router';
 import { Rng } from '../lib/random';
@@ -94,6 +94,9 @@ describe('dispatch plan and capacity', () => {
   }
 
   it('dispatchRows and combineRows: hand example, gradients of rows and gates, no leak', () => {
+    // dispatchRows uses the engine's multi-output runKernelFunc (not in tfjs's public types): a tfjs
+    // upgrade that drops it sends dispatchRows to its slower one-op-per-piece fallback
+    expect(multiOutputEngine(), 'tf.engine().runKernelFunc').not.toBeNull();
     tf.tidy(() => {
       const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]); // n = 3 tokens, d = 2
       // k = 2: expert A serves token 0 (slot 0) and token 2 (slot 0); expert B serves token 0 (slot 1) and token 1 (slot 0)

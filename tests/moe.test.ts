@@ -125,7 +125,7 @@ describe('dispatch plan and capacity', () => {
     });
     expectNoLeak(() => tf.tidy(() => {
       const x = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
-      const g = tf.grad((t: tf.Tensor) => tf.sum(combineRows(tf.ones([2, 1]) as tf.Tensor2D, dispatchRows(t as tf.Tensor2D, [Int32Array.from([1, 0])]), [Int32Array.from([1, 0])], [Int32Array.from([1, 0])])))(x);
+      const g = tf.grad((t: tf.Tensor) => tf.sum(combineRows(tf.ones<tf.Rank.R2>([2, 1]), dispatchRows(t as tf.Tensor2D, [Int32Array.from([1, 0])]), [Int32Array.from([1, 0])], [Int32Array.from([1, 0])])))(x);
       x.dispose();
       return g;
     }), 'dispatchRows + combineRows + gradient');
@@ -304,7 +304,7 @@ describe('MoE layer', () => {
       kern.setWeights(host.getWeights());
       expect(maxAbsDiff(host.apply(x) as tf.Tensor, kern.apply(x) as tf.Tensor)).toBeLessThan(1e-6);
       expect(host.lastStats?.droppedSlots).toBeGreaterThan(0);
-      const loss = (l: MoE) => () => tf.sum(tf.mul(l.apply(x) as tf.Tensor, R)) as tf.Scalar;
+      const loss = (l: MoE) => () => tf.sum<tf.Scalar>(tf.mul(l.apply(x) as tf.Tensor, R));
       const gh = tf.variableGrads(loss(host), host.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
       const gk = tf.variableGrads(loss(kern), kern.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
       host.trainableWeights.forEach((w, i) => {

@@ -1,7 +1,7 @@
 /**
- * lib/moe on the WASM backend (the lessons' backend): the sparse path's gather/scatter gradients
- * use only kernels WASM has (it lacks UnsortedSegmentSum, which tfjs's own gather gradient needs),
- * and sparse == dense in values and gradients there too. Vitest gives this file its own fork.
+ * lib/moe on the WASM backend (the lessons' backend): the sparse path moves rows on the host there
+ * (dispatchRows / combineRows; tfjs's own gather gradient needs UnsortedSegmentSum, which WASM
+ * lacks), and sparse == dense in values and gradients. Vitest gives this file its own fork.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -37,8 +37,11 @@
  * call's routed load, after the routing (it affects the next step).
  *
  * **Compute.** With `dispatch: 'sparse'` (default) the router's choices are read back (one
- * `[n, k]` int32 sync per call); each expert gathers its own tokens (at most `capacity` rows),
- * runs on them alone, and the gate-weighted rows are scatter-added back. An expert no token chose
+ * `[n, k]` int32 sync per call); each expert gets its own tokens (at most `capacity` rows),
+ * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. On the
+ * `cpu` and `wasm` backends the rows move on the host in two ops (`dispatchRows`, `combineRows`
+ * in `dispatch.ts`: one read of the input, one multi-output op, one combine that also weights by
+ * the gates); elsewhere with gather/scatter kernels (`rowMoves`). An expert no token chose
  * does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
@@ -52,7 +55,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
 import { loadBalancingLoss, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
-import { expertCapacity, gatherRows, planDispatch, scatterAddRows, type DispatchPlan } from './dispatch';
+import { combineRows, defaultRowMoves, dispatchRows, expertCapacity, gatherRows, planDispatch, scatterAddRows, type DispatchPlan, type RowMoves } from './dispatch';
 import { assertTopK, route, type RouterKind } from './router';
 import { matMul2d } from '../ops/matmul';
 
@@ -267,6 +270,11 @@ export class MoE extends tf.layers.Layer {
   lastZLoss: tf.Scalar | null = null;
   /** The last call's statistics, or null before the first call. */
   lastStats: MoEStats | null = null;
+  /**
+   * How the sparse path moves rows (not part of the config: it changes speed, not results):
+   * `auto` (default) is {@link defaultRowMoves}, `host` on `cpu`/`wasm`, `kernels` elsewhere.
+   */
+  rowMoves: RowMoves | 'auto' = 'auto';
 
   /** @throws Error naming a bad argument (see {@link MoEArgs}). */
   constructor(args: MoEArgs) {
@@ -356,27 +364,43 @@ export class MoE extends tf.layers.Layer {
     return tf.add<tf.Tensor2D>(y, matMul2d(gateMatrix, b2)); // + [n, E] @ [E, d]
   }
 
-  /** Each expert on its own rows, gate-weighted, scatter-added back to `[n, d]`. */
+  /**
+   * Each expert on its own rows, gate-weighted, added back to `[n, d]`.
+   *
+   * On the host (`cpu`, `wasm`; see {@link RowMoves}) the rows move in two ops: one
+   * {@link dispatchRows} that reads `x` once and hands each active expert its rows, and one
+   * {@link combineRows} that weights every expert's output rows by their gates and adds them into
+   * the tokens' rows (its backward gives each expert its rows of the gradient and the gates their
+   * dot products). With `kernels`: one gather into expert order, a split, a concat, a gather of
+   * the gates and one scatter-add.
+   */
   private sparseExperts(x: tf.Tensor2D, gates: tf.Tensor2D, plan: DispatchPlan): tf.Tensor2D {
-    const [n] = x.shape;
+    const [n, d] = x.shape;
     const k = this.cfg.topK;
     // Only the experts some token reached run; the others do not appear in the graph at all.
     const active = plan.tokenIds.map((ids, e) => ({ e, ids, slots: plan.slotIds[e] as Int32Array })).filter((a) => a.ids.length > 0);
+    if (active.length === 0) return tf.zeros([n, d]); // every slot dropped
+    const ffn = (xe: tf.Tensor2D, i: number) => this.ffn(xe, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights); // [c_e, d]
+    const moves = this.rowMoves === 'auto' ? defaultRowMoves() : this.rowMoves;
+    if (moves === 'host') {
+      const parts = dispatchRows(x, active.map((a) => a.ids)); // [n, d] -> E' x [c_e, d]
+      return combineRows(gates, parts.map(ffn), active.map((a) => a.ids), active.map((a) => a.slots)); // E' x [c_e, d] -> [n, d]
+    }
     const concatIds = (lists: Int32Array[]) => {
       const all = new Int32Array(lists.reduce((s, l) => s + l.length, 0));
       let o = 0;
       for (const l of lists) { all.set(l, o); o += l.length; }
-      return tf.tensor1d(all, 'int32');
+      return all;
     };
     const tokenIds = concatIds(active.map((a) => a.ids)); // [A], A = served slots, grouped by expert
     // One gather for all experts, then a split: the backward is one scatter-add (the split's
     // gradient is a concat), not one full-size [n, d] scatter per expert.
-    const xs = gatherRows(x, tokenIds); // [n, d] -> [A, d]
+    const xs = gatherRows(x, tokenIds, moves); // [n, d] -> [A, d]
     const parts = active.length === 1 ? [xs] : tf.split(xs, active.map((a) => a.ids.length), 0); // [A, d] -> E' x [c_e, d]
-    const outs = parts.map((xe, i) => this.ffn(xe as tf.Tensor2D, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights)); // [c_e, d]
+    const outs = parts.map((xe, i) => ffn(xe as tf.Tensor2D, i)); // [c_e, d]
     const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : tf.concat<tf.Tensor2D>(outs, 0); // [A, d]
-    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots))); // [n, k] -> [n·k, 1] -> [A, 1]
-    return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n); // [A, d] -> [n, d]
+    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots)), moves); // [n, k] -> [n·k, 1] -> [A, 1]
+    return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n, moves); // [A, d] -> [n, d]
   }
 
   /**

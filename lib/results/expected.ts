@@ -171,6 +171,10 @@ export const EXPECTED = {
     lesson: '07', what: 'share of test tokens dropped at capacity factor 1 by the collapsed router', expected: 0.75, tolerance: 0.2,
     source: 'this course (seed 1)',
   },
+  '07.acc-shared-minus-conventional': {
+    lesson: '07', what: 'test accuracy of DeepSeekMoE (15 fine + 1 shared) minus the conventional layer (8 of 16), paired mean over seeds 1-3', expected: 0.01, tolerance: 0.04,
+    source: 'this course (paired differences 0.004, 0.026, -0.004 over seeds 1-3 at 6 epochs, std 0.015; DeepSeekMoE reports its gains at billions of parameters)',
+  },
   // Lesson 08: does it pay?
   '08.acc-dense': {
     lesson: '08', what: 'test accuracy of the dense model (FFN 32), mean over 3 seeds', expected: 0.962, tolerance: 0.02,

@@ -8,9 +8,10 @@
  *   npm run bench -- --all-backends        tensorflow (when installed), wasm and cpu, one table each
  *   npm run bench -- --json out/bench.json also write the results as JSON
  *   npm run bench -- --write-readme        also regenerate bench/README.md's tables
+ *   npm run bench -- --cases A,B --interleave   time the cases round-robin (bench/interleave.ts)
  *
  * Built by tsconfig.bench.json. The cases are in bench/cases (bench/case.ts says what a case is), timing and profiling in
- * bench/timing.ts, the PyTorch side in bench/torch.ts (it runs bench/torch_bench.py), the report
+ * bench/timing.ts (round-robin timing, --interleave, in bench/interleave.ts), the PyTorch side in bench/torch.ts (it runs bench/torch_bench.py), the report
  * in bench/report.ts and bench/readme.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
 import type { BenchCase } from './case.js';
 import { CASES } from './cases/index.js';
+import { DEFAULT_ROUNDS, INTERLEAVE_WARMUP, renderInterleaved, runInterleaved } from './interleave.js';
 import { baselineOf, readBaseline, writeFileAtomic, writeReadme } from './readme.js';
 import { CHECK_TOLERANCE, jsonDoc, renderText, resultOf, type BenchRun, type CaseResult } from './report.js';
 import { PROFILE_RUNS, runOrtCase, runTfjsCase, stats, withGflops, type Timing } from './timing.js';
@@ -41,6 +43,12 @@ const HELP = `usage: npm run bench -- [options]
                      them (tfjs: tf.profile; torch: its autograd profiler), vs the rest
   --write-readme     also profile, and regenerate bench/README.md's tables from this run
                      (between its <!-- bench:*:begin/end --> markers)
+  --interleave       time the --cases (at least 2) round-robin in this process: each is set up
+                     once and warmed up (${INTERLEAVE_WARMUP} steps), then each round runs one step of
+                     each, in the order named, so load changes hit all alike. Reports each case's
+                     median, and its ratio to the last-named case: the median over rounds of
+                     (its time ÷ the last case's time in the same round). tfjs only, no PyTorch
+  --rounds N         rounds of --interleave (default ${DEFAULT_ROUNDS})
   --write-baseline   also profile, and record each case's kernels per step in
                      bench/kernels-baseline.json: the "before" column of the README's table
                      (kernel counts do not depend on timing: --smoke --write-baseline suffices)
@@ -67,15 +75,47 @@ function nativeInstalled(): boolean {
   }
 }
 
-/** Picks the cases named by --cases. @throws Error naming the unknown ids. */
-function selectCases(raw: string | undefined): readonly BenchCase[] {
+/**
+ * Picks the cases named by --cases: in the tables' order, or (`named`) in the order named.
+ * @throws Error naming the unknown ids.
+ */
+function selectCases(raw: string | undefined, named = false): readonly BenchCase[] {
   if (raw === undefined) return CASES;
   const ids = raw.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
   if (unknown.length || !ids.length) {
     throw new Error(`--cases must list ids among ${CASES.map((c) => c.id).join(', ')}, got ${JSON.stringify(raw)}`);
   }
-  return CASES.filter((c) => ids.includes(c.id));
+  if (!named) return CASES.filter((c) => ids.includes(c.id));
+  return [...new Set(ids)].map((id) => CASES.find((c) => c.id === id)).filter((c): c is BenchCase => c !== undefined);
+}
+
+/** Parses --rounds. @throws Error naming the option and the value when it is not a positive integer. */
+function rounds(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_ROUNDS;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--rounds must be a positive integer, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/**
+ * --interleave: the named cases round-robin on one backend (bench/interleave.ts).
+ * @throws Error when fewer than 2 cases are named, or an option it cannot honour is given.
+ */
+async function interleave(opt: { cases?: string; rounds?: string; backend?: string; smoke: boolean }, others: string[]): Promise<number> {
+  if (others.length) throw new Error(`--interleave times tfjs only: it excludes ${others.join(', ')}`);
+  if (opt.cases === undefined) throw new Error('--interleave needs --cases with at least 2 ids');
+  const cases = selectCases(opt.cases, true);
+  if (cases.length < 2) throw new Error(`--interleave needs at least 2 distinct cases in --cases, got ${JSON.stringify(opt.cases)}`);
+  const n = opt.smoke ? 1 : rounds(opt.rounds);
+  const report = await lib.initBackend(opt.backend === undefined ? {} : { force: lib.parseBackendName(opt.backend, '--backend') });
+  const fmt = (l: number[]): string => l.map((v) => v.toFixed(1)).join(', ');
+  console.log(lib.describeBackend(report));
+  console.log(`load average before: ${fmt(os.loadavg())}`);
+  const run = await runInterleaved(cases, n, opt.smoke ? 0 : INTERLEAVE_WARMUP);
+  console.log(renderInterleaved(run));
+  console.log(`load average after: ${fmt(os.loadavg())}`);
+  return 0;
 }
 
 /** Adds torch's statistics, the ratios and the agreement checks to the results. */
@@ -127,6 +167,8 @@ async function main(): Promise<number> {
       smoke: { type: 'boolean', default: false },
       'write-readme': { type: 'boolean', default: false },
       'write-baseline': { type: 'boolean', default: false },
+      interleave: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -134,6 +176,11 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (opt.interleave) {
+    const others = (['all-backends', 'json', 'time', 'iterations', 'profile', 'write-readme', 'write-baseline'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
+    return interleave(opt, others.map((k) => `--${k}`));
+  }
+  if (opt.rounds !== undefined) throw new Error('--rounds goes with --interleave');
   if (opt.backend !== undefined && opt['all-backends']) throw new Error('--backend and --all-backends exclude each other');
   if (opt.smoke && opt['write-readme']) throw new Error('--write-readme needs real timings: it excludes --smoke');
   if (opt.cases !== undefined && opt['write-baseline']) throw new Error('--write-baseline records every case: it excludes --cases');

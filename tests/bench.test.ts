@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import type { BenchCase } from '../bench/case';
+import type { BenchCase, CaseInstance } from '../bench/case';
 import { CASES } from '../bench/cases';
+import { interleavedFigures, renderInterleaved, runInterleaved } from '../bench/interleave';
 import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap } from '../bench/readme';
 import type { BenchRun } from '../bench/report';
 import { checkValue, runTfjsCase, type Timing } from '../bench/timing';
@@ -128,5 +129,57 @@ describe('README regeneration', () => {
     expect(prose).toMatch(/2 CPUs \(Test CPU\)/);
     expect(prose).toMatch(/Load average 9\.0 before the run, 10\.0 after\. The load exceeded the 2 CPUs/);
     expect(block).toContain('| `fake` | kernels | 7 | 9 | 2.00 ms | n/a |'); // bound, kernels now, baseline, median, no torch
+  });
+});
+
+describe('--interleave', () => {
+  it('gives each case its median and the median of its per-round ratios to the last-named case', () => {
+    const run = interleavedFigures([
+      ['a', [10, 30, 20]],
+      ['b', [5, 5, 50]],
+      ['ref', [20, 40, 10]],
+    ]);
+    expect(run.reference).toBe('ref');
+    expect(run.rounds).toBe(3);
+    const [a, b, ref] = run.cases;
+    expect(a?.medianMs).toBe(20); // hand: median of 10, 30, 20
+    expect(a?.ratios).toEqual([0.5, 0.75, 2]); // hand: 10/20, 30/40, 20/10
+    expect(a?.medianRatio).toBe(0.75);
+    // the median of the ratios, not the ratio of the medians (5 / 20 = 0.25)
+    expect(b?.ratios).toEqual([0.25, 0.125, 5]); // hand: 5/20, 5/40, 50/10
+    expect(b?.medianRatio).toBe(0.25);
+    expect(ref?.medianRatio).toBe(1);
+    expect(renderInterleaved(run)).toMatch(/^a {4}median {5}20\.0 ms {2}ratio 0\.750 {2}per round 0\.50 0\.75 2\.00$/m);
+  });
+
+  it('takes the mean of the middle two ratios for an even round count', () => {
+    const run = interleavedFigures([
+      ['a', [1, 2, 3, 8]],
+      ['ref', [1, 1, 1, 1]],
+    ]);
+    expect(run.cases[0]?.medianRatio).toBe(2.5); // hand: (2 + 3) / 2
+  });
+
+  it('rejects one case, and cases with different round counts', () => {
+    expect(() => interleavedFigures([['a', [1]]])).toThrow(/--interleave needs at least 2 cases, got 1/);
+    expect(() => interleavedFigures([['a', [1]], ['ref', [1, 2]]])).toThrow(/case a has 1 rounds, the reference ref has 2/);
+  });
+
+  it('runs every case once per round plus its warm-up, and fails on a leak', async () => {
+    const calls: string[] = [];
+    const counting = (id: string, leak: number): BenchCase => ({
+      ...fakeCase(leak),
+      id,
+      setup: () => {
+        const inner = fakeCase(leak).setup() as CaseInstance;
+        return { step: () => (calls.push(id), inner.step()), dispose: () => inner.dispose() };
+      },
+    });
+    const run = await runInterleaved([counting('x', 0), counting('y', 0)], 3, 1);
+    expect(calls).toEqual(['x', 'y', 'x', 'y', 'x', 'y', 'x', 'y']); // 1 warm-up each, then 3 rounds of x then y
+    expect(run.cases.map((c) => c.ms.length)).toEqual([3, 3]);
+    expect(run.reference).toBe('y');
+    await expect(runInterleaved([counting('x', 0), counting('y', 1)], 1, 0)).rejects.toThrow(/cases x, y on cpu leaked 1 tensors/);
+    await expect(runInterleaved([counting('x', 0), counting('y', 0)], 0)).rejects.toThrow(/--rounds must be a positive integer, got 0/);
   });
 });

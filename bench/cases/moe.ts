@@ -17,13 +17,16 @@ export const MOE = { tokens: 4096, d: 64, h: 128, experts: 8, topK: 2 } as const
 export const moeFlops = (active: number): number => 3 * MOE.tokens * (2 * MOE.d * MOE.experts + active * 4 * MOE.d * MOE.h);
 
 /**
- * `dense: 0` is the sparse dispatch (each expert gathers its own tokens); `dense: 1` runs all 8
- * experts on every token and weights them by the same (zero for unchosen) gates.
+ * `dense: true` runs all 8 experts on every token and weights them by the same (zero for
+ * unchosen) gates; `dense: false` is the sparse dispatch (each expert gets its own tokens), its
+ * rows moved the layer's default way (`'auto'`: on the host on cpu and wasm) or by gather/scatter
+ * kernels (`'kernels'`, the dispatch before issue 9's second pass).
  * -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
  */
-function moeSetup(dense: boolean) {
+function moeSetup(dense: boolean, rowMoves: 'auto' | 'kernels' = 'auto') {
   const { tokens: n, d, h, experts: E } = MOE;
   const layer = lib.moe({ experts: E, topK: MOE.topK, expertHidden: h, units: d, useBias: false, dispatch: dense ? 'dense' : 'sparse' });
+  layer.rowMoves = rowMoves;
   layer.build([null, d]);
   // getWeights order: the trainable weights as created, then the non-trainable routing bias
   const weights: tf.Tensor[] = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
@@ -48,7 +51,7 @@ function moeSetup(dense: boolean) {
   return { step, dispose: () => { x.dispose(); layer.dispose(); } };
 }
 
-/** The sparse MoE layer, and the same layer running every expert. */
+/** The sparse MoE layer (host row moves, then gather/scatter kernels), and the same layer running every expert. */
 export const moeCases: BenchCase[] = [
   {
     id: 'moe-sparse',
@@ -61,6 +64,18 @@ export const moeCases: BenchCase[] = [
     flops: moeFlops(MOE.topK),
     torch: 'moe',
     setup: () => moeSetup(false),
+  },
+  {
+    id: 'moe-sparse-kernels',
+    title: 'MoE top-2 of 8, sparse, kernels',
+    family: 'moe',
+    what: "the sparse layer moving its rows with gather/scatter kernels (`layer.rowMoves = 'kernels'`, the dispatch before issue 9's host moves)",
+    bound: 'memory',
+    boundWhy: 'gathers, splits, transposes and scatter-adds of tokens × width',
+    params: { ...MOE, dense: 0 },
+    flops: moeFlops(MOE.topK),
+    torch: 'moe',
+    setup: () => moeSetup(false, 'kernels'),
   },
   {
     id: 'moe-dense',

@@ -63,3 +63,4 @@ export * from './course/students';
 export * from './models/dropout';
 export * from './rl/task-lm';
 export * from './stats';
+export * from './optim/flat';

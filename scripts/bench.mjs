@@ -68,6 +68,7 @@ const DISTILL = {
   alpha: 0.5, // weight of the hard-label cross-entropy
   temperature: 4,
   lr: 0.01, // Adam's learning rate (betas 0.9, 0.999; epsilon 1e-7 on both sides)
+  flat: 1, // 1: the lib's flat-parameter flatAdam (lib/optim/flat.ts, as lessons 03-04); 0: tf.train.adam
 };
 
 /** Lesson 05's inference: the distilled student 64-8-10 predicting a batch of images. */
@@ -121,7 +122,9 @@ const CASES = [
   { id: 'distill-forward', title: 'step: forward + loss', kind: 'distill-forward', params: { ...DISTILL, live: 0 } },
   { id: 'distill-backward', title: 'step: + gradients', kind: 'distill-backward', params: { ...DISTILL, live: 0 } },
   { id: 'distill-adam', title: 'step: Adam update', kind: 'distill-adam', params: { ...DISTILL, live: 0 } },
+  { id: 'distill-adam-tf', title: 'step: tf.train.adam update', kind: 'distill-adam', params: { ...DISTILL, live: 0, flat: 0 } },
   { id: 'distill-step', title: 'distill step, cached', kind: 'distill-step', params: { ...DISTILL, live: 0 } },
+  { id: 'distill-step-tf', title: 'step, tf.train.adam', kind: 'distill-step', params: { ...DISTILL, live: 0, flat: 0 } },
   { id: 'distill-step-live', title: 'distill step, live', kind: 'distill-step', params: { ...DISTILL, live: 1 } },
   { id: 'distill-epoch', title: 'epoch, cached', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 0 } },
   { id: 'distill-epoch-live', title: 'epoch, live', kind: 'distill-epoch', params: { ...DISTILL, examples: 1259, live: 1 } },
@@ -222,7 +225,7 @@ function distillSetup(p) {
   const student = denseStack([inputs, p.hidden ?? 0, classes], 20);
   const teacher = denseStack([inputs, p.teacherHidden ?? 0, p.teacherHidden ?? 0, classes], 30);
   const cached = /** @type {import('@tensorflow/tfjs').Tensor2D} */ (teacher.predict(x)); // [n, classes]
-  const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+  const optimizer = p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr ?? 0, 0.9, 0.999, 1e-7);
   const vars = student.trainableWeights.map((w) => /** @type {import('@tensorflow/tfjs').Variable} */ (w.read()));
   const loss = lib.distillationLoss({ alpha: p.alpha ?? 0, temperature: p.temperature ?? 1, checkFinite: false });
   const live = p.live === 1;

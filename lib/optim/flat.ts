@@ -114,7 +114,7 @@ export abstract class FlatOptimizer extends tf.Optimizer {
     });
     const sizes = vars.map((w) => w.size);
     const total = sizes.reduce((a, b) => a + b, 0);
-    const slots = new Map(this.slotNames().map((s) => [s, tf.zeros([total]).variable(false)] as const));
+    const slots = new Map(this.slotNames().map((s) => [s, tf.tidy(() => tf.keep(tf.zeros([total]).variable(false)))] as const));
     const group = { vars, sizes, slots };
     this.groups.set(key, group);
     return group;

@@ -64,3 +64,4 @@ export * from './models/dropout';
 export * from './rl/task-lm';
 export * from './stats';
 export * from './optim/flat';
+export * from './ops/wasm-matmul';

@@ -1,8 +1,10 @@
-"""PyTorch twin of scripts/bench.mjs: times the same cases on the CPU and prints JSON.
+"""PyTorch twin of the tfjs bench (bench/*.ts): times the same cases on the CPU and prints JSON.
 
 Run by `npm run bench`, which writes a spec on stdin and reads one JSON object on stdout:
 
     spec   {"threads": [2, 1], "cases": [{"id", "kind", "params"}, ...], "profile": false,
+            (a case's "kind" is its `torch` field in bench/cases; params hold numbers, or lists
+            of integers such as the rows' order of an epoch)
             "timing": {"warmup": 2, "minTimeMs": 500, "minIterations": 5, "maxIterations": 1000}}
     result {"available": true, "torch": "1.13.0", "python": "3.11.2",
             "default_threads": 1, "threads": [2, 1],
@@ -14,13 +16,17 @@ The timing loop is the one of timeIt() in lib/measure.ts, which times the tfjs s
 statistics (median, p10, p90) are computed by the caller from the raw samples, so every column
 of the table uses the same code.
 
-To add a case: add a function to CASES below under the `kind` that scripts/bench.mjs uses. It
-takes the case's params and returns a zero-argument function that runs one iteration and
-returns a tensor (the value checked against tfjs).
+To add a case: add a function to CASES below under the name that the case's `torch` field
+gives (bench/case.ts), or put it in a sibling module bench/torch_<name>.py that defines its own
+CASES dict, which is merged into this one. A function takes the case's params and returns a
+zero-argument function that runs one iteration and returns a tensor (the value checked against
+tfjs).
 """
 
+import importlib
 import json
 import math
+import pathlib
 import platform
 import sys
 import time
@@ -37,7 +43,7 @@ except Exception as err:  # ImportError, or OSError from a broken install
 
 def hash_fill(rows, cols, seed, scale):
     """A [rows, cols] float32 tensor of values in [-scale, scale), bit-identical to hashFill()
-    in scripts/bench.mjs: an integer hash of the flat index, so both sides get the same inputs."""
+    in bench/fill.ts: an integer hash of the flat index, so both sides get the same inputs."""
     k = torch.arange(rows * cols, dtype=torch.int64)
     h = (k + seed * 0x1000000) & 0xFFFFFFFF
     h = (((h >> 16) ^ h) * 0x45D9F3B) & 0xFFFFFFFF
@@ -90,12 +96,12 @@ def case_kl_forward_backward(p):
 
 
 def glorot(fan_in, fan_out):
-    """Glorot-uniform bound of a [fan_in, fan_out] kernel; glorot() in scripts/bench.mjs."""
+    """Glorot-uniform bound of a [fan_in, fan_out] kernel; glorot() in bench/fill.ts."""
     return math.sqrt(6 / (fan_in + fan_out))
 
 
 def dense_stack(sizes, seed):
-    """denseStack() of scripts/bench.mjs: hash-filled kernels [in, out] (tfjs's layout, so
+    """denseStack() of bench/fill.ts: hash-filled kernels [in, out] (tfjs's layout, so
     x @ w as in tfjs's Dense), zero biases, relu between layers. Returns (forward, params)."""
     params = []
     for k, (fan_in, out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -121,7 +127,7 @@ def distill_loss(s, t, y, alpha, temperature):
 
 
 def distill_setup(p):
-    """distillSetup() of scripts/bench.mjs: the same data, student, teacher, Adam and loss.
+    """distillSetup() of bench/cases/distill.ts: the same data, student, teacher, Adam and loss.
     Returns (n, step, forward, params, opt): step(ix) trains on the rows ix (all rows when
     None); forward() is the loss on all rows from the stored teacher logits."""
     n = p.get("examples", p["batch"])
@@ -206,14 +212,19 @@ def case_distill_adam(p):
 
 
 def case_distill_step(p):
+    """One step of the lib's `train` on 64 rows: the batch gathered in the order it drew."""
     _, step, _, _, _ = distill_setup(p)
-    return step  # -> [] (the loss)
+    ix = torch.tensor(p["order"])  # the permutation of the lib's Rng, sent by the tfjs side
+    return lambda: step(ix)  # -> [] (the loss)
 
 
 def case_distill_epoch(p):
+    """One epoch of the lib's `train`: the rows in the order its Rng drew (sent by the tfjs
+    side), batches of p["batch"], each loss read back; -> the mean batch loss."""
     n, step, _, _, _ = distill_setup(p)
     bs = p["batch"]
-    order = torch.tensor([(k * 7919) % n for k in range(n)])  # the order of scripts/bench.mjs
+    order = torch.tensor(p["order"])
+    assert len(order) == n, f"order has {len(order)} rows, expected {n}"
     batches = [order[i : i + bs] for i in range(0, n, bs)]
 
     def run():
@@ -238,9 +249,9 @@ def case_student_infer(p):
     return run
 
 
-# kind -> builder; the kinds are the ones of CASES in scripts/bench.mjs.
+# kind -> builder; the kinds are the `torch` fields of the cases in bench/cases.
 def case_moe(p):
-    """The MoE layer of scripts/bench.mjs (kind 'moe'): softmax router, top-k, gates = the
+    """The MoE layer of bench/cases/moe.ts (kind 'moe'): softmax router, top-k, gates = the
     chosen probabilities, experts d -> h -> d with relu and no biases, loss = mean(y^2), the
     gradients of every weight; returns the router kernel's gradient [d, E]. dense = 0: each
     expert runs on its own tokens (index, then index_add, as Mixtral's reference code);
@@ -297,7 +308,7 @@ def merge_heads(x):
 
 
 def case_attn_decode(p):
-    """The decoding step of scripts/bench.mjs (kind 'attn-decode'): one token after a cache of
+    """The decoding step of bench/cases/attention.ts (kind 'attn-decode'): one token after a cache of
     `context` tokens; variant 0 MHA, 1 naive MLA, 2 absorbed MLA (DeepSeek-V2 eqs. 9-19), with the
     same hash-filled weights, cache and token. The cache is extended with torch.cat, as the lib
     does. Returns the output [1, 1, d]."""
@@ -354,7 +365,7 @@ def case_attn_decode(p):
 
 
 def case_tinylm_step(p):
-    """One Adam step of the tiny LM of scripts/bench.mjs (kind 'tinylm-step'): the model of
+    """One Adam step of the tiny LM of bench/cases/tinylm.ts (kind 'tinylm-step'): the model of
     lib/lm/tiny-lm.ts written out (one-hot embedding, pre-norm blocks of RMSNorm, MHA with RoPE and
     a causal mask, SwiGLU; final RMSNorm, head), the same hash-filled weights and batch, mean
     next-token cross-entropy, Adam (eps 1e-7). Returns the loss before the update."""
@@ -420,6 +431,20 @@ CASES = {
 }
 
 
+def load_sibling_cases():
+    """Merges CASES of every bench/torch_<name>.py (a case family kept in its own module)."""
+    here = pathlib.Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    for path in sorted(here.glob("torch_*.py")):
+        if path.stem == "torch_bench":
+            continue
+        module = importlib.import_module(path.stem)
+        for kind, build in getattr(module, "CASES", {}).items():
+            if kind in CASES:
+                raise ValueError(f"{path.name} redefines the PyTorch case {kind!r}")
+            CASES[kind] = build
+
+
 def check_value(out):
     """The number compared with tfjs: the value of a scalar, else the Frobenius norm."""
     out = out.detach()
@@ -443,11 +468,11 @@ def measure(run, timing):
     return times
 
 
-PROFILE_RUNS = 15  # profiled iterations per case; PROFILE_RUNS in scripts/bench.mjs
+PROFILE_RUNS = 15  # profiled iterations per case; PROFILE_RUNS in bench/timing.ts
 
 
 def profile_iteration(run):
-    """profileIteration() of scripts/bench.mjs for torch, under the autograd profiler:
+    """profileIteration() of bench/timing.ts for torch, under the autograd profiler:
     `kernels` counts every aten op the dispatcher ran in one iteration (nested ones included:
     each pays the dispatch), `kernelMs` is the median over PROFILE_RUNS iterations of their
     summed self CPU time (what runs inside aten ops), `top` names the most frequent ones."""
@@ -474,6 +499,7 @@ def main():
     if IMPORT_ERROR is not None:
         print(json.dumps({"available": False, "reason": f"import torch failed ({IMPORT_ERROR})"}))
         return 0
+    load_sibling_cases()
     default_threads = torch.get_num_threads()
     result = {
         "available": True,

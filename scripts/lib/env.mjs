@@ -35,9 +35,17 @@ export function which(cmd) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-/** The jupyter executable, or null. */
+/**
+ * The course's own Python environment, made by `npm run setup` only where JupyterLab could not
+ * be installed into the Jupyter already there (Debian's Python refuses pip: PEP 668).
+ */
+export const COURSE_VENV = join(ROOT, '.venv');
+
+/** The jupyter executable: FRUGAL_JUPYTER, else the course's .venv, else the one on PATH, or null. */
 export function findJupyter() {
-  return process.env.FRUGAL_JUPYTER || which('jupyter');
+  if (process.env.FRUGAL_JUPYTER) return process.env.FRUGAL_JUPYTER;
+  const own = join(COURSE_VENV, 'bin', 'jupyter');
+  return existsSync(own) ? own : which('jupyter');
 }
 
 /**
@@ -45,6 +53,13 @@ export function findJupyter() {
  * @typedef {{ output_type: string, ename?: string, evalue?: string, text?: string | string[], data?: Record<string, unknown>, metadata?: Record<string, unknown> }} NbOutput
  * @typedef {{ cell_type: string, source: string | string[], outputs?: NbOutput[], metadata?: Record<string, unknown> }} NbCell
  * @typedef {{ cells: NbCell[], metadata?: Record<string, unknown>, nbformat?: number, nbformat_minor?: number }} Notebook
+ */
+
+/**
+ * The JSON line scripts/lib/execute_notebook.py prints last: `cell` (1-based) is the first cell
+ * that failed, `errors` (with --allow-errors) every failed cell (0-based index).
+ * @typedef {{ ok: boolean, cell: number | null, source: string | string[] | null, error: string | null,
+ *   errors?: { cell: number, ename: string, evalue: string }[] }} RunnerReport
  */
 
 /** Modules whose presence the scripts ask about, found (not imported) in one spawn per Python. */

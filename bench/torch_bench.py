@@ -311,7 +311,8 @@ def case_attn_decode(p):
     """The decoding step of bench/cases/attention.ts (kind 'attn-decode'): one token after a cache of
     `context` tokens; variant 0 MHA, 1 naive MLA, 2 absorbed MLA (DeepSeek-V2 eqs. 9-19), with the
     same hash-filled weights, cache and token. The cache is extended with torch.cat, as the lib
-    does. Returns the output [1, 1, d]."""
+    does; MLA's cache is the lib's [1, T, d_c + d_h^R] latent, and absorbed MLA runs the lib's
+    products (lib/attention/mla.ts). Returns the output [1, 1, d]."""
     d, h, dh, T = p["d"], p["heads"], p["headDim"], p["context"]
     dq, dc, dr = p["qLatent"], p["kvLatent"], p["ropeDim"]
     x = hash_fill(1, d, 84, 1.0).view(1, 1, d)
@@ -333,34 +334,40 @@ def case_attn_decode(p):
                 a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), -1)  # one query: no mask needed
                 return merge_heads(a @ v) @ wo
         return run
-    c_cache = hash_fill(T, dc, 82, 1.0).view(1, T, dc)
-    r_cache = hash_fill(T, dr, 83, 1.0).view(1, T, dr)
+    c_cache = hash_fill(T, dc, 82, 1.0)  # c^KV [T, dc]
+    r_cache = hash_fill(T, dr, 83, 1.0)  # k^R [T, dr]
+    D = dc + dr
+    # The lib's cache layout: one tensor [1, T, dc + dr] (c^KV then k^R, a row per token).
+    latent = torch.cat([c_cache, r_cache], 1).view(1, T, D)
     wDQ, wUQ, wQR, wDKV, wUK, wUV, wKR, wO = w
     scale = 1.0 / math.sqrt(dh + dr)
     absorb = p["variant"] == 2
-    wUK3 = wUK.view(dc, h, dh)
-    wUV3 = wUV.view(dc, h, dh)
+    # The absorbed products, computed once as the lib keeps them: wQ [dq, h*dc] (column i*dc + c) =
+    # W^UQ_i W^UK_i^T; wOut [h*dc, d] (row i*dc + c) = W^UV_i W^O_i.
+    wQ = (wUQ.view(dq, h, dh).permute(1, 0, 2) @ wUK.view(dc, h, dh).permute(1, 2, 0)).permute(1, 0, 2).reshape(dq, h * dc)
+    wOut = (wUV.view(dc, h, dh).permute(1, 0, 2) @ wO.view(h, dh, d)).reshape(h * dc, d)
 
     def run():
         with torch.no_grad():
-            cQ = x @ wDQ
-            qC = split_heads(cQ @ wUQ, h)  # [1, h, 1, dh]
+            cQ = x @ wDQ  # [1, 1, dq]
             qR = rope(split_heads(cQ @ wQR, h), T)  # [1, h, 1, dr]
-            cKV = torch.cat([c_cache, x @ wDKV], 1)  # [1, T+1, dc]
-            kR = torch.cat([r_cache, rope((x @ wKR)[:, None], T)[:, 0]], 1)  # [1, T+1, dr]
+            kR = rope((x @ wKR)[:, None], T)[:, 0]  # [1, 1, dr]
+            lat = torch.cat([latent, torch.cat([x @ wDKV, kR], -1)], 1)  # [1, T+1, D]
             if absorb:
-                q_abs = torch.einsum("bhtd,chd->bhtc", qC, wUK3)  # W^UK_i^T q_i^C
-                s = torch.einsum("bhtc,bsc->bhts", q_abs, cKV) + torch.einsum("bhtr,bsr->bhts", qR, kR)
+                q = torch.cat([(cQ @ wQ).view(1, h, dc), qR.view(1, h, dr)], -1)  # [1, h, D]
+                s = (lat @ q.transpose(1, 2)).transpose(1, 2)  # all heads' scores in one product: [1, T+1, h] -> [1, h, T+1]
                 a = torch.softmax(s * scale, -1)
-                o = torch.einsum("bhtc,chd->bhtd", torch.einsum("bhts,bsc->bhtc", a, cKV), wUV3)
-            else:
-                kC = split_heads(cKV @ wUK, h)  # [1, h, T+1, dh]
-                vC = split_heads(cKV @ wUV, h)
-                q = torch.cat([qC, qR], -1)
-                k = torch.cat([kC, kR[:, None].expand(-1, h, -1, -1)], -1)
-                a = torch.softmax(q @ k.transpose(-1, -2) * scale, -1)
-                o = a @ vC
-            return merge_heads(o) @ wO
+                mixed = (a @ lat)[..., :dc]  # [1, h, D] -> the c^KV part [1, h, dc]
+                return (mixed.reshape(1, h * dc) @ wOut).view(1, 1, d)
+            cKV = lat[..., :dc]  # [1, T+1, dc]
+            kRall = lat[..., dc:]  # [1, T+1, dr]
+            qC = split_heads(cQ @ wUQ, h)  # [1, h, 1, dh]
+            kC = split_heads(cKV @ wUK, h)  # [1, h, T+1, dh]
+            vC = split_heads(cKV @ wUV, h)
+            q = torch.cat([qC, qR], -1)
+            k = torch.cat([kC, kRall[:, None].expand(-1, h, -1, -1)], -1)
+            a = torch.softmax(q @ k.transpose(-1, -2) * scale, -1)
+            return merge_heads(a @ vC) @ wO
     return run
 
 

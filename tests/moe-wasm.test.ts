@@ -26,7 +26,7 @@ describe('MoE on wasm', () => {
       sparse.build([null, 5]);
       dense.build([null, 5]);
       dense.setWeights(sparse.getWeights());
-      const loss = (l: MoE) => () => tf.sum(tf.mul(l.apply(x) as tf.Tensor, R)) as tf.Scalar;
+      const loss = (l: MoE) => () => tf.sum<tf.Scalar>(tf.mul(l.apply(x) as tf.Tensor, R));
       const gs = tf.variableGrads(loss(sparse), sparse.trainableWeights.map((w) => w.read() as tf.Variable));
       const gd = tf.variableGrads(loss(dense), dense.trainableWeights.map((w) => w.read() as tf.Variable));
       expect(Math.abs((gs.value.dataSync()[0] as number) - (gd.value.dataSync()[0] as number))).toBeLessThan(1e-4);

@@ -123,7 +123,7 @@ describe('routers', () => {
   });
 
   it('rejects k outside [1, E], naming it', () => {
-    const logits = tf.zeros([2, 8]) as tf.Tensor2D;
+    const logits: tf.Tensor2D = tf.zeros([2, 8]);
     expect(() => route(logits, { kind: 'softmax', topK: 9 })).toThrowError(/^topK must be in \[1, 8\], got 9$/);
     expect(() => route(logits, { kind: 'softmax', topK: 0 })).toThrowError(/^topK must be in \[1, 8\], got 0$/);
     logits.dispose();
@@ -133,12 +133,12 @@ describe('routers', () => {
 describe('balancing losses and the V3 bias update', () => {
   it('the Switch loss α·N·Σ f_i·P_i equals α exactly under uniform routing', () => {
     tf.tidy(() => {
-      const probs = tf.fill([8, 4], 0.25) as tf.Tensor2D;
+      const probs: tf.Tensor2D = tf.fill([8, 4], 0.25);
       const idx = tf.tensor2d([0, 1, 2, 3, 0, 1, 2, 3], [8, 1], 'int32'); // each expert gets 2 of 8
       // Reference (Switch Transformer §2.2): f_i = P_i = 1/N, so α · N · N · (1/N)(1/N) = α
       expect(loadBalancingLoss(probs, idx, 0.01).dataSync()[0]).toBeCloseTo(0.01, 9);
       const idx2 = tf.tensor2d([0, 1, 2, 3, 1, 0, 3, 2], [4, 2], 'int32'); // top-2, each expert 2 of 8 slots
-      expect(loadBalancingLoss(tf.fill([4, 4], 0.25) as tf.Tensor2D, idx2, 0.5).dataSync()[0]).toBeCloseTo(0.5, 7);
+      expect(loadBalancingLoss(tf.fill<tf.Rank.R2>([4, 4], 0.25), idx2, 0.5).dataSync()[0]).toBeCloseTo(0.5, 7);
     });
   });
 
@@ -232,7 +232,7 @@ describe('MoE layer', () => {
       expect(sparse.lastStats?.droppedSlots).toBeGreaterThan(0); // capacity ceil(0.75 · 12 · 2 / 4) = 5 of 6 mean slots
       expect(sparse.lastStats?.capacity).toBe(5);
       expect(maxAbsDiff(ys, yd)).toBeLessThan(1e-5);
-      const loss = (l: MoE) => () => tf.sum(tf.mul(l.apply(x) as tf.Tensor, R)) as tf.Scalar;
+      const loss = (l: MoE) => () => tf.sum<tf.Scalar>(tf.mul(l.apply(x) as tf.Tensor, R));
       const gs = tf.variableGrads(loss(sparse), sparse.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
       const gd = tf.variableGrads(loss(dense), dense.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
       sparse.trainableWeights.forEach((w, i) => {
@@ -257,7 +257,7 @@ describe('MoE layer', () => {
       const rk = W.router_kernel as tf.Variable;
       rk.assign(tf.concat([tf.slice(rk, [0, 0], [5, 3]), tf.fill([5, 1], -10)], 1));
       const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar, vars);
+      const { grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.square(layer.apply(x) as tf.Tensor)), vars);
       expect(layer.lastStats?.load[3]).toBe(0);
       const nonZero = (n: string) => {
         const g = grads[(W[n] as tf.Variable).name];
@@ -352,9 +352,9 @@ describe('MoE layer', () => {
     const x = randn(new Rng(9), [7, 5]);
     const y = model.predict(x) as tf.Tensor;
     let artifacts: tf.io.ModelArtifacts | null = null;
-    await model.save(tf.io.withSaveHandler(async (a) => {
+    await model.save(tf.io.withSaveHandler((a) => {
       artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
     }));
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts as unknown as tf.io.ModelArtifacts));
     const l0 = loaded.layers[0] as MoE;
@@ -396,7 +396,7 @@ describe('MoE layer', () => {
     const step = () => {
       const cost = opt.minimize(() => {
         const r = moeForward(layer, x, { training: true });
-        return tf.add(tf.mean(tf.square(tf.sub(r.output, target))), r.auxLoss) as tf.Scalar;
+        return tf.add<tf.Scalar>(tf.mean(tf.square(tf.sub(r.output, target))), r.auxLoss);
       }, true);
       cost?.dispose();
     };

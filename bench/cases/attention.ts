@@ -38,8 +38,8 @@ function decodeSetup(variant: Variant, context: number) {
   layer.setWeights(weights);
   tf.dispose(weights);
   const tensors: Record<string, tf.Tensor> = tf.tidy((): Record<string, tf.Tensor> =>
-    mla
-      ? { cKV: tf.reshape(hashFill(T, ATTN.kvLatent, 82, 1), [1, T, ATTN.kvLatent]), kR: tf.reshape(hashFill(T, ATTN.ropeDim, 83, 1), [1, T, ATTN.ropeDim]) } // [1, T, d_c], [1, T, d_h^R]
+    layer instanceof lib.MultiHeadLatentAttention // c^KV [1, T, d_c] and k^R [1, T, d_h^R], in the layer's cache layout
+      ? layer.cacheFromLatents(tf.reshape(hashFill(T, ATTN.kvLatent, 82, 1), [1, T, ATTN.kvLatent]), tf.reshape(hashFill(T, ATTN.ropeDim, 83, 1), [1, T, ATTN.ropeDim])).tensors
       : { k: tf.transpose(tf.reshape(hashFill(T, h * dh, 80, 1), [1, T, h, dh]), [0, 2, 1, 3]), v: tf.transpose(tf.reshape(hashFill(T, h * dh, 81, 1), [1, T, h, dh]), [0, 2, 1, 3]) }, // [1, T, h, dh] -> [1, h, T, dh]
   );
   const cache = { length: T, tensors };

@@ -2,7 +2,7 @@
  * Mixture-of-Experts routing for one token: the router's softmax gives each expert a gate, the
  * top k experts run, and their outputs are summed with the gates renormalised over the chosen k.
  */
-import { assert } from '../assert';
+import { assert, isArray } from '../assert';
 import { COLORS, arrow, box, diagram, label, type Diagram } from './svg';
 
 export interface MoeRoutingOptions {
@@ -33,7 +33,7 @@ export function topKRouting(gates: readonly number[], k: number): { experts: num
  */
 export function moeRoutingDiagram(options: MoeRoutingOptions): Diagram {
   const { gates, topK } = options;
-  assert(Array.isArray(gates) && gates.length >= 2 && gates.length <= 16, () => `gates must hold 2 to 16 probabilities, got ${Array.isArray(gates) ? gates.length : String(gates)}`);
+  assert(isArray(gates) && gates.length >= 2 && gates.length <= 16, () => `gates must hold 2 to 16 probabilities, got ${Array.isArray(gates) ? gates.length : String(gates)}`);
   gates.forEach((g, i) => assert(Number.isFinite(g) && g >= 0 && g <= 1, () => `gates[${i}] must be a probability in [0, 1], got ${g}`));
   const total = gates.reduce((a, b) => a + b, 0);
   assert(Math.abs(total - 1) <= 1e-3, () => `gates must sum to 1 (a softmax), got ${total.toFixed(4)}`);

@@ -123,7 +123,7 @@ export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0] as tf.Tensor1D, [m, 1]), dy, [n, d]),
     };
   });
-  return f(x) as tf.Tensor2D;
+  return f(x);
 }
 
 /**

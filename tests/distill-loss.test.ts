@@ -217,8 +217,10 @@ describe('distillationLoss', () => {
   });
 
   it('has the gradient of the traced form: the written-out gradient == autodiff through the terms', () => {
-    // Equivalence: distillationLoss writes dL/ds out (tf.customGrad); distillationLossTerms is
-    // differentiated by tfjs's autodiff through logSoftmax. Both must agree for any alpha and T.
+    // Equivalence: distillationLoss writes dL/ds out in one tf.customGrad; distillationLossTerms
+    // differentiates its hard term by tfjs's autodiff through logSoftmax and its soft term by
+    // klDivergence's own written-out gradient (checked against autodiff in the klDivergence
+    // tests above). Both must agree for any alpha and T.
     for (const [alpha, T] of [[0, 1], [0.3, 3], [1, 2], [0.5, 20]] as const) {
       tf.tidy(() => {
         const fused = tf.grad((s: tf.Tensor) => distillationLoss({ alpha, temperature: T })(labels, s as tf.Tensor2D, teacher))(student);

@@ -105,6 +105,26 @@ describe('klDivergence', () => {
     });
   });
 
+  it('value and written-out gradient equal autodiff of the log-softmax form; the teacher is a constant', () => {
+    tf.tidy(() => {
+      const rng = new Rng(3);
+      const t = randomLogits(rng, 6, 7);
+      const s = randomLogits(rng, 6, 7);
+      const T = 3;
+      // Reference: sum p (ln p - ln q) / batch with both logs from tf.logSoftmax, traced by autodiff
+      const traced = (x: tf.Tensor): tf.Scalar => {
+        const logP = tf.logSoftmax(tf.div(t, T));
+        return tf.div<tf.Scalar>(tf.sum(tf.mul(tf.exp(logP), tf.sub(logP, tf.logSoftmax(tf.div(x, T))))), 6);
+      };
+      expect(klDivergence(t, s, T).dataSync()[0]).toBeCloseTo(traced(s).dataSync()[0] as number, 6);
+      const g = tf.grad((x: tf.Tensor) => klDivergence(t, x as tf.Tensor2D, T))(s).dataSync();
+      const ref = tf.grad(traced)(s).dataSync();
+      expect(g.length).toBe(42);
+      g.forEach((v, i) => expect(Math.abs(v - (ref[i] as number))).toBeLessThan(1e-7));
+      expect(() => tf.grad((x: tf.Tensor) => klDivergence(x as tf.Tensor2D, s, T))(t)).toThrowError(/Cannot compute gradient/);
+    });
+  });
+
   it('rejects a shape mismatch naming both shapes, rank 1 inputs, and NaN/Inf naming the argument', () => {
     const t: tf.Tensor2D = tf.zeros([4, 10]);
     const s: tf.Tensor2D = tf.zeros([4, 5]);
@@ -197,8 +217,10 @@ describe('distillationLoss', () => {
   });
 
   it('has the gradient of the traced form: the written-out gradient == autodiff through the terms', () => {
-    // Equivalence: distillationLoss writes dL/ds out (tf.customGrad); distillationLossTerms is
-    // differentiated by tfjs's autodiff through logSoftmax. Both must agree for any alpha and T.
+    // Equivalence: distillationLoss writes dL/ds out in one tf.customGrad; distillationLossTerms
+    // differentiates its hard term by tfjs's autodiff through logSoftmax and its soft term by
+    // klDivergence's own written-out gradient (checked against autodiff in the klDivergence
+    // tests above). Both must agree for any alpha and T.
     for (const [alpha, T] of [[0, 1], [0.3, 3], [1, 2], [0.5, 20]] as const) {
       tf.tidy(() => {
         const fused = tf.grad((s: tf.Tensor) => distillationLoss({ alpha, temperature: T })(labels, s as tf.Tensor2D, teacher))(student);
@@ -224,6 +246,7 @@ describe('distillationLoss', () => {
     expectNoLeak(() => entropy(probs), 'entropy');
     probs.dispose();
     expectNoLeak(() => klDivergence(teacher, student, 2), 'klDivergence');
+    expectNoLeak(() => tf.grad((x: tf.Tensor) => klDivergence(teacher, x as tf.Tensor2D, 2))(student), 'grad of klDivergence');
     expectNoLeak(() => loss(labels, student, teacher), 'distillationLoss');
     expectNoLeak(() => distillationLossTerms(labels, student, teacher, { alpha: 0.5, temperature: 4 }), 'distillationLossTerms');
     expectNoLeak(() => tf.grad((s: tf.Tensor) => loss(labels, s as tf.Tensor2D, teacher))(student), 'grad of the loss');

@@ -10,7 +10,8 @@ import type { BenchCase, CaseInstance, OrtInstance } from '../case.js';
 import { denseStack, hashFill, trainableVariables } from '../fill.js';
 
 /**
- * Lessons 03 and 04's distillation step: the student 64-8-10, batch 64, Adam at 0.01, loss =
+ * Lessons 03 and 04's distillation step: the student 64-8-10, batch 64, Adam at 0.01 (the lib's
+ * flatAdam; the `-tf` cases: tf.train.adam), loss =
  * distillationLoss({ alpha: 0.5, temperature: 4 }); the teacher 64-256-256-10 (without dropout:
  * the teacher runs in inference mode) either cached (its logits are an input) or live (its
  * forward pass runs inside the step, as in lesson 04).
@@ -39,7 +40,8 @@ const EPOCH_ROWS = 1259;
 /** Seed of the `Rng` whose permutation orders the rows; the order is sent to PyTorch. */
 const SHUFFLE_SEED = 7;
 
-type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number };
+/** `flat`: 1 (default) the lib's flat-parameter `flatAdam` (lib/optim/flat.ts, as lessons 03-04 use); 0 `tf.train.adam`. */
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1 };
 
 /**
  * The pieces of a distillation step: data, the student, the teacher (live) or its logits
@@ -55,7 +57,7 @@ function distillSetup(p: DistillParams) {
   const student = denseStack([p.inputs, p.hidden, p.classes], 20);
   const teacher = denseStack([p.inputs, p.teacherHidden, p.teacherHidden, p.classes], 30);
   const cached = teacher.predict(x) as tf.Tensor2D; // [n, classes]
-  const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+  const optimizer = p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr, 0.9, 0.999, 1e-7);
   const vars = trainableVariables(student);
   const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true });
   const live = p.live === 1;
@@ -168,11 +170,40 @@ export const distillCases: BenchCase[] = [
     family,
     what: "Adam's update alone, the gradients of the first step held fixed",
     bound: 'kernels',
-    boundWhy: '15 small kernels per weight tensor',
+    boundWhy: 'the lib\'s flatAdam: 12 kernels on one flat vector, plus 4 per weight tensor',
     params: { ...DISTILL, live: 0 },
     torch: 'distill-adam',
     setup: () => {
       const d = distillSetup({ ...DISTILL, live: 0 });
+      const { value, grads } = tf.variableGrads(d.forward, d.vars);
+      value.dispose();
+      const named = Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
+      const w2 = d.vars[2]; // the output layer's kernel [8, 10]
+      if (!w2) throw new Error('the student has no output kernel');
+      return {
+        // -> [] (the sum of the output layer's kernel after the update: one extra Sum kernel)
+        step: () => {
+          d.optimizer.applyGradients(named);
+          return tf.sum(w2);
+        },
+        dispose: () => {
+          tf.dispose(Object.values(grads));
+          d.dispose();
+        },
+      };
+    },
+  },
+  {
+    id: 'distill-adam-tf',
+    title: 'step: tf.train.adam update',
+    family,
+    what: "the same update by tf.train.adam (14 kernels per weight tensor), for comparison",
+    bound: 'kernels',
+    boundWhy: '15 small kernels per weight tensor',
+    params: { ...DISTILL, live: 0, flat: 0 },
+    torch: 'distill-adam',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, flat: 0 });
       const { value, grads } = tf.variableGrads(d.forward, d.vars);
       value.dispose();
       const named = Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
@@ -202,6 +233,20 @@ export const distillCases: BenchCase[] = [
     torch: 'distill-step',
     setup: () => {
       const d = distillSetup({ ...DISTILL, live: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-step-tf',
+    title: 'step, tf.train.adam',
+    family,
+    what: 'the same step with tf.train.adam instead of the lib\'s flatAdam, for comparison',
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...stepParams(0), flat: 0 },
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, flat: 0 });
       return { step: d.epoch, dispose: d.dispose };
     },
   },

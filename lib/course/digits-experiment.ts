@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { crossEntropy } from '../distill/loss';
 import { augmentDigits, digitsToTensors, loadDigits, splitDigits, type DigitAugmentOptions, type DigitsData, type DigitsSplit } from '../data/digits';
 import { mlp } from '../models/mlp';
+import { flatAdam } from '../optim/flat';
 import { Rng } from '../random';
 import { train, type Dataset, type TrainHistory } from '../train/loop';
 
@@ -90,7 +91,7 @@ export async function trainTeacher(
 ): Promise<{ model: tf.Sequential; history: TrainHistory }> {
   const rng = new Rng(options.seed);
   const model = mlp({ inputs: 64, hidden: options.hidden ?? TEACHER_CONFIG.hidden, outputs: 10, dropout: TEACHER_CONFIG.dropout, rng, name: 'teacher' });
-  const optimizer = tf.train.adam(TEACHER_CONFIG.learningRate);
+  const optimizer = flatAdam(TEACHER_CONFIG.learningRate); // tf.train.adam's update, fewer kernels (lib/optim/flat.ts)
   const history = await train(model, { x: exp.train.x, y: exp.train.y }, {
     epochs: options.epochs ?? TEACHER_CONFIG.epochs,
     batchSize: TEACHER_CONFIG.batchSize,

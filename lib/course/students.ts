@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { crossEntropy, distillationLoss } from '../distill/loss';
+import { flatAdam } from '../optim/flat';
 import { Progress } from '../progress';
 import { Rng } from '../random';
 import { accuracy, train, type Batch, type Dataset, type TrainHistory } from '../train/loop';
@@ -27,7 +28,10 @@ export interface StudentRun {
 
 /** How to train a student; every field is optional (the course's student config otherwise). */
 export interface StudentOptions {
-  /** A new optimiser for each run (default: Adam at STUDENT_CONFIG.learningRate). */
+  /**
+   * A new optimiser for each run (default: Adam at STUDENT_CONFIG.learningRate, the lib's
+   * flat-parameter {@link flatAdam}: tf.train.adam's update in half the kernels).
+   */
   optimizer?: () => tf.Optimizer;
   /** Learning rate per step, steps from 1 (lib/optim/schedules.ts). */
   lrSchedule?: (step: number) => number;
@@ -83,7 +87,7 @@ export async function trainStudent(
   options: StudentOptions = {},
 ): Promise<StudentRun> {
   const student = newStudent(seed, options.hidden ?? STUDENT_CONFIG.hidden);
-  const optimizer = options.optimizer ? options.optimizer() : tf.train.adam(STUDENT_CONFIG.learningRate);
+  const optimizer = options.optimizer ? options.optimizer() : flatAdam(STUDENT_CONFIG.learningRate);
   const validate = options.validate ?? true;
   const history = await train(student, data, {
     epochs: options.epochs ?? STUDENT_CONFIG.epochs,

@@ -31,7 +31,8 @@ export interface KlOptions {
  * @param studentLogits float32 `[batch, classes]`; the distribution being fitted (softened at T).
  * @param T temperature, a finite number > 0, applied to both.
  * @returns a scalar >= 0 (up to rounding): `sum_{b,i} p_bi (ln p_bi - ln q_bi) / batch`.
- *   Differentiable w.r.t. both arguments.
+ *   Differentiable w.r.t. the student's logits; the teacher's are a constant (`tf.grad` w.r.t.
+ *   them throws), as a frozen teacher's are.
  * @throws Error when `T` is not a finite number > 0, an argument is not a float32 rank-2 tensor,
  *   the shapes differ (both are named), or (with `checkFinite`) an argument holds NaN or Inf.
  */
@@ -52,17 +53,53 @@ export function klDivergence(
   return klFromLogitsUnchecked(teacherLogits, studentLogits, T);
 }
 
-/** The computation of {@link klDivergence} without the checks (for callers that already checked). */
+/**
+ * `ln sum_i exp(z_i)` per row, from the logits `z` and their softmax `p`: `max(z) - ln max(p)`,
+ * since the softmax's largest entry is `exp(0) / sum_i exp(z_i - max z)`. Two reductions and no
+ * pass of `exp` over the rows (the softmax kernel already made them); exact where logSoftmax is,
+ * because `max(p) >= 1 / classes` never underflows.
+ */
+export function logSumExpFromSoftmax(z: tf.Tensor2D, p: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => tf.sub<tf.Tensor1D>(tf.max(z, 1), tf.log(tf.max(p, 1)))); // [b]
+}
+
+/**
+ * The computation of {@link klDivergence} without the checks (for callers that already checked).
+ *
+ * Written for few kernels (a [4096, 1000] KL is bound by passes over memory, a [64, 10] one by
+ * kernel dispatches): with `a = t / T`, `b = s / T`, `p = softmax(a)`, `q = softmax(b)`,
+ *
+ *     KL_row = sum_i p_i (a_i - b_i) - lse(a) + lse(b)        (since sum_i p_i = 1)
+ *
+ * with `lse` from {@link logSumExpFromSoftmax}, and its gradient written out (`tf.customGrad`):
+ * `dKL/ds = (q - p) / (T * batch)`. The teacher's logits are a constant, as a frozen teacher's
+ * are: `tf.grad` with respect to them throws.
+ */
 export function klFromLogitsUnchecked(teacherLogits: tf.Tensor2D, studentLogits: tf.Tensor2D, T: number): tf.Scalar {
   return tf.tidy(() => {
     const batch = teacherLogits.shape[0];
-    const logP = tf.logSoftmax(tf.div(teacherLogits, T)); // [b, c] teacher log-probs at T
-    const logQ = tf.logSoftmax(tf.div(studentLogits, T)); // [b, c] student log-probs at T
-    const p = tf.exp(logP); // [b, c]
-    // sum over classes, then over the batch, / batch  (PyTorch reduction='batchmean').
-    // Two sums, not one: wasm's float32 sum of 4 M terms in one pass loses 4e-4 relative
-    // (measured on [4096, 1000] by npm run bench); per-row sums first keep it near 1e-6.
-    const perRow = tf.sum(tf.mul(p, tf.sub(logP, logQ)), 1); // [b]
-    return tf.div<tf.Scalar>(tf.sum(perRow), batch);
+    // What the gradient needs is made inside the forward function and saved: the gradient runs
+    // later (under tf.grad or an optimiser), after this tidy has disposed its own tensors.
+    const kl = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const s = args[0] as tf.Tensor2D; // [b, c] student logits
+      const save = args[1] as tf.GradSaveFunc;
+      const a = tf.div<tf.Tensor2D>(teacherLogits, T); // [b, c]
+      const b = tf.div<tf.Tensor2D>(s, T); // [b, c]
+      const p = tf.softmax(a); // [b, c] teacher probabilities at T
+      const q = tf.softmax(b); // [b, c] student probabilities at T
+      const cross = tf.sum(tf.mul(p, tf.sub(a, b)), 1); // [b]: sum_i p_i (a_i - b_i)
+      const perRow = tf.add(tf.sub(cross, logSumExpFromSoftmax(a, p)), logSumExpFromSoftmax(b, q)); // [b]
+      save([p, q]);
+      // Per-row sums first, then the batch: wasm's float32 sum of 4 M terms in one pass loses
+      // 4e-4 relative (measured on [4096, 1000] by npm run bench); per-row sums keep it near 1e-6.
+      return {
+        value: tf.div(tf.sum(perRow), batch), // PyTorch's reduction='batchmean'
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [pS, qS] = saved as [tf.Tensor, tf.Tensor];
+          return tf.mul(tf.sub(qS, pS), tf.div(dy, T * batch)); // [b, c]
+        },
+      };
+    });
+    return kl(studentLogits) as tf.Scalar;
   });
 }

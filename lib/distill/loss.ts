@@ -18,7 +18,7 @@
  * checked once. Use `tf.argMax(oneHot, -1)` to convert.
  */
 import * as tf from '@tensorflow/tfjs';
-import { klFromLogitsUnchecked } from './kl';
+import { klFromLogitsUnchecked, logSumExpFromSoftmax } from './kl';
 import { assert, assertFinite, assertLogits, assertSameShape, assertTemperature, show } from './validate';
 
 /** Configuration of the distillation loss. */
@@ -203,25 +203,32 @@ function fusedDistillationLoss(labels: tf.Tensor1D, student: tf.Tensor2D, teache
     // Everything the gradient needs is made inside the forward function and saved: the gradient
     // runs later (under tf.grad or an optimiser), after this tidy has disposed its own tensors.
     const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const s = args[0] as tf.Tensor; // [b, c] student logits
+      const s = args[0] as tf.Tensor2D; // [b, c] student logits
       const save = args[1] as tf.GradSaveFunc;
-      const oneHot = tf.oneHot(labels, classes).toFloat(); // [b, c]
-      const logPT = tf.logSoftmax(tf.div(teacher, T)); // [b, c] teacher log-probs at T
-      const pT = tf.exp(logPT); // [b, c]
-      const logQ = tf.logSoftmax(s); // [b, c]
-      const logQT = tf.logSoftmax(tf.div(s, T)); // [b, c]
-      // Per example: -ln q[y] and KL(p_T || q_T); row sums first (see klFromLogitsUnchecked).
-      const ce = tf.neg(tf.sum(tf.mul(oneHot, logQ), 1)); // [b]
-      const kl = tf.sum(tf.mul(pT, tf.sub(logPT, logQT)), 1); // [b]
-      const perExample = tf.add(tf.mul(alpha, ce), tf.mul((1 - alpha) * T * T, kl)); // [b]
-      save([logQ, logQT, oneHot, pT]);
+      // Few kernels (a small model's step costs per kernel on wasm): three softmax kernels, and
+      // each log-sum-exp from its softmax (logSumExpFromSoftmax) instead of a logSoftmax chain.
+      const a = tf.div<tf.Tensor2D>(teacher, T); // [b, c]
+      const b = tf.div<tf.Tensor2D>(s, T); // [b, c]
+      const p = tf.softmax(a); // [b, c] teacher probabilities at T
+      const qT = tf.softmax(b); // [b, c] student probabilities at T
+      const q = tf.softmax(s); // [b, c] student probabilities at 1
+      // [b, c]: alpha at each label. oneHot is int32, then cast: wasm's OneHot (tfjs 4.22) ignores
+      // dtype 'float32' and onValue, writing integer bits into a float buffer.
+      const yAlpha = tf.mul(tf.cast(tf.oneHot(labels, classes), 'float32'), alpha);
+      const c = (1 - alpha) * T * T;
+      // Per example: alpha (lse(s) - s_y) + c (sum_i p_i (a_i - b_i) - lse(a) + lse(b)), the
+      // second being T^2 KL(p_T || q_T) since sum_i p_i = 1. Row sums first (see klFromLogitsUnchecked).
+      const lse = tf.add(tf.mul(logSumExpFromSoftmax(s, q), alpha), tf.mul(tf.sub(logSumExpFromSoftmax(b, qT), logSumExpFromSoftmax(a, p)), c)); // [b]
+      const elementwise = tf.sub(tf.mul(tf.mul(p, c), tf.sub(a, b)), tf.mul(yAlpha, s)); // [b, c]
+      const perExample = tf.add(tf.sum(elementwise, 1), lse); // [b]
+      save([q, qT, p, yAlpha]);
       return {
         value: tf.div(tf.sum(perExample), batch),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [lq, lqT, y, p] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-          const hard = tf.mul(alpha, tf.sub(tf.exp(lq), y));
-          const soft = tf.mul((1 - alpha) * T, tf.sub(tf.exp(lqT), p));
-          return tf.mul(tf.add(hard, soft), tf.div(dy, batch));
+          const [qS, qTS, pS, yS] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+          // alpha (q - onehot) + (1 - alpha) T (q_T - p_T), per example, / batch
+          const g = tf.add(tf.sub(tf.mul(qS, alpha), yS), tf.mul(tf.sub(qTS, pS), (1 - alpha) * T));
+          return tf.mul(g, tf.div(dy, batch));
         },
       };
     });

@@ -1,0 +1,329 @@
+/**
+ * Flat-parameter ("multi-tensor", PyTorch's `foreach`) Adam and RMSprop: the same updates as
+ * `tf.train.adam` and `tf.train.rmsprop`, but on one flat vector holding every trained weight's
+ * gradient, so a step dispatches a fixed handful of kernels instead of a dozen per weight tensor.
+ *
+ * Why: a small model's training step on the WASM backend costs per kernel dispatched, not per
+ * FLOP (bench/README.md). `tf.train.adam` runs 14 kernels per variable (2 layers = 4 variables:
+ * 60 kernels a step). Here a step is: the gradients flattened and concatenated (1 + n kernels),
+ * the moments and the step on the flat vector (12 kernels), and the step split back and added to
+ * each variable (3 per variable), whatever the sizes: 29 kernels for the same 4 variables.
+ *
+ * The moments live in one flat variable per kind (`m`, `v`), for one ordered group of variables:
+ * a call with a different set of variables starts a second group with its own moments, as
+ * `tf.train.adam` keeps moments per variable.
+ *
+ * Adam (Kingma & Ba 2015, Algorithm 1), at step t = 1, 2, ..., as tfjs writes it:
+ *
+ *     m = beta1 m + (1 - beta1) g        v = beta2 v + (1 - beta2) g^2
+ *     w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
+ *
+ * RMSprop (Hinton's lecture 6e; tfjs's non-centred form):
+ *
+ *     ms = decay ms + (1 - decay) g^2    mom = momentum mom + lr g / sqrt(ms + epsilon)    w = w - mom
+ *
+ * The bias corrections are computed in float64 on the host (tfjs multiplies float32
+ * accumulators), so the weights agree with tfjs's optimizers to float32 rounding, not bit for bit
+ * (tests/optim-flat.test.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { OptimizerNamedTensor } from './lamb';
+
+function checkNumber(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
+  if (typeof value !== 'number' || !ok(value)) throw new Error(`${name} must be ${rule}, got ${String(value)}`);
+  return value;
+}
+
+/** One ordered group of variables and its flat state. */
+interface FlatGroup {
+  /** The variables, in the order their gradients are concatenated. */
+  vars: tf.Variable[];
+  /** Number of elements of each variable (the split sizes). */
+  sizes: number[];
+  /** State slot name (`m`, `v`, `rms`, `momentum`) -> flat variable [total]. */
+  slots: Map<string, tf.Variable>;
+}
+
+/**
+ * The flat-parameter machinery: subclasses say which state slots they keep and how one step
+ * turns the flat gradient into the flat change of the weights.
+ */
+export abstract class FlatOptimizer extends tf.Optimizer {
+  /** Step size; may be changed between steps (learning-rate schedules). */
+  learningRate: number;
+  /** Group key (the variables' names joined) -> its variables and flat state. */
+  private groups = new Map<string, FlatGroup>();
+
+  protected constructor(learningRate: number) {
+    super();
+    this.learningRate = checkNumber('learningRate', learningRate, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
+  }
+
+  /** The state slots this optimizer keeps per weight (each a flat vector). */
+  protected abstract slotNames(): string[];
+
+  /**
+   * One step on the flat vector: updates the slots (`assign`) and returns the change to add to
+   * the weights, `[total]`. Runs inside a tidy.
+   * @param g the flat gradient `[total]`
+   * @param slots the group's state, by slot name
+   * @param t this step's number, from 1
+   */
+  protected abstract flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number): tf.Tensor1D;
+
+  /**
+   * One step for every variable in `variableGradients` (name -> gradient); variables with a null
+   * gradient are skipped. Does not dispose the gradients.
+   * @throws Error when a name is not a registered variable, a gradient's shape differs from its
+   *   variable's, or the learning rate was set to a bad value.
+   */
+  override applyGradients(variableGradients: tf.NamedTensorMap | OptimizerNamedTensor[]): void {
+    checkNumber('learningRate', this.learningRate, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
+    const entries: Array<[string, tf.Tensor]> = [];
+    const all: Array<[string, tf.Tensor | null | undefined]> = Array.isArray(variableGradients)
+      ? variableGradients.map((v) => [v.name, v.tensor])
+      : Object.entries(variableGradients);
+    for (const [name, gradient] of all) if (gradient != null) entries.push([name, gradient]);
+    if (entries.length === 0) return;
+    const group = this.group(entries);
+    const t = this.iterations + 1;
+    tf.tidy(() => {
+      const flat = entries.map(([, gr]) => tf.reshape(gr, [-1])); // each [size]
+      const g = (flat.length === 1 ? flat[0] : tf.concat(flat)) as tf.Tensor1D; // [total]
+      const delta = this.flatStep(g, group.slots, t); // [total]
+      const parts = group.vars.length === 1 ? [delta] : tf.split(delta, group.sizes);
+      group.vars.forEach((w, i) => {
+        w.assign(tf.add(w, tf.reshape(parts[i] as tf.Tensor, w.shape))); // [size] -> w's shape
+      });
+    });
+    this.incrementIterations();
+  }
+
+  /** The group of these variables (in this order), made with zero state on first use. */
+  private group(entries: Array<[string, tf.Tensor]>): FlatGroup {
+    const key = entries.map(([name]) => name).join('\u0000');
+    const known = this.groups.get(key);
+    if (known !== undefined) return known;
+    const vars = entries.map(([name, gradient]) => {
+      const value = tf.engine().registeredVariables[name];
+      if (value === undefined) throw new Error(`variableGradients names ${JSON.stringify(name)}, which is not a registered tf.Variable`);
+      if (!tf.util.arraysEqual(value.shape, gradient.shape)) {
+        throw new Error(`the gradient of ${JSON.stringify(name)} has shape [${gradient.shape.join(', ')}], the variable [${value.shape.join(', ')}]`);
+      }
+      return value;
+    });
+    const sizes = vars.map((w) => w.size);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const slots = new Map(this.slotNames().map((s) => [s, tf.tidy(() => tf.keep(tf.zeros([total]).variable(false)))] as const));
+    const group = { vars, sizes, slots };
+    this.groups.set(key, group);
+    return group;
+  }
+
+  /** Disposes the optimizer's state. */
+  override dispose(): void {
+    for (const g of this.groups.values()) for (const s of g.slots.values()) s.dispose();
+    this.groups.clear();
+  }
+
+  /**
+   * The state in tfjs's per-variable layout: the iteration count, then for each slot (in
+   * {@link slotNames}' order) one tensor per variable named `<variable>/<slot>`.
+   */
+  override async getWeights(): Promise<OptimizerNamedTensor[]> {
+    const out: OptimizerNamedTensor[] = [await this.saveIterations()];
+    for (const slot of this.slotNames()) {
+      for (const g of this.groups.values()) {
+        const flat = g.slots.get(slot) as tf.Variable;
+        const parts = tf.tidy(() => (g.vars.length === 1 ? [tf.clone(flat)] : tf.split(flat, g.sizes)));
+        g.vars.forEach((w, i) => {
+          const part = parts[i] as tf.Tensor;
+          out.push({ name: `${w.name}/${slot}`, tensor: tf.tidy(() => tf.reshape(part, w.shape)) });
+          part.dispose();
+        });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Restores the state written by {@link getWeights}: one group, in the order of the first
+   * slot's entries (the tensors are copied).
+   * @throws Error when the entries are not [iterations, then k per slot with matching names].
+   */
+  override async setWeights(weightValues: OptimizerNamedTensor[]): Promise<void> {
+    const rest = await this.extractIterations(weightValues);
+    const slots = this.slotNames();
+    if (rest.length % slots.length !== 0) throw new Error(`weightValues must hold the iterations then ${slots.length} tensors per variable, got ${rest.length}`);
+    const k = rest.length / slots.length;
+    const names = rest.slice(0, k).map((e) => e.name.slice(0, e.name.length - `/${slots[0] as string}`.length));
+    const vars = names.map((name) => {
+      const value = tf.engine().registeredVariables[name];
+      if (value === undefined) throw new Error(`weightValues names ${JSON.stringify(name)}, which is not a registered tf.Variable`);
+      return value;
+    });
+    const state = new Map<string, tf.Variable>();
+    slots.forEach((slot, s) => {
+      const part = rest.slice(s * k, (s + 1) * k);
+      part.forEach((e, i) => {
+        if (e.name !== `${names[i] as string}/${slot}`) throw new Error(`weightValues entry ${s * k + i} must be ${JSON.stringify(`${names[i] as string}/${slot}`)}, got ${JSON.stringify(e.name)}`);
+      });
+      state.set(slot, tf.tidy(() => tf.concat(part.map((e) => tf.reshape(e.tensor, [-1]))).variable(false)));
+    });
+    this.dispose();
+    this.groups.set(names.join('\u0000'), { vars, sizes: vars.map((w) => w.size), slots: state });
+  }
+}
+
+/** Hyper-parameters of {@link FlatAdamOptimizer}, as `tf.train.adam` takes them. */
+export interface FlatAdamArgs {
+  /** Step size, > 0. */
+  learningRate: number;
+  /** Decay of the first moment, in [0, 1). Default 0.9. */
+  beta1?: number;
+  /** Decay of the second moment, in [0, 1). Default 0.999. */
+  beta2?: number;
+  /** Added to sqrt(v_hat), >= 0. Default 1e-7 (tfjs's float32 epsilon, `tf.train.adam`'s default). */
+  epsilon?: number;
+}
+
+/** Adam on one flat vector: `tf.train.adam`'s update in 12 kernels plus 3 per variable. */
+export class FlatAdamOptimizer extends FlatOptimizer {
+  /** The name tfjs serialisation knows this class by. */
+  static get className(): string {
+    return 'FlatAdam';
+  }
+
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+
+  /**
+   * @throws Error naming the argument: `learningRate must be a finite number > 0, got 0`,
+   *   `beta1 must be a number in [0, 1), got 1`, `epsilon must be a finite number >= 0, got -1`.
+   */
+  constructor(args: FlatAdamArgs) {
+    if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
+    super(args.learningRate);
+    this.beta1 = checkNumber('beta1', args.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    this.beta2 = checkNumber('beta2', args.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-7, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+  }
+
+  protected slotNames(): string[] {
+    return ['m', 'v'];
+  }
+
+  protected flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number): tf.Tensor1D {
+    const mVar = slots.get('m') as tf.Variable;
+    const vVar = slots.get('v') as tf.Variable;
+    const m = tf.add(tf.mul(mVar, this.beta1), tf.mul(g, 1 - this.beta1)); // [total]
+    const v = tf.add(tf.mul(vVar, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)); // [total]
+    mVar.assign(m);
+    vVar.assign(v);
+    const bc1 = 1 - this.beta1 ** t; // bias corrections, plain numbers
+    const bc2 = 1 - this.beta2 ** t;
+    // -lr * (m / bc1) / (sqrt(v / bc2) + epsilon), with -lr / bc1 folded into one scalar
+    return tf.div<tf.Tensor1D>(tf.mul(m, -this.learningRate / bc1), tf.add(tf.sqrt(tf.mul(v, 1 / bc2)), this.epsilon));
+  }
+
+  /** The hyper-parameters (not the state). */
+  override getConfig(): tf.serialization.ConfigDict {
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+
+  /** Rebuilds an optimizer from {@link getConfig}'s output (used by tfjs serialisation). */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls({ learningRate: config['learningRate'], beta1: config['beta1'], beta2: config['beta2'], epsilon: config['epsilon'] });
+  }
+}
+
+tf.serialization.registerClass(FlatAdamOptimizer);
+
+/** Hyper-parameters of {@link FlatRmspropOptimizer}, as `tf.train.rmsprop` takes them. */
+export interface FlatRmspropArgs {
+  /** Step size, > 0. */
+  learningRate: number;
+  /** Decay of the mean square, in [0, 1). Default 0.9. */
+  decay?: number;
+  /** Momentum, in [0, 1). Default 0 (no momentum state is kept then). */
+  momentum?: number;
+  /** Added to the mean square under the root, >= 0. Default 1e-7 (`tf.train.rmsprop`'s default). */
+  epsilon?: number;
+}
+
+/** RMSprop (non-centred) on one flat vector: `tf.train.rmsprop`'s update in a few kernels. */
+export class FlatRmspropOptimizer extends FlatOptimizer {
+  /** The name tfjs serialisation knows this class by. */
+  static get className(): string {
+    return 'FlatRMSProp';
+  }
+
+  readonly decay: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+
+  /**
+   * @throws Error naming the argument: `decay must be a number in [0, 1), got 1`, and as
+   *   {@link FlatAdamOptimizer} for the others.
+   */
+  constructor(args: FlatRmspropArgs) {
+    if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
+    super(args.learningRate);
+    this.decay = checkNumber('decay', args.decay ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    this.momentum = checkNumber('momentum', args.momentum ?? 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+    this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-7, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+  }
+
+  protected slotNames(): string[] {
+    return this.momentum > 0 ? ['rms', 'momentum'] : ['rms'];
+  }
+
+  protected flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>): tf.Tensor1D {
+    const msVar = slots.get('rms') as tf.Variable;
+    const ms = tf.add(tf.mul(msVar, this.decay), tf.mul(tf.square(g), 1 - this.decay)); // [total]
+    msVar.assign(ms);
+    const momVar = slots.get('momentum');
+    const rootMs = tf.sqrt(tf.add(ms, this.epsilon)); // [total]
+    // momentum 0: the change is -lr g / sqrt(ms + epsilon), with -lr as one scalar
+    if (momVar === undefined) return tf.div<tf.Tensor1D>(tf.mul(g, -this.learningRate), rootMs);
+    const mom = tf.add(tf.mul(momVar, this.momentum), tf.div(tf.mul(g, this.learningRate), rootMs));
+    momVar.assign(mom);
+    return tf.neg(mom) as tf.Tensor1D;
+  }
+
+  /** The hyper-parameters (not the state). */
+  override getConfig(): tf.serialization.ConfigDict {
+    return { learningRate: this.learningRate, decay: this.decay, momentum: this.momentum, epsilon: this.epsilon };
+  }
+
+  /** Rebuilds an optimizer from {@link getConfig}'s output (used by tfjs serialisation). */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls({ learningRate: config['learningRate'], decay: config['decay'], momentum: config['momentum'], epsilon: config['epsilon'] });
+  }
+}
+
+tf.serialization.registerClass(FlatRmspropOptimizer);
+
+/**
+ * Creates a {@link FlatAdamOptimizer}, with `tf.train.adam`'s arguments and defaults.
+ * @throws Error naming a bad hyper-parameter.
+ */
+export function flatAdam(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7): FlatAdamOptimizer {
+  return new FlatAdamOptimizer({ learningRate, beta1, beta2, epsilon });
+}
+
+/**
+ * Creates a {@link FlatRmspropOptimizer}, with `tf.train.rmsprop`'s arguments and defaults
+ * (non-centred only).
+ * @throws Error naming a bad hyper-parameter.
+ */
+export function flatRmsprop(learningRate: number, decay = 0.9, momentum = 0, epsilon = 1e-7): FlatRmspropOptimizer {
+  return new FlatRmspropOptimizer({ learningRate, decay, momentum, epsilon });
+}

@@ -63,3 +63,5 @@ export * from './course/students';
 export * from './models/dropout';
 export * from './rl/task-lm';
 export * from './stats';
+export * from './knobs';
+export * from './train/curves';

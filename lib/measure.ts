@@ -146,7 +146,7 @@ export async function forwardTime(model: tf.LayersModel, x: tf.Tensor, options: 
 
 /** The number of tfjs kernels one forward pass of `model` on `x` dispatches (`tf.profile`). */
 export async function forwardKernels(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
-  const info = await tf.profile(() => model.predict(x) as tf.Tensor);
-  tf.dispose(info.result as tf.Tensor);
+  const info = await tf.profile(() => model.predict(x));
+  tf.dispose(info.result);
   return info.kernels.length;
 }

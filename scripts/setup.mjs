@@ -4,7 +4,9 @@
 //  2. the lib, compiled to lib/dist (lessons import it as @frugal-ai/lib);
 //  3. Jupyter, one part at a time: each missing part is installed with pip (into Jupyter's
 //     Python, or python3 when there is no Jupyter yet), and if pip cannot, from Debian's
-//     packages when running as root; what still lacks is listed with the exact command;
+//     packages when running as root; JupyterLab, which Debian lacks, goes into the course's
+//     own .venv when the Jupyter Python refuses pip; what still lacks is listed with the exact
+//     command;
 //  4. the course kernel `frugal-ai` registered for this user;
 //  5. Chromium for the plots' static images (optional: without it plots stay interactive only).
 // Bounded in time: pip gets no retries and a 15 s network time-out (an unreachable index fails
@@ -14,7 +16,7 @@
 // Flags: --no-install (never install anything, only report), --skip-npm.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, findJupyter, forgetPythons, jupyterPython, jupyterStatus, run, which } from './lib/env.mjs';
+import { COURSE_VENV, ROOT, findJupyter, forgetPythons, jupyterPython, jupyterStatus, run, which } from './lib/env.mjs';
 import { registerKernel } from './register-kernel.mjs';
 
 const args = new Set(process.argv.slice(2));
@@ -35,12 +37,14 @@ const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
  */
 const PARTS = [
   {
-    name: 'JupyterLab (or the classic Notebook)',
-    why: 'the notebook front end (Debian has no JupyterLab; its classic Notebook stands in)',
+    // Debian has no JupyterLab package. Where pip cannot install into the Jupyter Python there
+    // (Debian's refuses: PEP 668), setup makes the course's own .venv for it (venvFallback).
+    name: 'JupyterLab',
+    why: 'the notebook front end; npm test runs a lesson in it',
     pip: 'jupyterlab',
-    apt: 'jupyter-notebook',
+    apt: null,
     required: true,
-    ok: (st) => st.lab || st.notebook,
+    ok: (st) => st.lab,
   },
   {
     name: 'plotly',
@@ -101,9 +105,28 @@ function aptInstall(pkg) {
   return sh('apt-get', ['update', '-qq'], { env: APT_ENV }) && sh('apt-get', argv, { env: APT_ENV });
 }
 
+/**
+ * The course's own Python environment for JupyterLab, for when the Jupyter Python refuses pip:
+ * a venv at .venv from the first python3 that makes one, with jupyterlab and plotly from pip.
+ * findJupyter() prefers it from then on. Returns whether JupyterLab runs from it.
+ */
+function venvFallback() {
+  console.log(`   trying the course's own environment: ${COURSE_VENV}`);
+  const venvPy = join(COURSE_VENV, 'bin', 'python');
+  if (!existsSync(venvPy)) {
+    const makers = [which('python3'), '/usr/bin/python3'].filter((p, i, a) => p && existsSync(p) && a.indexOf(p) === i);
+    if (!makers.some((py) => sh(/** @type {string} */ (py), ['-m', 'venv', COURSE_VENV]))) {
+      console.log('   no python3 here can make a venv (Debian: sudo apt-get install -y python3-venv)');
+      return false;
+    }
+  }
+  return sh(venvPy, ['-m', 'pip', 'install', ...PIP_FLAGS, 'jupyterlab', 'plotly']) && existsSync(join(COURSE_VENV, 'bin', 'jupyter'));
+}
+
 /** @param {Part} part @param {string | null} py */
 function howToInstall(part, py) {
   const ways = [];
+  if (part.pip === 'jupyterlab') ways.push(`python3 -m venv ${COURSE_VENV} && ${COURSE_VENV}/bin/pip install jupyterlab plotly`);
   if (py) ways.push(`${py} -m pip install ${part.pip}`);
   else ways.push(`pip install ${part.pip}`);
   if (part.apt) ways.push(`sudo apt-get install -y ${part.apt}`);
@@ -149,6 +172,11 @@ function main() {
     } else console.log('   no pip here');
     // Debian's package serves /usr/bin/python3. For plotly it only helps Debian's own Jupyter.
     const aptUseful = part.apt !== null && (part.name !== 'plotly' || jupyterPython() === '/usr/bin/python3');
+    if (!done && part.pip === 'jupyterlab') {
+      const t1 = Date.now();
+      done = venvFallback() && (forgetPythons(), (st = jupyterStatus()), part.ok(st));
+      if (done) installedNow.push(`jupyterlab and plotly (pip, into ${COURSE_VENV}, ${secs(t1)})`);
+    }
     if (!done && aptUseful && part.apt && isRoot && which('apt-get')) {
       const t1 = Date.now();
       const aptOk = aptInstall(part.apt);

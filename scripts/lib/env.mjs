@@ -35,9 +35,17 @@ export function which(cmd) {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-/** The jupyter executable, or null. */
+/**
+ * The course's own Python environment, made by `npm run setup` only where JupyterLab could not
+ * be installed into the Jupyter already there (Debian's Python refuses pip: PEP 668).
+ */
+export const COURSE_VENV = join(ROOT, '.venv');
+
+/** The jupyter executable: FRUGAL_JUPYTER, else the course's .venv, else the one on PATH, or null. */
 export function findJupyter() {
-  return process.env.FRUGAL_JUPYTER || which('jupyter');
+  if (process.env.FRUGAL_JUPYTER) return process.env.FRUGAL_JUPYTER;
+  const own = join(COURSE_VENV, 'bin', 'jupyter');
+  return existsSync(own) ? own : which('jupyter');
 }
 
 /**

@@ -14,6 +14,8 @@ describe('trainingCurvesFigure', () => {
     expect(layout.yaxis.title.text).toBe('training loss');
     expect(layout.yaxis2.title.text).toBe('validation accuracy');
     expect(layout.yaxis2.side).toBe('right');
+    // the legend leaves the right side to the second axis's tick labels
+    expect(fig.layout.legend).toMatchObject({ orientation: 'h', y: 1.02, yanchor: 'bottom' });
     expect(trainingCurvesFigure({ loss: [1], valAccuracy: [] }).data).toHaveLength(1); // no validation: one axis
   });
   it('rejects an empty run and curves of different lengths', () => {

@@ -1,8 +1,10 @@
-"""PyTorch twin of scripts/bench.mjs: times the same cases on the CPU and prints JSON.
+"""PyTorch twin of the tfjs bench (bench/*.ts): times the same cases on the CPU and prints JSON.
 
 Run by `npm run bench`, which writes a spec on stdin and reads one JSON object on stdout:
 
     spec   {"threads": [2, 1], "cases": [{"id", "kind", "params"}, ...], "profile": false,
+            (a case's "kind" is its `torch` field in bench/cases; params hold numbers, or lists
+            of integers such as the rows' order of an epoch)
             "timing": {"warmup": 2, "minTimeMs": 500, "minIterations": 5, "maxIterations": 1000}}
     result {"available": true, "torch": "1.13.0", "python": "3.11.2",
             "default_threads": 1, "threads": [2, 1],
@@ -14,13 +16,17 @@ The timing loop is the one of timeIt() in lib/measure.ts, which times the tfjs s
 statistics (median, p10, p90) are computed by the caller from the raw samples, so every column
 of the table uses the same code.
 
-To add a case: add a function to CASES below under the `kind` that scripts/bench.mjs uses. It
-takes the case's params and returns a zero-argument function that runs one iteration and
-returns a tensor (the value checked against tfjs).
+To add a case: add a function to CASES below under the name that the case's `torch` field
+gives (bench/case.ts), or put it in a sibling module bench/torch_<name>.py that defines its own
+CASES dict, which is merged into this one. A function takes the case's params and returns a
+zero-argument function that runs one iteration and returns a tensor (the value checked against
+tfjs).
 """
 
+import importlib
 import json
 import math
+import pathlib
 import platform
 import sys
 import time
@@ -37,7 +43,7 @@ except Exception as err:  # ImportError, or OSError from a broken install
 
 def hash_fill(rows, cols, seed, scale):
     """A [rows, cols] float32 tensor of values in [-scale, scale), bit-identical to hashFill()
-    in scripts/bench.mjs: an integer hash of the flat index, so both sides get the same inputs."""
+    in bench/fill.ts: an integer hash of the flat index, so both sides get the same inputs."""
     k = torch.arange(rows * cols, dtype=torch.int64)
     h = (k + seed * 0x1000000) & 0xFFFFFFFF
     h = (((h >> 16) ^ h) * 0x45D9F3B) & 0xFFFFFFFF
@@ -90,12 +96,12 @@ def case_kl_forward_backward(p):
 
 
 def glorot(fan_in, fan_out):
-    """Glorot-uniform bound of a [fan_in, fan_out] kernel; glorot() in scripts/bench.mjs."""
+    """Glorot-uniform bound of a [fan_in, fan_out] kernel; glorot() in bench/fill.ts."""
     return math.sqrt(6 / (fan_in + fan_out))
 
 
 def dense_stack(sizes, seed):
-    """denseStack() of scripts/bench.mjs: hash-filled kernels [in, out] (tfjs's layout, so
+    """denseStack() of bench/fill.ts: hash-filled kernels [in, out] (tfjs's layout, so
     x @ w as in tfjs's Dense), zero biases, relu between layers. Returns (forward, params)."""
     params = []
     for k, (fan_in, out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -121,7 +127,7 @@ def distill_loss(s, t, y, alpha, temperature):
 
 
 def distill_setup(p):
-    """distillSetup() of scripts/bench.mjs: the same data, student, teacher, Adam and loss.
+    """distillSetup() of bench/cases/distill.ts: the same data, student, teacher, Adam and loss.
     Returns (n, step, forward, params, opt): step(ix) trains on the rows ix (all rows when
     None); forward() is the loss on all rows from the stored teacher logits."""
     n = p.get("examples", p["batch"])
@@ -206,14 +212,19 @@ def case_distill_adam(p):
 
 
 def case_distill_step(p):
+    """One step of the lib's `train` on 64 rows: the batch gathered in the order it drew."""
     _, step, _, _, _ = distill_setup(p)
-    return step  # -> [] (the loss)
+    ix = torch.tensor(p["order"])  # the permutation of the lib's Rng, sent by the tfjs side
+    return lambda: step(ix)  # -> [] (the loss)
 
 
 def case_distill_epoch(p):
+    """One epoch of the lib's `train`: the rows in the order its Rng drew (sent by the tfjs
+    side), batches of p["batch"], each loss read back; -> the mean batch loss."""
     n, step, _, _, _ = distill_setup(p)
     bs = p["batch"]
-    order = torch.tensor([(k * 7919) % n for k in range(n)])  # the order of scripts/bench.mjs
+    order = torch.tensor(p["order"])
+    assert len(order) == n, f"order has {len(order)} rows, expected {n}"
     batches = [order[i : i + bs] for i in range(0, n, bs)]
 
     def run():
@@ -238,9 +249,9 @@ def case_student_infer(p):
     return run
 
 
-# kind -> builder; the kinds are the ones of CASES in scripts/bench.mjs.
+# kind -> builder; the kinds are the `torch` fields of the cases in bench/cases.
 def case_moe(p):
-    """The MoE layer of scripts/bench.mjs (kind 'moe'): softmax router, top-k, gates = the
+    """The MoE layer of bench/cases/moe.ts (kind 'moe'): softmax router, top-k, gates = the
     chosen probabilities, experts d -> h -> d with relu and no biases, loss = mean(y^2), the
     gradients of every weight; returns the router kernel's gradient [d, E]. dense = 0: each
     expert runs on its own tokens (index, then index_add, as Mixtral's reference code);
@@ -297,10 +308,11 @@ def merge_heads(x):
 
 
 def case_attn_decode(p):
-    """The decoding step of scripts/bench.mjs (kind 'attn-decode'): one token after a cache of
+    """The decoding step of bench/cases/attention.ts (kind 'attn-decode'): one token after a cache of
     `context` tokens; variant 0 MHA, 1 naive MLA, 2 absorbed MLA (DeepSeek-V2 eqs. 9-19), with the
     same hash-filled weights, cache and token. The cache is extended with torch.cat, as the lib
-    does. Returns the output [1, 1, d]."""
+    does; MLA's cache is the lib's [1, T, d_c + d_h^R] latent, and absorbed MLA runs the lib's
+    products (lib/attention/mla.ts). Returns the output [1, 1, d]."""
     d, h, dh, T = p["d"], p["heads"], p["headDim"], p["context"]
     dq, dc, dr = p["qLatent"], p["kvLatent"], p["ropeDim"]
     x = hash_fill(1, d, 84, 1.0).view(1, 1, d)
@@ -322,39 +334,45 @@ def case_attn_decode(p):
                 a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh), -1)  # one query: no mask needed
                 return merge_heads(a @ v) @ wo
         return run
-    c_cache = hash_fill(T, dc, 82, 1.0).view(1, T, dc)
-    r_cache = hash_fill(T, dr, 83, 1.0).view(1, T, dr)
+    c_cache = hash_fill(T, dc, 82, 1.0)  # c^KV [T, dc]
+    r_cache = hash_fill(T, dr, 83, 1.0)  # k^R [T, dr]
+    D = dc + dr
+    # The lib's cache layout: one tensor [1, T, dc + dr] (c^KV then k^R, a row per token).
+    latent = torch.cat([c_cache, r_cache], 1).view(1, T, D)
     wDQ, wUQ, wQR, wDKV, wUK, wUV, wKR, wO = w
     scale = 1.0 / math.sqrt(dh + dr)
     absorb = p["variant"] == 2
-    wUK3 = wUK.view(dc, h, dh)
-    wUV3 = wUV.view(dc, h, dh)
+    # The absorbed products, computed once as the lib keeps them: wQ [dq, h*dc] (column i*dc + c) =
+    # W^UQ_i W^UK_i^T; wOut [h*dc, d] (row i*dc + c) = W^UV_i W^O_i.
+    wQ = (wUQ.view(dq, h, dh).permute(1, 0, 2) @ wUK.view(dc, h, dh).permute(1, 2, 0)).permute(1, 0, 2).reshape(dq, h * dc)
+    wOut = (wUV.view(dc, h, dh).permute(1, 0, 2) @ wO.view(h, dh, d)).reshape(h * dc, d)
 
     def run():
         with torch.no_grad():
-            cQ = x @ wDQ
-            qC = split_heads(cQ @ wUQ, h)  # [1, h, 1, dh]
+            cQ = x @ wDQ  # [1, 1, dq]
             qR = rope(split_heads(cQ @ wQR, h), T)  # [1, h, 1, dr]
-            cKV = torch.cat([c_cache, x @ wDKV], 1)  # [1, T+1, dc]
-            kR = torch.cat([r_cache, rope((x @ wKR)[:, None], T)[:, 0]], 1)  # [1, T+1, dr]
+            kR = rope((x @ wKR)[:, None], T)[:, 0]  # [1, 1, dr]
+            lat = torch.cat([latent, torch.cat([x @ wDKV, kR], -1)], 1)  # [1, T+1, D]
             if absorb:
-                q_abs = torch.einsum("bhtd,chd->bhtc", qC, wUK3)  # W^UK_i^T q_i^C
-                s = torch.einsum("bhtc,bsc->bhts", q_abs, cKV) + torch.einsum("bhtr,bsr->bhts", qR, kR)
+                q = torch.cat([(cQ @ wQ).view(1, h, dc), qR.view(1, h, dr)], -1)  # [1, h, D]
+                s = (lat @ q.transpose(1, 2)).transpose(1, 2)  # all heads' scores in one product: [1, T+1, h] -> [1, h, T+1]
                 a = torch.softmax(s * scale, -1)
-                o = torch.einsum("bhtc,chd->bhtd", torch.einsum("bhts,bsc->bhtc", a, cKV), wUV3)
-            else:
-                kC = split_heads(cKV @ wUK, h)  # [1, h, T+1, dh]
-                vC = split_heads(cKV @ wUV, h)
-                q = torch.cat([qC, qR], -1)
-                k = torch.cat([kC, kR[:, None].expand(-1, h, -1, -1)], -1)
-                a = torch.softmax(q @ k.transpose(-1, -2) * scale, -1)
-                o = a @ vC
-            return merge_heads(o) @ wO
+                mixed = (a @ lat)[..., :dc]  # [1, h, D] -> the c^KV part [1, h, dc]
+                return (mixed.reshape(1, h * dc) @ wOut).view(1, 1, d)
+            cKV = lat[..., :dc]  # [1, T+1, dc]
+            kRall = lat[..., dc:]  # [1, T+1, dr]
+            qC = split_heads(cQ @ wUQ, h)  # [1, h, 1, dh]
+            kC = split_heads(cKV @ wUK, h)  # [1, h, T+1, dh]
+            vC = split_heads(cKV @ wUV, h)
+            q = torch.cat([qC, qR], -1)
+            k = torch.cat([kC, kRall[:, None].expand(-1, h, -1, -1)], -1)
+            a = torch.softmax(q @ k.transpose(-1, -2) * scale, -1)
+            return merge_heads(a @ vC) @ wO
     return run
 
 
 def case_tinylm_step(p):
-    """One Adam step of the tiny LM of scripts/bench.mjs (kind 'tinylm-step'): the model of
+    """One Adam step of the tiny LM of bench/cases/tinylm.ts (kind 'tinylm-step'): the model of
     lib/lm/tiny-lm.ts written out (one-hot embedding, pre-norm blocks of RMSNorm, MHA with RoPE and
     a causal mask, SwiGLU; final RMSNorm, head), the same hash-filled weights and batch, mean
     next-token cross-entropy, Adam (eps 1e-7). Returns the loss before the update."""
@@ -420,6 +438,20 @@ CASES = {
 }
 
 
+def load_sibling_cases():
+    """Merges CASES of every bench/torch_<name>.py (a case family kept in its own module)."""
+    here = pathlib.Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    for path in sorted(here.glob("torch_*.py")):
+        if path.stem == "torch_bench":
+            continue
+        module = importlib.import_module(path.stem)
+        for kind, build in getattr(module, "CASES", {}).items():
+            if kind in CASES:
+                raise ValueError(f"{path.name} redefines the PyTorch case {kind!r}")
+            CASES[kind] = build
+
+
 def check_value(out):
     """The number compared with tfjs: the value of a scalar, else the Frobenius norm."""
     out = out.detach()
@@ -443,11 +475,11 @@ def measure(run, timing):
     return times
 
 
-PROFILE_RUNS = 15  # profiled iterations per case; PROFILE_RUNS in scripts/bench.mjs
+PROFILE_RUNS = 15  # profiled iterations per case; PROFILE_RUNS in bench/timing.ts
 
 
 def profile_iteration(run):
-    """profileIteration() of scripts/bench.mjs for torch, under the autograd profiler:
+    """profileIteration() of bench/timing.ts for torch, under the autograd profiler:
     `kernels` counts every aten op the dispatcher ran in one iteration (nested ones included:
     each pays the dispatch), `kernelMs` is the median over PROFILE_RUNS iterations of their
     summed self CPU time (what runs inside aten ops), `top` names the most frequent ones."""
@@ -474,6 +506,7 @@ def main():
     if IMPORT_ERROR is not None:
         print(json.dumps({"available": False, "reason": f"import torch failed ({IMPORT_ERROR})"}))
         return 0
+    load_sibling_cases()
     default_threads = torch.get_num_threads()
     result = {
         "available": True,

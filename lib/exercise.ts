@@ -42,8 +42,8 @@ export function todo(exercise: number, name?: string): any {
       if (key === 'valueOf') return () => NaN;
       return fail();
     },
-    apply: () => todo(exercise, `${name}(…)`),
-    construct: () => todo(exercise, `new ${name}(…)`),
+    apply: (): unknown => todo(exercise, `${name}(…)`),
+    construct: () => todo(exercise, `new ${name}(…)`) as object,
     has: fail,
     set: fail,
     ownKeys: fail,

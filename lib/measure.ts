@@ -41,7 +41,7 @@ export function quantile(sorted: readonly number[], q: number): number {
  * Times `fn` and returns per-run statistics in milliseconds.
  * @throws Error when an option is not a valid count.
  */
-export async function timeIt(fn: () => unknown | Promise<unknown>, options: TimingOptions = {}): Promise<TimingStats> {
+export async function timeIt(fn: () => unknown, options: TimingOptions = {}): Promise<TimingStats> {
   const warmup = options.warmup ?? 2;
   const minTimeMs = options.minTimeMs ?? 300;
   const minIterations = options.minIterations ?? 3;

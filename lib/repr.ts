@@ -10,6 +10,7 @@
  * util.inspect text.
  */
 import * as tf from '@tensorflow/tfjs';
+import { isTensor } from './assert';
 import type { MimeBundle } from './display';
 import { inKernel } from './display';
 import { PLOTLY_MIME, figureBundle, show, type FigureLike } from './plot';
@@ -57,7 +58,7 @@ export function isFigureLike(v: unknown): v is FigureLike {
  * @throws {Error} if an option is not a positive integer.
  */
 export async function richRepr(value: unknown, options: ReprOptions = {}): Promise<MimeBundle | null> {
-  if (value instanceof tf.Tensor) return tensorBundle(value, options);
+  if (isTensor(value)) return tensorBundle(value, options);
   if (isFrameLike(value)) return frameBundle(value, options);
   if (isFigureLike(value)) return figureRepr(value, options);
   if (isTimer(value)) return timerBundle(value);
@@ -155,7 +156,7 @@ function matrixTable(rows: unknown[][], digits: number, moreRows: boolean, moreC
 
 /** The first `rows` x `cols` corner of a tensor of rank 1 or 2, as nested arrays. */
 async function corner(t: tf.Tensor, rows: number, cols: number): Promise<unknown[] | unknown[][]> {
-  const size = t.rank === 1 ? [Math.min(t.shape[0] as number, cols)] : [Math.min(t.shape[0] as number, rows), Math.min(t.shape[1] as number, cols)];
+  const size = t.rank === 1 ? [Math.min(t.shape[0], cols)] : [Math.min(t.shape[0], rows), Math.min(t.shape[1] as number, cols)];
   const part = tf.tidy(() => tf.slice(t, t.rank === 1 ? [0] : [0, 0], size));
   try {
     return (await part.array()) as unknown[] | unknown[][];
@@ -198,10 +199,10 @@ async function tensorBundle(t: tf.Tensor, options: ReprOptions): Promise<MimeBun
 
   let body: string;
   if (t.rank === 0) {
-    body = `<div style="font-family:monospace">${escapeHtml(formatCell((await t.array()) as unknown, digits))}</div>`;
+    body = `<div style="font-family:monospace">${escapeHtml(formatCell(await t.array(), digits))}</div>`;
   } else if (t.rank === 1) {
     // Up to maxRows lines of maxCols values; each line headed by the index of its first value.
-    const n = t.shape[0] as number;
+    const n = t.shape[0];
     const vals = (await corner(t, 1, maxRows * maxCols)) as unknown[];
     const lines: string[] = [];
     for (let i = 0; i < vals.length; i += maxCols) {

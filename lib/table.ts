@@ -7,6 +7,7 @@
  * tfjs-core (see package.json `overrides`, and tests/table.test.ts).
  */
 import type { DataFrame } from 'danfojs-node';
+import { isArray, stringOf } from './assert';
 import { displayBundle } from './display';
 import { nodeRequire } from './node-require';
 
@@ -48,7 +49,7 @@ export function formatCell(v: unknown, digits = 4): string {
     if (abs !== 0 && (abs < 1e-3 || abs >= 1e9)) return v.toExponential(digits - 1);
     return withThousands(String(Number(v.toPrecision(digits))));
   }
-  return v === null || v === undefined ? '' : String(v);
+  return v === null || v === undefined ? '' : stringOf(v);
 }
 
 /** Escapes text for HTML content and attribute values. */
@@ -56,10 +57,10 @@ export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function rowsOf(df: FrameLike): unknown[][] {
+function rowsOf(df: FrameLike): (readonly unknown[])[] {
   const vals = df.values;
   // A one-column frame may hold a flat array.
-  return vals.map((r) => (Array.isArray(r) ? r : [r]));
+  return vals.map((r) => (isArray(r) ? r : [r]));
 }
 
 /** True when the frame's index is the plain row numbers 0..n-1, which say nothing. */
@@ -68,7 +69,7 @@ export function isRowNumberIndex(df: FrameLike): boolean {
 }
 
 /** Per column: true when every value is a number (right-aligned), else text (left-aligned). */
-function numericColumns(df: FrameLike, rows: unknown[][]): boolean[] {
+function numericColumns(df: FrameLike, rows: readonly (readonly unknown[])[]): boolean[] {
   return df.columns.map((_, c) => rows.every((r) => typeof r[c] === 'number' || r[c] === null || r[c] === undefined) && rows.some((r) => typeof r[c] === 'number'));
 }
 

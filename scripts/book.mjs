@@ -1,5 +1,4 @@
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // The course as a browsable offline book: an index (the course map and the results), one page
 // per executed lesson with navigation, plotly.js and KaTeX copied once into assets/.
 //
@@ -12,7 +11,10 @@ import { countFormulas, countPlotlyOutputs, exportHtml, writeAssets } from './ex
 import { ROOT, writeFileAtomic } from './lib/env.mjs';
 import { formatSeconds, lessonInfo } from './lib/course.mjs';
 
-/** Escapes text for HTML. */
+/**
+ * Escapes text for HTML.
+ * @param {unknown} s
+ */
 const escapeHtml = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 const CSS = `
@@ -26,11 +28,24 @@ const CSS = `
 .frugal-book td.num { text-align: right; font-variant-numeric: tabular-nums; }
 `;
 
+/** @typedef {{ href: string, text: string }} Link */
+
+/**
+ * The navigation bar: contents, where the reader is, previous and next lesson.
+ * @param {{ prev?: Link | null, next?: Link | null }} links
+ * @param {string} here
+ */
 function nav(links, here) {
+  /** @param {Link | null | undefined} l */
   const a = (l) => (l ? `<a href="${escapeHtml(l.href)}">${escapeHtml(l.text)}</a>` : '<span></span>');
   return `<nav class="frugal-nav">${a({ href: 'index.html', text: '⌂ Contents' })}<span class="here">${escapeHtml(here)}</span>${a(links.prev)}${a(links.next)}</nav>`;
 }
 
+/**
+ * A whole HTML page.
+ * @param {string} title
+ * @param {string} body
+ */
 function page(title, body, meta = '') {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
@@ -41,6 +56,8 @@ function page(title, body, meta = '') {
 
 /**
  * Builds the book in `outDir` from the executed notebooks in `nbDir`.
+ * @param {string} nbDir
+ * @param {string} outDir
  * @param {{times?: Record<string, number>, resultsHtml?: string, fallbackGoals?: Record<string, string>}} [extra]
  *   lesson wall times (seconds, by lesson id), the results table for the index, and what a
  *   lesson teaches when its introduction lists no goals (the README's lessons table).
@@ -51,10 +68,12 @@ export function buildBook(nbDir, outDir, extra = {}) {
   if (files.length === 0) throw new Error(`no executed lessons in ${nbDir}`);
   writeAssets(join(outDir, 'assets'), CSS);
   const infos = files.map((f) => lessonInfo(join(nbDir, f)));
+  /** @type {string[]} */
   const pages = [];
   let figures = 0;
   let formulas = 0;
   infos.forEach((l, i) => {
+    const file = join(nbDir, /** @type {string} */ (files[i]));
     const prev = infos[i - 1];
     const next = infos[i + 1];
     const links = {
@@ -64,10 +83,10 @@ export function buildBook(nbDir, outDir, extra = {}) {
     const header = nav(links, `${l.id} · ${l.title}`);
     const out = join(outDir, `${l.name}.html`);
     // The page's counts go first in <body>, so that browser-check knows what to expect.
-    const nb = JSON.parse(readFileSync(join(nbDir, files[i]), 'utf8'));
+    const nb = /** @type {import('./lib/env.mjs').Notebook} */ (JSON.parse(readFileSync(file, 'utf8')));
     const meta = `<meta name="frugal-figures" content="${countPlotlyOutputs(nb)}"><meta name="frugal-formulas" content="${countFormulas(nb)}">`;
     const footer = `<div style="margin:32px 0">${nav(links, '')}</div>`;
-    const r = exportHtml(join(nbDir, files[i]), out, { assetsHref: 'assets', title: `${l.id} · ${l.title} — frugal-ai`, header: `${meta}${header}`, footer });
+    const r = exportHtml(file, out, { assetsHref: 'assets', title: `${l.id} · ${l.title} — frugal-ai`, header: `${meta}${header}`, footer });
     figures += r.figures;
     formulas += r.formulas;
     pages.push(out);
@@ -76,7 +95,9 @@ export function buildBook(nbDir, outDir, extra = {}) {
     .map((l) => {
       const t = extra.times?.[l.id];
       const deps = l.dependsOn.length ? l.dependsOn.join(', ') : '—';
-      const list = l.goals.length ? l.goals : extra.fallbackGoals?.[l.id] ? [extra.fallbackGoals[l.id]] : [];
+      const fallback = extra.fallbackGoals?.[l.id];
+      const list = l.goals.length ? l.goals : fallback ? [fallback] : [];
+      /** @param {string} g */
       const inline = (g) => escapeHtml(g).replace(/`([^`]+)`/g, '<code>$1</code>');
       const goals = list.length ? `<ul>${list.map((g) => `<li>${inline(g)}</li>`).join('')}</ul>` : '';
       return `<tr><td>${l.id}</td><td><a href="${l.name}.html">${escapeHtml(l.title)}</a>${goals}</td><td class="num">${t === undefined ? '?' : formatSeconds(t)}</td><td>${deps}</td></tr>`;

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // The lessons in a real JupyterLab, as a learner runs them (npm test step):
 //
 //   node scripts/jupyterlab-check.mjs [lesson prefix, default 00]
@@ -20,6 +19,7 @@
 // 5. saves screenshots to out/screenshots/jupyterlab-*.png and stops the server.
 // Every wait is bounded. JupyterLab or its plotly extension missing is a failure, not a skip:
 // `pip install jupyterlab plotly` (README, .ci/run).
+/// <reference path="./lib/jupyterlab-app.d.ts" />
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ import { chromium } from 'playwright-core';
 import { CHROMIUM_ARGS } from './browser-check.mjs';
 import { ROOT, findJupyter, listLessons, run } from './lib/env.mjs';
 import { checkoutKernelEnv } from './register-kernel.mjs';
+
+/** @typedef {import('playwright-core').Page} Page */
 
 const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 const LESSON = process.argv[2] ?? '00';
@@ -41,21 +43,31 @@ const INTERRUPT_MS = 60_000;
 const SHOTS = join(ROOT, 'out', 'screenshots');
 
 const t0 = Date.now();
+/** @param {string} s */
 const log = (s) => console.log(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${s}`);
+/** @type {string[]} */
 const problems = [];
 
+/** @returns {Promise<number>} a TCP port free on 127.0.0.1 */
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
+      const { port } = /** @type {import('node:net').AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
     srv.on('error', reject);
   });
 }
 
-/** Waits until `fn()` is truthy, polling every `ms`; throws naming `what` after `timeout`. */
+/**
+ * Waits until `fn()` is truthy, polling every `ms`; throws naming `what` after `timeout`.
+ * @template T
+ * @param {() => Promise<T>} fn
+ * @param {number} timeout
+ * @param {string} what
+ * @returns {Promise<T>}
+ */
 async function until(fn, timeout, what, ms = 500) {
   const end = Date.now() + timeout;
   for (;;) {
@@ -66,16 +78,20 @@ async function until(fn, timeout, what, ms = 500) {
   }
 }
 
-/** JupyterLab and the plotly extension are there, or a message saying how to get them. */
+/**
+ * JupyterLab and the plotly extension are there, or a message saying how to get them.
+ * @returns {{ error: string } | { error?: undefined, jupyter: string, version: string }}
+ */
 function preflight() {
   const jupyter = findJupyter();
   if (!jupyter) return { error: 'jupyter not found on PATH: pip install jupyterlab plotly' };
   const v = run(jupyter, ['lab', '--version']);
   if (v.status !== 0) return { error: `JupyterLab is not installed for ${jupyter} (jupyter lab --version failed): pip install jupyterlab plotly` };
   // The prebuilt extension lives in <data dir>/labextensions/jupyterlab-plotly (pip install plotly).
+  /** @type {string[]} */
   let dataDirs = [];
   try {
-    dataDirs = JSON.parse(run(jupyter, ['--paths', '--json']).stdout).data ?? [];
+    dataDirs = /** @type {{ data?: string[] }} */ (JSON.parse(run(jupyter, ['--paths', '--json']).stdout)).data ?? [];
   } catch {
     dataDirs = [];
   }
@@ -86,7 +102,10 @@ function preflight() {
   return { jupyter, version: v.stdout.trim() };
 }
 
-/** A user-settings folder for the test's JupyterLab: no news toast over the notebook. */
+/**
+ * A user-settings folder for the test's JupyterLab: no news toast over the notebook.
+ * @param {string} dir
+ */
 function settingsDir(dir) {
   const d = join(dir, '..', 'settings');
   mkdirSync(join(d, '@jupyterlab', 'apputils-extension'), { recursive: true });
@@ -94,7 +113,11 @@ function settingsDir(dir) {
   return d;
 }
 
-/** Starts JupyterLab; resolves {child, url, token}. */
+/**
+ * Starts JupyterLab; resolves {child, url, token}.
+ * @param {string} jupyter
+ * @param {string} dir
+ */
 async function startLab(jupyter, dir) {
   const port = await freePort();
   const token = randomBytes(16).toString('hex');
@@ -128,9 +151,13 @@ async function startLab(jupyter, dir) {
   return { child, url, token, output: () => output };
 }
 
-/** Stops the server and everything it started (its kernels): SIGTERM to the group, then SIGKILL. */
+/**
+ * Stops the server and everything it started (its kernels): SIGTERM to the group, then SIGKILL.
+ * @param {import('node:child_process').ChildProcess} child
+ */
 async function stopLab(child) {
-  if (!child || child.exitCode !== null) return;
+  // Without a pid the spawn failed: nothing to stop (process.kill(NaN) threw here before).
+  if (!child || child.exitCode !== null || child.pid === undefined) return;
   try {
     process.kill(-child.pid, 'SIGTERM');
   } catch {
@@ -147,7 +174,10 @@ async function stopLab(child) {
   }
 }
 
-/** In the page: the notebook model's outputs, by cell. */
+/**
+ * In the page: the notebook model's outputs, by cell.
+ * @param {Page} page
+ */
 function modelOutputs(page) {
   return page.evaluate(() => {
     const panel = window.jupyterapp.shell.currentWidget;
@@ -167,7 +197,10 @@ function modelOutputs(page) {
   });
 }
 
-/** In the page: the kernel's status and id. */
+/**
+ * In the page: the kernel's status and id.
+ * @param {Page} page
+ */
 function kernelState(page) {
   return page.evaluate(() => {
     const ctx = window.jupyterapp.shell.currentWidget.sessionContext;
@@ -175,7 +208,11 @@ function kernelState(page) {
   });
 }
 
-/** Appends a code cell with `source` below the last one (command mode, key b) and runs it (Ctrl+Enter). */
+/**
+ * Appends a code cell with `source` below the last one (command mode, key b) and runs it (Ctrl+Enter).
+ * @param {Page} page
+ * @param {string} source
+ */
 async function appendAndRun(page, source) {
   await page.evaluate(() => {
     const nb = window.jupyterapp.shell.currentWidget.content;
@@ -191,7 +228,13 @@ async function appendAndRun(page, source) {
   return index;
 }
 
-/** Waits for cell `index` to finish (an execution count, kernel idle); returns its outputs. */
+/**
+ * Waits for cell `index` to finish (an execution count, kernel idle); returns its outputs.
+ * @param {Page} page
+ * @param {number} index
+ * @param {number} timeout
+ * @param {string} what
+ */
 async function cellDone(page, index, timeout, what) {
   await until(async () => {
     const s = await kernelState(page);
@@ -203,7 +246,7 @@ async function cellDone(page, index, timeout, what) {
 
 async function main() {
   const pre = preflight();
-  if (pre.error) {
+  if (pre.error !== undefined) {
     console.error(`jupyterlab-check: FAILED before starting: ${pre.error}`);
     return 1;
   }
@@ -233,6 +276,7 @@ async function main() {
   try {
     browser = await chromium.launch({ executablePath: process.env.FRUGAL_CHROMIUM || '/usr/bin/chromium', args: CHROMIUM_ARGS, timeout: 60_000 });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    /** @type {string[]} */
     const pageErrors = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.route(/^(https?|wss?):\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());

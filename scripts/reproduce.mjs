@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // npm run reproduce [-- 00 03 ...]: re-executes the course headless from a clean state and writes
 //   out/reproduce/notebooks/   the executed lessons;
 //   out/reproduce/book/        a browsable offline book (index, navigation, interactive figures,
@@ -34,13 +33,26 @@ const tty = process.stdout.isTTY;
 const t0 = Date.now();
 const clock = () => formatSeconds((Date.now() - t0) / 1000);
 
-/** The progress line: rewritten in place on a terminal, one line per change otherwise. */
+/** @typedef {import('./lib/env.mjs').Notebook} Notebook */
+
+/**
+ * The progress line: rewritten in place on a terminal, one line per change otherwise.
+ * @param {string} text
+ */
 function progress(text, final = false) {
   if (tty) process.stdout.write(`\r\x1b[K${text}${final ? '\n' : ''}`);
   else if (final) console.log(text);
 }
 
-/** Runs one lesson with nbclient in `work`, recording figures in `resultsDir`; resolves {ok, wall_s, failure}. */
+/**
+ * Runs one lesson with nbclient in `work`, recording figures in `resultsDir`; resolves {ok, wall_s, failure}.
+ * @param {string} python
+ * @param {string} nbPath
+ * @param {string} outPath
+ * @param {string} resultsDir
+ * @param {string} label
+ * @returns {Promise<{ ok: boolean, wall_s: number, failure: string | null }>}
+ */
 function runLesson(python, nbPath, outPath, resultsDir, label) {
   return new Promise((resolve) => {
     const start = Date.now();
@@ -59,7 +71,7 @@ function runLesson(python, nbPath, outPath, resultsDir, label) {
       const wall_s = (Date.now() - start) / 1000;
       let failure = null;
       try {
-        const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '');
+        const report = /** @type {import('./lib/env.mjs').RunnerReport} */ (JSON.parse(stdout.trim().split('\n').at(-1) ?? ''));
         if (!report.ok) failure = `cell ${report.cell ?? '?'}: ${String(report.error ?? '').split('\n').slice(0, 6).join('\n')}`;
       } catch {
         failure = `the notebook runner failed (exit ${code}): ${stderr.split('\n').slice(-10).join('\n')}`;
@@ -69,7 +81,10 @@ function runLesson(python, nbPath, outPath, resultsDir, label) {
   });
 }
 
-/** A clean working copy of notebooks/ (lessons and their side files, no caches or checkpoints). */
+/**
+ * A clean working copy of notebooks/ (lessons and their side files, no caches or checkpoints).
+ * @param {string} dir
+ */
 function freshWork(dir) {
   rmSync(dir, { recursive: true, force: true });
   cpSync(join(ROOT, 'notebooks'), dir, {
@@ -78,11 +93,17 @@ function freshWork(dir) {
   });
 }
 
-/** Runs `lessons` into `dir` (work/, notebooks/, results/); returns the per-lesson records. */
+/**
+ * Runs `lessons` into `dir` (work/, notebooks/, results/); returns the per-lesson records.
+ * @param {string} python
+ * @param {string[]} lessons
+ * @param {string} dir
+ */
 async function runAll(python, lessons, dir) {
   const work = join(dir, 'work');
   freshWork(work);
   mkdirSync(join(dir, 'notebooks'), { recursive: true });
+  /** @type {{ lesson: string, id: string, ok: boolean, wall_s: number, failure: string | null }[]} */
   const runs = [];
   for (const [i, path] of lessons.entries()) {
     const name = basename(path, '.ipynb');
@@ -95,26 +116,32 @@ async function runAll(python, lessons, dir) {
   return runs;
 }
 
-/** Plotly figure data of an executed notebook, in order (layout and traces as JSON). */
+/**
+ * Plotly figure data of an executed notebook, in order (layout and traces as JSON).
+ * @param {string} nbPath
+ */
 function figuresOf(nbPath) {
-  const nb = JSON.parse(readFileSync(nbPath, 'utf8'));
+  const nb = /** @type {Notebook} */ (JSON.parse(readFileSync(nbPath, 'utf8')));
   return nb.cells.flatMap((c) => (c.outputs ?? []).map((o) => o.data?.['application/vnd.plotly.v1+json']).filter(Boolean)).map((f) => JSON.stringify(f));
 }
 
-/** The reproducibility test: one lesson, run twice from a clean state, same figures. */
+/**
+ * The reproducibility test: one lesson, run twice from a clean state, same figures.
+ * @param {string} python
+ */
 async function reproducibility(python) {
   const lessons = listLessons(filters.length ? filters : ['01']);
   if (lessons.length !== 1) throw new Error(`--twice takes one lesson, got ${lessons.length}`);
-  const name = basename(lessons[0], '.ipynb');
+  const name = basename(/** @type {string} */ (lessons[0]), '.ipynb');
   const dirs = [join(OUT, 'twice-a'), join(OUT, 'twice-b')];
   const runs = [];
   for (const d of dirs) {
     rmSync(d, { recursive: true, force: true });
     runs.push((await runAll(python, lessons, d))[0]);
   }
-  if (!runs.every((r) => r.ok)) return { ok: false, lines: ['a run failed'] };
-  const [ra, rb] = dirs.map((d) => readRecorded(join(d, 'results')));
-  const [fa, fb] = dirs.map((d) => figuresOf(join(d, 'notebooks', `${name}.ipynb`)));
+  if (!runs.every((r) => r?.ok)) return { ok: false, lines: ['a run failed'] };
+  const [ra, rb] = /** @type {[Map<string, number[]>, Map<string, number[]>]} */ (dirs.map((d) => readRecorded(join(d, 'results'))));
+  const [fa, fb] = /** @type {[string[], string[]]} */ (dirs.map((d) => figuresOf(join(d, 'notebooks', `${name}.ipynb`))));
   const lines = [];
   let ok = true;
   const ids = [...new Set([...ra.keys(), ...rb.keys()])].sort();
@@ -164,7 +191,7 @@ async function main() {
   // RESULTS.md
   const rows = resultRows(loadExpected(), readRecorded(join(OUT, 'results')), runs.map((r) => r.id));
   // The backend the lessons ran on, as lesson 00's first cell prints it ("backend: wasm (…)").
-  const first = JSON.parse(readFileSync(join(OUT, 'notebooks', `${runs[0].lesson}.ipynb`), 'utf8'));
+  const first = /** @type {Notebook} */ (JSON.parse(readFileSync(join(OUT, 'notebooks', `${runs[0]?.lesson}.ipynb`), 'utf8')));
   const printed = JSON.stringify(first.cells.find((c) => c.cell_type === 'code')?.outputs ?? []).match(/backend: (\w+)/);
   const backend = printed?.[1] ?? process.env.FRUGAL_BACKEND ?? 'unknown';
   const meta = { date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC', backend, machine: `${cpus().length} CPU cores` };
@@ -188,6 +215,7 @@ async function main() {
   // The book.
   progress(`book · ${clock()} so far`);
   const { buildBook } = await import('./book.mjs');
+  /** @param {unknown} s */
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const resultsHtml = rows.length
     ? `<table><thead><tr><th>id</th><th>what</th><th>value</th><th>expected ± tolerance</th><th>source</th><th>ok</th></tr></thead><tbody>${rows

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // npm run student [-- 03 05 ... | path.ipynb ...]
 //   Writes the student edition of every lesson (or of the ones named) to out/student/
 //   (git-ignored): each solution region (`// BEGIN SOLUTION` … `// END SOLUTION`) becomes a stub
@@ -37,11 +36,18 @@ function selected() {
   return [...lessons, ...paths];
 }
 
+/**
+ * @param {string} path
+ * @returns {import('./lib/exercises.mjs').Notebook}
+ */
 function readNotebook(path) {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
-/** Writes the student editions; returns the exit code. */
+/**
+ * Writes the student editions; returns the exit code.
+ * @param {string[]} list
+ */
 function writeEditions(list) {
   const outDir = join(ROOT, 'out', 'student');
   let failed = 0;
@@ -61,7 +67,13 @@ function writeEditions(list) {
   return failed ? 1 : 0;
 }
 
-/** Executes the check notebook of one lesson in `mode`; returns {judged, errors, wall_s}. */
+/**
+ * Executes the check notebook of one lesson in `mode`; returns {judged, errors, wall_s}.
+ * @param {string} path
+ * @param {import('./lib/exercises.mjs').Notebook} nb
+ * @param {'cheap' | 'full'} mode
+ * @param {string} python
+ */
 function execute(path, nb, mode, python) {
   const name = basename(path, '.ipynb');
   const { nb: combined, roles } = checkNotebook(nb, mode, name);
@@ -76,6 +88,7 @@ function execute(path, nb, mode, python) {
     maxBuffer: 64 << 20,
   });
   const wall_s = Number(((Date.now() - t0) / 1000).toFixed(1));
+  /** @type {import('./lib/env.mjs').RunnerReport} */
   let report;
   try {
     report = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '');
@@ -86,22 +99,34 @@ function execute(path, nb, mode, python) {
   return { judged: judge(roles, errors, name), roles, errors, wall_s, executed: dst };
 }
 
-/** Checks both editions of one lesson; returns a result record. */
+/**
+ * The result of checking one lesson (`skipped` when it has no exercises).
+ * @typedef {{ lesson: string, ok: boolean, exercises?: number, skipped?: string, mode?: string, wall_s?: number,
+ *   per?: { n: number, solution: string, student: string }[], problems?: string[], note?: string, executed?: string }} LessonCheck
+ */
+
+/**
+ * Checks both editions of one lesson; returns a result record.
+ * @param {string} path
+ * @param {string} python
+ * @returns {LessonCheck}
+ */
 function checkLesson(path, python) {
   const name = basename(path, '.ipynb');
   const nb = readNotebook(path);
   const exercises = parseExercises(nb, name);
   if (exercises.length === 0) return { lesson: name, exercises: 0, ok: true, skipped: 'no exercises' };
+  /** @type {'cheap' | 'full'} */
   let mode = flags.has('--full') ? 'full' : 'cheap';
   let res = execute(path, nb, mode, python);
   let note;
   if (mode === 'cheap') {
     // Any failure on the solution side of a cheap run (a name it missed, a cleanup in a check that
     // counts tensors the skipped cells would have freed) gets a second chance with the whole body.
-    const failedAt = [...res.errors.entries()].find(([i]) => ['setup', 'solution', 'check', 'other'].includes(res.roles[i]?.role));
+    const failedAt = [...res.errors.entries()].find(([i]) => ['setup', 'solution', 'check', 'other'].includes(res.roles[i]?.role ?? ''));
     if (failedAt) {
       const e = failedAt[1];
-      const why = `${e.ename}: ${String(e.evalue).split('\n')[0].slice(0, 120)}`;
+      const why = `${e.ename}: ${(String(e.evalue).split('\n')[0] ?? '').slice(0, 120)}`;
       note = isMissingName(e)
         ? `the exercises need a name of the lesson's body that the cheap run missed (${why}); ran the whole body. Tag its cell "exercise-setup" to make this cheap.`
         : `the cheap run failed on the solution side (${why}); ran the whole body.`;
@@ -115,15 +140,21 @@ function checkLesson(path, python) {
   return { lesson: name, exercises: exercises.length, mode, wall_s: res.wall_s, per, problems, note, ok: problems.length === 0, executed: res.executed };
 }
 
+/**
+ * Checks every lesson of `list`; returns the exit code.
+ * @param {string[]} list
+ */
 function checkAll(list) {
   const python = jupyterPython();
   if (!python || run(python, ['-c', 'import nbclient']).status !== 0) {
     console.error('student --check: nbclient not found for the Jupyter Python: run npm run setup');
     return 1;
   }
+  /** @type {LessonCheck[]} */
   const results = [];
   for (const path of list) {
     const name = basename(path, '.ipynb');
+    /** @type {LessonCheck} */
     let r;
     try {
       r = checkLesson(path, python);

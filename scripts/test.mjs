@@ -15,7 +15,7 @@ const steps = [
   ['unit tests (vitest)', 'npx', ['vitest', 'run']],
   ['markdownlint', 'node', ['scripts/lint-md.mjs']],
   ['eslint (typescript-eslint, type-checked)', 'npm', ['run', '-s', 'lint']],
-  ['bench smoke (every case once, leak-checked, no PyTorch)', 'node', ['scripts/bench.mjs', '--smoke']],
+  ['bench smoke (every case once, leak-checked, no PyTorch)', 'node', ['bench/dist/main.js', '--smoke']],
   ['lessons: no code repeated across lessons', 'node', ['scripts/check-lesson-duplicates.mjs']],
   ...(quick
     ? []

@@ -11,10 +11,10 @@ import { cacheElementsPerToken, resolveAttention } from '../lib/attention/config
 import { decodeOneStep, fillCache } from '../lib/attention/fill-cache';
 import { GroupedQueryAttention } from '../lib/attention/gqa';
 import { KvCache } from '../lib/attention/kv-cache';
-import { attentionLayer } from '../lib/attention/layer';
+import { attentionLayer, type CausalAttention } from '../lib/attention/layer';
 import { MultiHeadLatentAttention } from '../lib/attention/mla';
-import { applyRope } from '../lib/attention/rope';
-import { causalMask } from '../lib/attention/sdpa';
+import { applyRope, ropeAngles, ropeAnglesAt } from '../lib/attention/rope';
+import { causalMask, MASK_VALUE, paddedCausalMask } from '../lib/attention/sdpa';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
 
@@ -26,6 +26,14 @@ beforeAll(async () => {
 function randomX(seed: number, b: number, t: number, d: number): tf.Tensor3D {
   const rng = new Rng(seed);
   return tf.tensor3d(Array.from({ length: b * t * d }, () => rng.normal()), [b, t, d]);
+}
+
+/** One full pass and one cached step, results disposed: builds the weights and absorbed MLA's kept products. */
+function warmUp(layer: CausalAttention): void {
+  tf.tidy(() => {
+    const first = layer.forward(randomX(1, 1, 2, D));
+    layer.forward(randomX(2, 1, 1, D), first.cache);
+  });
 }
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -144,12 +152,12 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
 
   it('the live cache bytes equal cacheElementsPerToken · tokens · batch · 4 (DeepSeek-V2 Table 1)', () => {
     const layer = attentionLayer(spec, { dModel: D, maxContext: 32, seed: 7 });
-    tf.tidy(() => { layer.apply(randomX(1, 1, 1, D)); }); // build the weights first
+    warmUp(layer); // build the weights (and absorbed MLA's kept products) first
     const x = randomX(5, 3, 10, D);
     const before = tf.memory().numBytes;
     const cache = new KvCache(1, 32);
     for (let i = 0; i < 10; i++) {
-      const out = layer.forward(tf.slice(x, [0, i, 0], [3, 1, D]) as tf.Tensor3D, cache.get(0));
+      const out = layer.forward(tf.slice<tf.Rank.R3, tf.Tensor3D>(x, [0, i, 0], [3, 1, D]), cache.get(0));
       cache.set(0, out.cache);
       out.y.dispose();
     }
@@ -168,7 +176,7 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     const x = randomX(2, 1, 5, D);
     const y = layer.apply(x) as tf.Tensor;
     const cls = layer.constructor as unknown as { className: string; fromConfig: (c: unknown, cfg: tf.serialization.ConfigDict) => tf.layers.Layer };
-    const json = JSON.parse(JSON.stringify({ className: cls.className, config: layer.getConfig() }));
+    const json = JSON.parse(JSON.stringify({ className: cls.className, config: layer.getConfig() })) as { className: string; config: tf.serialization.ConfigDict & { name: string } };
     const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[json.className]!;
     const copy = fromConfig(ctor, { ...json.config, name: `${json.config.name}_copy`, seed: 99 }) as unknown as tf.layers.Layer;
     tf.dispose(copy.apply(x) as tf.Tensor); // build
@@ -185,11 +193,47 @@ describe.each(Object.entries(VARIANTS))('%s', (_name, spec) => {
     const x = randomX(2, 2, 4, D);
     tf.dispose(layer.apply(x) as tf.Tensor);
     expectNoLeak(() => layer.apply(x), 'apply');
+    warmUp(layer); // absorbed MLA keeps its two absorbed products from the first cached step on
     const first = layer.forward(x);
-    const step = tf.slice(x, [0, 0, 0], [2, 1, D]) as tf.Tensor3D;
+    const step: tf.Tensor3D = tf.slice(x, [0, 0, 0], [2, 1, D]);
     expectNoLeak(() => layer.forward(step, first.cache), 'cached step');
     tf.dispose([x, step, first.y, ...Object.values(first.cache.tensors)]);
     layer.dispose();
+  });
+});
+
+describe('left padding', () => {
+  it('paddedCausalMask hides the pads and the future of each row (hand-computed)', () => {
+    const M = MASK_VALUE;
+    // Reference (hand): tq 2 of tk 4, queries at indices 2 and 3; row 0 has 1 pad, row 1 none.
+    expect(Array.from(paddedCausalMask(2, 4, [1, 0]))).toEqual([M, 0, 0, M, M, 0, 0, 0, 0, 0, 0, M, 0, 0, 0, 0]);
+    expect(() => paddedCausalMask(1, 3, [3])).toThrowError(/pad\[0\] must be an integer in \[0, 3\), got 3/);
+  });
+
+  it('ropeAnglesAt gives each position the angles ropeAngles gives it', () => {
+    const got = Array.from(ropeAnglesAt([5, 0, 7], 4, 100));
+    const expected = [5, 0, 7].flatMap((p) => Array.from(ropeAngles(p, 1, 4, 100)));
+    expect(got).toEqual(expected);
+    expect(() => ropeAnglesAt([1, -1], 4)).toThrowError(/positions\[1\]/);
+  });
+
+  it('a padded row attends as it does alone, for every variant (max |diff| < 1e-5)', () => {
+    for (const spec of Object.values(VARIANTS)) {
+      const layer = attentionLayer(spec, { dModel: D, maxContext: 16, seed: 6 });
+      const x = randomX(8, 1, 3, D); // one sequence of 3 tokens
+      const alone = layer.forward(x);
+      // The same sequence after 2 padding tokens, batched with an unpadded row; then one cached step.
+      const padded = tf.concat<tf.Tensor3D>([tf.concat([randomX(9, 1, 2, D), x], 1), randomX(10, 1, 5, D)], 0);
+      const both = layer.forward(padded, undefined, { pad: [2, 0] });
+      const mine = tf.slice(both.y, [0, 2, 0], [1, 3, D]);
+      expect(maxAbsDiff(alone.y, mine), spec.kind).toBeLessThan(1e-5);
+      const step = randomX(11, 1, 1, D);
+      const aloneStep = layer.forward(step, alone.cache);
+      const bothStep = layer.forward(tf.concat<tf.Tensor3D>([step, step], 0), both.cache, { pad: [2, 0] });
+      expect(maxAbsDiff(aloneStep.y, tf.slice(bothStep.y, [0, 0, 0], [1, 1, D])), `${spec.kind} step`).toBeLessThan(1e-5);
+      tf.dispose([x, padded, mine, step, alone.y, both.y, aloneStep.y, bothStep.y, ...[alone, both, aloneStep, bothStep].flatMap((o) => Object.values(o.cache.tensors))]);
+      layer.dispose();
+    }
   });
 });
 
@@ -204,7 +248,7 @@ describe('MLA', () => {
     const absorbed = layer.forward(x);
     expect(maxAbsDiff(naive.y, absorbed.y)).toBeLessThan(1e-5);
     // Same cache either way: the latents do not depend on the path.
-    expect(maxAbsDiff(naive.cache.tensors['cKV']!, absorbed.cache.tensors['cKV']!)).toBe(0);
+    expect(maxAbsDiff(naive.cache.tensors['latent']!, absorbed.cache.tensors['latent']!)).toBe(0);
     const scale = tf.tidy(() => tf.max(tf.abs(naive.y)).dataSync()[0] as number);
     expect(scale).toBeGreaterThan(0.1); // the comparison is not between two near-zero outputs
     tf.dispose([x, naive.y, absorbed.y, ...Object.values(naive.cache.tensors), ...Object.values(absorbed.cache.tensors)]);
@@ -218,14 +262,44 @@ describe('MLA', () => {
     layer.dispose();
   });
 
-  it('caches only c_KV [b, t, d_c] and k^R [b, t, d_h^R]', () => {
+  it('caches only c_KV and k^R, side by side in one tensor [b, t, d_c + d_h^R]', () => {
     const layer = new MultiHeadLatentAttention({ dModel: 16, nHeads: 4, qLatent: 8, kvLatent: 6, ropeHeadDim: 2, maxContext: 8 });
-    const out = layer.forward(randomX(1, 2, 5, 16));
-    expect(Object.keys(out.cache.tensors).sort()).toEqual(['cKV', 'kR']);
-    expect(out.cache.tensors['cKV']!.shape).toEqual([2, 5, 6]);
-    expect(out.cache.tensors['kR']!.shape).toEqual([2, 5, 2]);
-    tf.dispose([out.y, ...Object.values(out.cache.tensors)]);
+    const x = randomX(1, 2, 5, 16);
+    const out = layer.forward(x);
+    expect(Object.keys(out.cache.tensors)).toEqual(['latent']);
+    expect(out.cache.tensors['latent']!.shape).toEqual([2, 5, 8]);
+    // The same numbers as intermediates()' c^KV [b, t, d_c] and k^R [b, t, d_h^R], side by side.
+    const it = layer.intermediates(x);
+    const rebuilt = layer.cacheFromLatents(it['cKV'] as tf.Tensor3D, it['kR'] as tf.Tensor3D);
+    expect(maxAbsDiff(rebuilt.tensors['latent']!, out.cache.tensors['latent']!)).toBeLessThan(1e-6);
+    expect(() => layer.cacheFromLatents(it['kR'] as tf.Tensor3D, it['kR'] as tf.Tensor3D)).toThrowError(/cKV must be \[b, T, 6\] and kR \[b, T, 2\], got \[2, 5, 2\]/);
+    tf.dispose([x, out.y, ...Object.values(out.cache.tensors), ...Object.values(it), ...Object.values(rebuilt.tensors)]);
     layer.dispose();
+  });
+
+  it('keeps the absorbed products between decoding steps, rebuilds them when the weights change, and frees them on dispose', () => {
+    const layer = new MultiHeadLatentAttention({ dModel: 16, nHeads: 4, qLatent: 8, kvLatent: 6, ropeHeadDim: 2, maxContext: 8, absorb: true, seed: 4 });
+    const x = randomX(3, 1, 3, 16);
+    const step = randomX(4, 1, 1, 16);
+    const first = layer.forward(x);
+    const before = tf.memory().numTensors;
+    const a = layer.forward(step, first.cache);
+    expect(tf.memory().numTensors).toBe(before + 2 + 2); // y and the cache, + the two kept products
+    const b = layer.forward(step, first.cache);
+    expect(tf.memory().numTensors).toBe(before + 4 + 2); // reused: nothing new besides y and the cache
+    expect(maxAbsDiff(a.y, b.y)).toBe(0);
+    // New weights (as training or setWeights would assign): the products follow them.
+    const w = layer.getWeights();
+    layer.setWeights(w.map((t) => tf.mul(t, 2)));
+    const c = layer.forward(step, first.cache);
+    layer.absorb = false;
+    const naive = layer.forward(step, first.cache);
+    expect(maxAbsDiff(c.y, naive.y)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(c.y, a.y)).toBeGreaterThan(1e-3);
+    tf.dispose([x, step, first.y, a.y, b.y, c.y, naive.y, ...[first, a, b, c, naive].flatMap((o) => Object.values(o.cache.tensors))]);
+    const live = tf.memory().numTensors;
+    layer.dispose();
+    expect(tf.memory().numTensors).toBe(live - 8 - 2); // the 8 weights and the 2 products
   });
 });
 
@@ -272,7 +346,7 @@ describe('cache accounting (DeepSeek-V2 Table 1)', () => {
       const before = tf.memory().numBytes;
       const cache = new KvCache(1, 8);
       for (let i = 0; i < 3; i++) {
-        const step = tf.slice(x, [0, i, 0], [1, 1, 16]) as tf.Tensor3D;
+        const step: tf.Tensor3D = tf.slice(x, [0, i, 0], [1, 1, 16]);
         const out = layer.forward(step, cache.get(0));
         cache.set(0, out.cache);
         tf.dispose([out.y, step]);
@@ -299,13 +373,13 @@ describe('fillCache and decodeOneStep', () => {
     const before = tf.memory().numTensors;
     const cache = fillCache(layer, 37, { chunk: 8, seed: 5 });
     expect(cache.length).toBe(37);
-    expect(cache.tensors['cKV']!.shape).toEqual([1, 37, 8]);
-    expect(tf.memory().numTensors).toBe(before + 2); // c_KV and k^R only
+    expect(cache.tensors['latent']!.shape).toEqual([1, 37, 8 + 4]);
+    expect(tf.memory().numTensors).toBe(before + 1); // the latent (c_KV and k^R) only
     const x = randomX(1, 1, 1, D);
     decodeOneStep(layer, cache, x);
-    expect(tf.memory().numTensors).toBe(before + 3); // + x
+    expect(tf.memory().numTensors).toBe(before + 2); // + x
     expect(cache.length).toBe(37);
-    expect(cache.tensors['cKV']!.isDisposed).toBe(false);
+    expect(cache.tensors['latent']!.isDisposed).toBe(false);
     expect(() => fillCache(layer, 41)).toThrowError(/decoding past the context: tokens 41 > maxContext 40/);
     tf.dispose([x, ...Object.values(cache.tensors)]);
     layer.dispose();

@@ -11,14 +11,14 @@ import {
 } from '../lib/backend';
 
 /** A stub candidate: loads when `fails` is undefined, else throws it. */
-function stub(name: BackendCandidate['name'], label: string, fails?: unknown): BackendCandidate & { calls: number } {
+function stub(name: BackendCandidate['name'], label: string, fails?: Error): BackendCandidate & { calls: number } {
   const c = {
     name,
     label,
     calls: 0,
-    load: async () => {
+    load: () => {
       c.calls++;
-      if (fails !== undefined) throw fails;
+      return fails === undefined ? Promise.resolve() : Promise.reject(fails);
     },
   };
   return c;

@@ -214,7 +214,7 @@ describe('magnitudePrune', () => {
     const masks = magnitudePrune(m, { sparsity: 0.5 });
     const zerosBefore = kernelSparsity(m).zeros;
     const rng = new Rng(8);
-    const x = tf.randomNormal([40, 16], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const x: tf.Tensor2D = tf.randomNormal([40, 16], 0, 1, 'float32', 2);
     const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 5), 'int32');
     const opt = tf.train.adam(0.05);
     const w0 = m.layers[0]!.getWeights()[0]!.dataSync().slice();
@@ -247,7 +247,7 @@ describe('magnitudePrune', () => {
     const m = studentLike(7);
     const masks = magnitudePrune(m, { sparsity: 0.5 });
     const zeros = kernelSparsity(m).zeros;
-    const x = tf.randomNormal([40, 16], 0, 1, 'float32', 2) as tf.Tensor2D;
+    const x: tf.Tensor2D = tf.randomNormal([40, 16], 0, 1, 'float32', 2);
     const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 5), 'int32');
     const opt = tf.train.adam(0.05);
     await train(m, { x, y }, { epochs: 1, batchSize: 8, optimizer: opt, loss: (b, l) => crossEntropy(b.y, l), rng: new Rng(8), progress: false });
@@ -355,7 +355,7 @@ describe('quantisation', () => {
 
   it('predictDynamicInt8 stays close to predict, differs from it, and leaks nothing', () => {
     const m = mlp({ inputs: 16, hidden: [12], outputs: 5, dropout: 0.1, rng: new Rng(14), name: 'dyn' });
-    const x = tf.randomNormal([20, 16], 0, 1, 'float32', 5) as tf.Tensor2D;
+    const x: tf.Tensor2D = tf.randomNormal([20, 16], 0, 1, 'float32', 5);
     const [p, q] = [m.predict(x) as tf.Tensor, expectNoLeak(() => predictDynamicInt8(m, x), 'predictDynamicInt8')];
     const q2 = predictDynamicInt8(m, x);
     const d = tf.max(tf.abs(tf.sub(p, q2))).dataSync()[0]!;

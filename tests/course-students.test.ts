@@ -86,15 +86,15 @@ describe('trainStudent and overSeeds', () => {
   it('distillLoss checks the first batch and needs teacherLogits', async () => {
     await expect(trainStudent(exp, 1, exp.train, distillLoss({ alpha: 0, temperature: 4 }), { epochs: 1, validate: false }))
       .rejects.toThrowError(/^a distillation loss needs teacherLogits in the data set$/);
-    const bad = tf.zeros([exp.train.x.shape[0], 10]) as tf.Tensor2D;
-    const y = tf.fill([exp.train.x.shape[0]], 12, 'int32') as tf.Tensor1D;
+    const bad: tf.Tensor2D = tf.zeros([exp.train.x.shape[0], 10]);
+    const y: tf.Tensor1D = tf.fill([exp.train.x.shape[0]], 12, 'int32');
     await expect(trainStudent(exp, 1, { x: exp.train.x, y, teacherLogits: bad }, distillLoss({ alpha: 0.5, temperature: 4 }), { epochs: 1, validate: false }))
       .rejects.toThrowError(/^labels must be class indices in \[0, 10\), got 12 at index 0$/);
     tf.dispose([bad, y]);
   });
 
   it('digitsAugmentation separates the shift from the noise', () => {
-    const x = tf.tidy(() => tf.fill([1, 64], 0.5)) as tf.Tensor2D;
+    const x: tf.Tensor2D = tf.tidy(() => tf.fill([1, 64], 0.5));
     const noiseOnly = digitsAugmentation({ maxShift: 0, noiseStd: 0.05 })(x, new Rng(1));
     const shiftOnly = digitsAugmentation({ maxShift: 1, noiseStd: 0 })(x, new Rng(1));
     // Noise only: every pixel moves a little, none is zero-filled. Shift only: values stay in {0, 0.5}.

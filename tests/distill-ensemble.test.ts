@@ -63,7 +63,7 @@ describe('ensembleTeachers', () => {
   });
 
   it('rejects bad arguments, naming them', () => {
-    const odd = tf.zeros([2, 4]) as tf.Tensor2D;
+    const odd: tf.Tensor2D = tf.zeros([2, 4]);
     const nan = tf.tensor2d([[0, Number.NaN, 0], [0, 0, 0]]);
     expect(() => ensembleTeachers([], { mode: 'logits' })).toThrowError(/^teacherLogits must be a non-empty array of tf\.Tensor2D, got an empty array$/);
     expect(() => ensembleTeachers([t1], { mode: 'mean' as 'logits' })).toThrowError(/^mode must be 'logits' or 'probs', got "mean"$/);

@@ -83,7 +83,7 @@ describe('klDivergence', () => {
       const s = randomLogits(rng, 4, 6);
       expect(Math.abs(klDivergence(t, t, 2).dataSync()[0] as number)).toBeLessThan(1e-6);
       const a = klDivergence(t, s, 2).dataSync()[0] as number;
-      const b = klDivergence(tf.add(t, 5) as tf.Tensor2D, tf.sub(s, 3) as tf.Tensor2D, 2).dataSync()[0] as number;
+      const b = klDivergence(tf.add<tf.Tensor2D>(t, 5), tf.sub<tf.Tensor2D>(s, 3), 2).dataSync()[0] as number;
       expect(a).toBeGreaterThan(0);
       expect(Math.abs(a - b) / a).toBeLessThan(1e-5);
     });
@@ -106,10 +106,10 @@ describe('klDivergence', () => {
   });
 
   it('rejects a shape mismatch naming both shapes, rank 1 inputs, and NaN/Inf naming the argument', () => {
-    const t = tf.zeros([4, 10]) as tf.Tensor2D;
-    const s = tf.zeros([4, 5]) as tf.Tensor2D;
+    const t: tf.Tensor2D = tf.zeros([4, 10]);
+    const s: tf.Tensor2D = tf.zeros([4, 5]);
     const bad = tf.tensor2d([[0, Number.NaN, 1, Number.POSITIVE_INFINITY]]);
-    const ok = tf.zeros([1, 4]) as tf.Tensor2D;
+    const ok: tf.Tensor2D = tf.zeros([1, 4]);
     const r1 = tf.zeros([3]);
     expect(() => klDivergence(t, s, 1)).toThrowError(/^teacherLogits shape \[4, 10\] must equal studentLogits shape \[4, 5\]$/);
     expect(() => klDivergence(ok, bad, 1)).toThrowError(/^studentLogits contains NaN or Inf \(2 non-finite values, first at flat index 1: NaN\)$/);
@@ -179,7 +179,7 @@ describe('distillationLoss', () => {
 
   it('rejects bad inputs, naming the argument and the value', () => {
     const loss = distillationLoss({ alpha: 0.5, temperature: 2 });
-    const t3 = tf.zeros([8, 3]) as tf.Tensor2D;
+    const t3: tf.Tensor2D = tf.zeros([8, 3]);
     const outOfRange = tf.tensor1d([0, 1, 2, 12, 4, 0, 1, 2], 'int32');
     const negative = tf.tensor1d([0, 1, 2, 3, 4, 0, -1, 2], 'int32');
     const floatLabels = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2], 'float32');
@@ -238,7 +238,7 @@ describe('distillationLoss', () => {
 
 describe('crossEntropy checks its labels', () => {
   it('rejects a label outside [0, classes), naming the value and its index', () => {
-    const logits = tf.zeros([2, 4]) as tf.Tensor2D;
+    const logits: tf.Tensor2D = tf.zeros([2, 4]);
     // Before the fix: [0, 7] with 4 classes gave 0.693 = ln 4 / 2 (oneHot makes a zero row for 7).
     expect(() => crossEntropy(tf.tensor1d([0, 7], 'int32'), logits)).toThrowError(/^labels must be class indices in \[0, 4\), got 7 at index 1$/);
     expect(() => crossEntropy(tf.tensor1d([-1, 0], 'int32'), logits)).toThrowError(/^labels must be class indices in \[0, 4\), got -1 at index 0$/);
@@ -247,7 +247,7 @@ describe('crossEntropy checks its labels', () => {
   });
 
   it('equals ln 4 for uniform logits (hand computation), with checks on or off', () => {
-    const logits = tf.zeros([2, 4]) as tf.Tensor2D;
+    const logits: tf.Tensor2D = tf.zeros([2, 4]);
     const y = tf.tensor1d([0, 3], 'int32');
     // Reference: -ln(1/4) = 1.3862943611198906
     expect(crossEntropy(y, logits).dataSync()[0]).toBeCloseTo(1.3862943611198906, 6);

@@ -18,6 +18,7 @@ import {
   readTeacherCache,
   TeacherCacheError,
   teacherCachePaths,
+  type TeacherCacheManifest,
   writeFileAtomic,
 } from '../lib/distill/teacher-cache';
 import { Rng } from '../lib/random';
@@ -41,8 +42,8 @@ afterAll(() => {
 const rng = new Rng(3);
 const W = tf.tensor2d(Array.from({ length: 12 }, () => rng.normal()), [4, 3]);
 const W2 = tf.tensor2d(Array.from({ length: 12 }, () => rng.normal()), [4, 3]);
-const teacherA = (x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, W);
-const teacherB = (x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, W2);
+const teacherA = (x: tf.Tensor) => tf.matMul(x, W);
+const teacherB = (x: tf.Tensor) => tf.matMul(x, W2);
 const data = tf.tensor2d(Array.from({ length: 10 * 4 }, () => rng.normal()), [10, 4]);
 const data2 = tf.tensor2d(Array.from({ length: 10 * 4 }, () => rng.normal()), [10, 4]);
 const optsA = () => ({ dir, name: 'digits-teacher', batchSize: 3, teacherWeights: [W] });
@@ -230,10 +231,10 @@ describe('teacher cache', () => {
       .toMatch(/^name must be letters, digits, '\.', '_' or '-' \(not starting with '\.'\), got "\.\.\/evil"$/);
     expect(await msg(cachedTeacherLogits(teacherA, data, { dir, name: 'x', teacherKey: 'k', batchSize: 0 })))
       .toMatch(/^batchSize must be a positive integer, got 0$/);
-    const wrongRows = (x: tf.Tensor) => tf.zeros([1, 3]) as tf.Tensor2D;
+    const wrongRows = (): tf.Tensor2D => tf.zeros([1, 3]);
     expect(await msg(buildTeacherCache(wrongRows, data, { dir, name: 'x', teacherKey: 'k', batchSize: 4 })))
       .toMatch(/^the teacher must return logits \[4, classes\] for the batch at examples \[0, 4\), got shape \[1, 3\]$/);
-    const nanAt = (x: tf.Tensor) => tf.tidy(() => tf.div(teacherA(x), tf.sub(tf.sum(x, 1, true), tf.sum(x, 1, true)))) as tf.Tensor2D;
+    const nanAt = (x: tf.Tensor) => tf.tidy<tf.Tensor2D>(() => tf.div(teacherA(x), tf.sub(tf.sum(x, 1, true), tf.sum(x, 1, true))));
     expect(await msg(buildTeacherCache(nanAt, data, { dir, name: 'x', teacherKey: 'k', batchSize: 4 })))
       .toMatch(/^the teacher returned NaN or Inf for the batch at examples \[0, 4\) \(flat index 0: -?(NaN|Infinity)\)$/);
   });
@@ -282,7 +283,7 @@ describe('teacher cache', () => {
     expect(aErr).not.toMatch(/builder failed/);
     expect(code, `builder A: ${aErr}`).toBe(0);
     expect(tmpFiles()).toEqual([]);
-    const manifest = JSON.parse(fs.readFileSync(teacherCachePaths(dir, 'shared').manifest, 'utf8'));
+    const manifest = JSON.parse(fs.readFileSync(teacherCachePaths(dir, 'shared').manifest, 'utf8')) as TeacherCacheManifest;
     const read = readTeacherCache(dir, 'shared', { datasetSha256: manifest.datasetSha256, teacherSha256: 'shared-teacher' });
     expect(read.logits.shape).toEqual([64, 4]);
     read.logits.dispose();
@@ -291,7 +292,7 @@ describe('teacher cache', () => {
   it('removes a temporary file left by a writer that has exited, not one whose writer is alive', async () => {
     fs.mkdirSync(dir, { recursive: true });
     // A pid that is not running: a child that has already exited.
-    const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid as number;
+    const dead = spawnSync(process.execPath, ['-e', 'process.pid']).pid;
     const deadTmp = path.join(dir, `.digits-teacher.bin.${dead}.0badc0de.tmp`);
     const liveTmp = path.join(dir, `.digits-teacher.bin.${process.pid}.0badcafe.tmp`);
     fs.writeFileSync(deadTmp, 'left by a crashed writer');

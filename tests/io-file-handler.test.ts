@@ -58,8 +58,8 @@ describe('file:// handler', () => {
 
   it('writes tfjs-node\'s layout: model.json names ./weights.bin, whose size is the sum of the weights', async () => {
     const { dir, m } = await savedModel();
-    const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8'));
-    expect(json.weightsManifest[0].paths).toEqual(['./weights.bin']);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8')) as tf.io.ModelJSON;
+    expect(json.weightsManifest[0]?.paths).toEqual(['./weights.bin']);
     expect(json.format).toBe('layers-model');
     // Reference: (5*4+4) + (4*3+3) + (3*2+2) = 47 float32 parameters = 188 bytes
     expect(fs.statSync(path.join(dir, WEIGHTS_BIN)).size).toBe(188);
@@ -72,8 +72,8 @@ describe('file:// handler', () => {
     await m.save(new FileHandler(dir, { weights: 'float16' }));
     // Reference: 47 weights × 2 bytes
     expect(fs.statSync(path.join(dir, WEIGHTS_BIN)).size).toBe(94);
-    const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8'));
-    expect(json.weightsManifest[0].weights[0].quantization).toEqual({ dtype: 'float16' });
+    const json = JSON.parse(fs.readFileSync(path.join(dir, MODEL_JSON), 'utf8')) as tf.io.ModelJSON;
+    expect(json.weightsManifest[0]?.weights[0]?.quantization).toEqual({ dtype: 'float16' });
     const back = await tf.loadLayersModel(`file://${dir}`);
     back.weights.forEach((w, i) => {
       const original = m.weights[i]!.read().dataSync();

@@ -58,7 +58,7 @@ function onnxChecker(files: string[]): { file: string; ok: boolean; error?: stri
         'install it with `sudo apt-get install python3-onnx` or `pip install onnx`, or set FRUGAL_ONNX_PYTHON',
     );
   }
-  return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; ok: boolean; error?: string; onnx: string });
 }
 
 /** max |a − b| over two equal-length arrays. */

@@ -42,9 +42,9 @@ describe('matmulGflops', () => {
     const names = await availableBackends();
     expect(names).toContain('cpu');
     expect(names).not.toContain('webgl');
-    expect(await withBackend('cpu', async () => tf.getBackend())).toBe('cpu');
+    expect(await withBackend('cpu', () => Promise.resolve(tf.getBackend()))).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
-    await expect(withBackend('nope', async () => 1)).rejects.toThrow(/backend must be one that can run here, got "nope"/);
+    await expect(withBackend('nope', () => Promise.resolve(1))).rejects.toThrow(/backend must be one that can run here, got "nope"/);
   });
 });
 

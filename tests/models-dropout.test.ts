@@ -69,7 +69,7 @@ describe('mlp dropout', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
       tf.tidy(() => {
-        opt.minimize(() => tf.mean(tf.square(model.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, false, vars);
+        opt.minimize(() => tf.mean<tf.Scalar>(tf.square(model.apply(x, { training: true }) as tf.Tensor)), false, vars);
       });
     }
     expect(tf.memory().numTensors).toBe(before);
@@ -87,7 +87,7 @@ describe('SeededDropout layer', () => {
     expect(layer.getConfig()).toMatchObject({ rate: 0.3, seed: 11, name: 'drop' });
     const model = mlp({ inputs: 4, hidden: [6], outputs: 2, dropout: 0.3, rng: new Rng(4) });
     const json = model.toJSON(null, false) as unknown as tf.io.ModelJSON['modelTopology'];
-    const copy = (await tf.models.modelFromJSON({ modelTopology: json })) as tf.LayersModel;
+    const copy = await tf.models.modelFromJSON({ modelTopology: json });
     expect(copy.layers[1]!.getClassName()).toBe('SeededDropout');
     expect(copy.layers[1]!.getConfig()).toMatchObject({ rate: 0.3, seed: model.layers[1]!.getConfig()['seed'] });
     model.dispose();

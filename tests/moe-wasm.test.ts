@@ -1,7 +1,7 @@
 /**
- * lib/moe on the WASM backend (the lessons' backend): the sparse path's gather/scatter gradients
- * use only kernels WASM has (it lacks UnsortedSegmentSum, which tfjs's own gather gradient needs),
- * and sparse == dense in values and gradients there too. Vitest gives this file its own fork.
+ * lib/moe on the WASM backend (the lessons' backend): the sparse path moves rows on the host there
+ * (dispatchRows / combineRows; tfjs's own gather gradient needs UnsortedSegmentSum, which WASM
+ * lacks), and sparse == dense in values and gradients. Vitest gives this file its own fork.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ describe('MoE on wasm', () => {
       sparse.build([null, 5]);
       dense.build([null, 5]);
       dense.setWeights(sparse.getWeights());
-      const loss = (l: MoE) => () => tf.sum(tf.mul(l.apply(x) as tf.Tensor, R)) as tf.Scalar;
+      const loss = (l: MoE) => () => tf.sum<tf.Scalar>(tf.mul(l.apply(x) as tf.Tensor, R));
       const gs = tf.variableGrads(loss(sparse), sparse.trainableWeights.map((w) => w.read() as tf.Variable));
       const gd = tf.variableGrads(loss(dense), dense.trainableWeights.map((w) => w.read() as tf.Variable));
       expect(Math.abs((gs.value.dataSync()[0] as number) - (gd.value.dataSync()[0] as number))).toBeLessThan(1e-4);

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { loadBalancingLoss, loadEntropy, routerZLoss, updateRoutingBias } from '../lib/moe/balance';
-import { expertCapacity, gatherRows, planDispatch, scatterAddRows } from '../lib/moe/dispatch';
+import { combineRows, dispatchRows, expertCapacity, gatherRows, multiOutputEngine, planDispatch, scatterAddRows } from '../lib/moe/dispatch';
 import { fineGrainedMoEArgs, MoE, moe, moeForward, type MoEArgs } from '../lib/moe/layer';
 import { route } from '../lib/moe/router';
 import { Rng } from '../lib/random';
@@ -73,19 +73,62 @@ describe('dispatch plan and capacity', () => {
     expect(Array.from(q.assignment)).toEqual([0, -1, -1, 1]);
   });
 
-  it('gatherRows and scatterAddRows are each other\'s gradients (duplicates summed)', () => {
-    tf.tidy(() => {
-      const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
-      const ids = tf.tensor1d([2, 0, 2], 'int32');
-      expect(Array.from(gatherRows(x, ids).dataSync())).toEqual([5, 6, 1, 2, 5, 6]);
-      const g = tf.grad((t: tf.Tensor) => tf.sum(gatherRows(t as tf.Tensor2D, ids)))(x);
-      // row 2 gathered twice, row 0 once, row 1 never
-      expect(Array.from(g.dataSync())).toEqual([1, 1, 0, 0, 2, 2]);
-      const s = scatterAddRows(tf.tensor2d([[1, 1], [2, 2], [3, 3]]), ids, 3);
-      expect(Array.from(s.dataSync())).toEqual([2, 2, 0, 0, 4, 4]);
-      const gs = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(scatterAddRows(t as tf.Tensor2D, ids, 3), x)))(tf.ones([3, 2]));
-      expect(Array.from(gs.dataSync())).toEqual([5, 6, 1, 2, 5, 6]);
+  for (const moves of ['host', 'kernels'] as const) {
+    it(`gatherRows and scatterAddRows are each other's gradients, duplicates summed (${moves})`, () => {
+      tf.tidy(() => {
+        const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+        for (const ids of [tf.tensor1d([2, 0, 2], 'int32'), Int32Array.from([2, 0, 2])]) {
+          expect(Array.from(gatherRows(x, ids, moves).dataSync())).toEqual([5, 6, 1, 2, 5, 6]);
+          const g = tf.grad((t: tf.Tensor) => tf.sum(gatherRows(t as tf.Tensor2D, ids, moves)))(x);
+          // row 2 gathered twice, row 0 once, row 1 never
+          expect(Array.from(g.dataSync())).toEqual([1, 1, 0, 0, 2, 2]);
+          const s = scatterAddRows(tf.tensor2d([[1, 1], [2, 2], [3, 3]]), ids, 3, moves);
+          expect(Array.from(s.dataSync())).toEqual([2, 2, 0, 0, 4, 4]);
+          const gs = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(scatterAddRows(t as tf.Tensor2D, ids, 3, moves), x)))(tf.ones([3, 2]));
+          expect(Array.from(gs.dataSync())).toEqual([5, 6, 1, 2, 5, 6]);
+        }
+        expect(() => gatherRows(x, Int32Array.from([0, 3]), moves)).toThrow(/gatherRows row ids must be in \[0, 3\), got 3 at position 1/);
+        expect(() => scatterAddRows(x, Int32Array.from([0, 1]), 3, moves)).toThrow(/scatterAddRows needs one id per row: 3 rows, got 2 ids/);
+      });
     });
+  }
+
+  it('dispatchRows and combineRows: hand example, gradients of rows and gates, no leak', () => {
+    // dispatchRows uses the engine's multi-output runKernelFunc (not in tfjs's public types): a tfjs
+    // upgrade that drops it sends dispatchRows to its slower one-op-per-piece fallback
+    expect(multiOutputEngine(), 'tf.engine().runKernelFunc').not.toBeNull();
+    tf.tidy(() => {
+      const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]); // n = 3 tokens, d = 2
+      // k = 2: expert A serves token 0 (slot 0) and token 2 (slot 0); expert B serves token 0 (slot 1) and token 1 (slot 0)
+      const tokenIds = [Int32Array.from([0, 2]), Int32Array.from([0, 1])];
+      const slotIds = [Int32Array.from([0, 4]), Int32Array.from([1, 2])];
+      const [a, b] = dispatchRows(x, tokenIds) as [tf.Tensor2D, tf.Tensor2D];
+      expect(Array.from(a.dataSync())).toEqual([1, 2, 5, 6]);
+      expect(Array.from(b.dataSync())).toEqual([1, 2, 3, 4]);
+      const gates = tf.tensor2d([[0.5, 0.25], [1, 0], [2, 0]]); // slot 3 (token 1, second choice) and 5 unused
+      const out = combineRows(gates, [a, b], tokenIds, slotIds);
+      // token 0: 0.5·[1,2] + 0.25·[1,2]; token 1: 1·[3,4]; token 2: 2·[5,6] (hand-computed)
+      expect(Array.from(out.dataSync())).toEqual([0.75, 1.5, 3, 4, 10, 12]);
+      // d/dx and d/dgates of sum(out · R), against the same maths written with dense ops
+      const R = tf.tensor2d([[1, -1], [2, 0.5], [-3, 1]]);
+      const f = (xx: tf.Tensor, gg: tf.Tensor) => {
+        const pieces = dispatchRows(xx as tf.Tensor2D, tokenIds);
+        return tf.sum(tf.mul(combineRows(gg as tf.Tensor2D, pieces, tokenIds, slotIds), R));
+      };
+      const [gx, gg] = tf.grads(f)([x, gates]) as [tf.Tensor, tf.Tensor];
+      // out = M(g) x with M[0] = g00 + g01 on row 0, M[1] = g10 on row 1, M[2] = g20 on row 2:
+      // d/dx row t = (Σ of token t's served gates) · R[t]; d/dg slot = ⟨R[t], x[t]⟩ (0 for unserved slots)
+      expect(Array.from(gx.dataSync())).toEqual([0.75, -0.75, 2, 0.5, -6, 2]);
+      expect(Array.from(gg.dataSync())).toEqual([-1, -1, 8, 0, -9, 0]);
+      expect(() => combineRows(gates, [a], tokenIds, slotIds)).toThrow(/one token list and one slot list per piece, got 1 pieces, 2 token lists/);
+      expect(() => dispatchRows(x, [Int32Array.from([3])])).toThrow(/dispatchRows \(piece 0\) row ids must be in \[0, 3\), got 3/);
+    });
+    expectNoLeak(() => tf.tidy(() => {
+      const x = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+      const g = tf.grad((t: tf.Tensor) => tf.sum(combineRows(tf.ones<tf.Rank.R2>([2, 1]), dispatchRows(t as tf.Tensor2D, [Int32Array.from([1, 0])]), [Int32Array.from([1, 0])], [Int32Array.from([1, 0])])))(x);
+      x.dispose();
+      return g;
+    }), 'dispatchRows + combineRows + gradient');
   });
 });
 
@@ -123,7 +166,7 @@ describe('routers', () => {
   });
 
   it('rejects k outside [1, E], naming it', () => {
-    const logits = tf.zeros([2, 8]) as tf.Tensor2D;
+    const logits: tf.Tensor2D = tf.zeros([2, 8]);
     expect(() => route(logits, { kind: 'softmax', topK: 9 })).toThrowError(/^topK must be in \[1, 8\], got 9$/);
     expect(() => route(logits, { kind: 'softmax', topK: 0 })).toThrowError(/^topK must be in \[1, 8\], got 0$/);
     logits.dispose();
@@ -133,12 +176,12 @@ describe('routers', () => {
 describe('balancing losses and the V3 bias update', () => {
   it('the Switch loss α·N·Σ f_i·P_i equals α exactly under uniform routing', () => {
     tf.tidy(() => {
-      const probs = tf.fill([8, 4], 0.25) as tf.Tensor2D;
+      const probs: tf.Tensor2D = tf.fill([8, 4], 0.25);
       const idx = tf.tensor2d([0, 1, 2, 3, 0, 1, 2, 3], [8, 1], 'int32'); // each expert gets 2 of 8
       // Reference (Switch Transformer §2.2): f_i = P_i = 1/N, so α · N · N · (1/N)(1/N) = α
       expect(loadBalancingLoss(probs, idx, 0.01).dataSync()[0]).toBeCloseTo(0.01, 9);
       const idx2 = tf.tensor2d([0, 1, 2, 3, 1, 0, 3, 2], [4, 2], 'int32'); // top-2, each expert 2 of 8 slots
-      expect(loadBalancingLoss(tf.fill([4, 4], 0.25) as tf.Tensor2D, idx2, 0.5).dataSync()[0]).toBeCloseTo(0.5, 7);
+      expect(loadBalancingLoss(tf.fill<tf.Rank.R2>([4, 4], 0.25), idx2, 0.5).dataSync()[0]).toBeCloseTo(0.5, 7);
     });
   });
 
@@ -232,7 +275,7 @@ describe('MoE layer', () => {
       expect(sparse.lastStats?.droppedSlots).toBeGreaterThan(0); // capacity ceil(0.75 · 12 · 2 / 4) = 5 of 6 mean slots
       expect(sparse.lastStats?.capacity).toBe(5);
       expect(maxAbsDiff(ys, yd)).toBeLessThan(1e-5);
-      const loss = (l: MoE) => () => tf.sum(tf.mul(l.apply(x) as tf.Tensor, R)) as tf.Scalar;
+      const loss = (l: MoE) => () => tf.sum<tf.Scalar>(tf.mul(l.apply(x) as tf.Tensor, R));
       const gs = tf.variableGrads(loss(sparse), sparse.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
       const gd = tf.variableGrads(loss(dense), dense.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
       sparse.trainableWeights.forEach((w, i) => {
@@ -243,6 +286,35 @@ describe('MoE layer', () => {
       });
       sparse.dispose();
       dense.dispose();
+    });
+  });
+
+  it('the host row moves and the gather/scatter kernels give the same values and gradients', () => {
+    tf.tidy(() => {
+      const rng = new Rng(3);
+      const x = randn(rng, [12, 5]) as tf.Tensor2D;
+      const R = randn(rng, [12, 5]);
+      const args: MoEArgs = { ...base, capacityFactor: 0.75, sharedExperts: 1, sharedHidden: 3 };
+      const host = moe(args);
+      const kern = moe(args);
+      host.rowMoves = 'host';
+      kern.rowMoves = 'kernels';
+      host.build([null, 5]);
+      kern.build([null, 5]);
+      kern.setWeights(host.getWeights());
+      expect(maxAbsDiff(host.apply(x) as tf.Tensor, kern.apply(x) as tf.Tensor)).toBeLessThan(1e-6);
+      expect(host.lastStats?.droppedSlots).toBeGreaterThan(0);
+      const loss = (l: MoE) => () => tf.sum<tf.Scalar>(tf.mul(l.apply(x) as tf.Tensor, R));
+      const gh = tf.variableGrads(loss(host), host.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
+      const gk = tf.variableGrads(loss(kern), kern.trainableWeights.map((w) => w.read() as tf.Variable)).grads;
+      host.trainableWeights.forEach((w, i) => {
+        const a = gh[(w.read() as tf.Variable).name];
+        const b = gk[((kern.trainableWeights[i] as tf.LayerVariable).read() as tf.Variable).name];
+        expect(a === undefined, w.originalName).toBe(b === undefined);
+        if (a && b) expect(maxAbsDiff(a, b), w.originalName).toBeLessThan(1e-5);
+      });
+      host.dispose();
+      kern.dispose();
     });
   });
 
@@ -257,7 +329,7 @@ describe('MoE layer', () => {
       const rk = W.router_kernel as tf.Variable;
       rk.assign(tf.concat([tf.slice(rk, [0, 0], [5, 3]), tf.fill([5, 1], -10)], 1));
       const vars = layer.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { grads } = tf.variableGrads(() => tf.sum(tf.square(layer.apply(x) as tf.Tensor)) as tf.Scalar, vars);
+      const { grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.square(layer.apply(x) as tf.Tensor)), vars);
       expect(layer.lastStats?.load[3]).toBe(0);
       const nonZero = (n: string) => {
         const g = grads[(W[n] as tf.Variable).name];
@@ -352,9 +424,9 @@ describe('MoE layer', () => {
     const x = randn(new Rng(9), [7, 5]);
     const y = model.predict(x) as tf.Tensor;
     let artifacts: tf.io.ModelArtifacts | null = null;
-    await model.save(tf.io.withSaveHandler(async (a) => {
+    await model.save(tf.io.withSaveHandler((a) => {
       artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      return Promise.resolve({ modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } });
     }));
     const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts as unknown as tf.io.ModelArtifacts));
     const l0 = loaded.layers[0] as MoE;
@@ -396,7 +468,7 @@ describe('MoE layer', () => {
     const step = () => {
       const cost = opt.minimize(() => {
         const r = moeForward(layer, x, { training: true });
-        return tf.add(tf.mean(tf.square(tf.sub(r.output, target))), r.auxLoss) as tf.Scalar;
+        return tf.add<tf.Scalar>(tf.mean(tf.square(tf.sub(r.output, target))), r.auxLoss);
       }, true);
       cost?.dispose();
     };
@@ -405,6 +477,10 @@ describe('MoE layer', () => {
     const before = tf.memory().numTensors;
     for (let i = 0; i < 50; i++) step();
     expect(tf.memory().numTensors).toBe(before);
+    layer.rowMoves = 'kernels'; // the gather/scatter-kernel path too
+    for (let i = 0; i < 10; i++) step();
+    expect(tf.memory().numTensors).toBe(before);
+    layer.rowMoves = 'auto';
     expectNoLeak(() => moeForward(layer, x, { training: true }), 'moeForward');
     // apply keeps the last call's three loss tensors (replacing the previous ones): steady after one call
     tf.dispose(layer.apply(x) as tf.Tensor);

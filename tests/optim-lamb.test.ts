@@ -38,7 +38,7 @@ describe('LAMB', () => {
     const w = tf.variable(tf.tensor1d([3, 4]));
     const coef = tf.tensor1d([1, 2]);
     const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightDecay: 0.1, recordTrustRatios: true });
-    const loss = () => tf.sum(tf.mul(w, coef)) as tf.Scalar;
+    const loss = () => tf.sum<tf.Scalar>(tf.mul(w, coef));
     step(opt, loss, [w]);
     expect(opt.lastTrustRatios.get(w.name)).toBeCloseTo(2.6171196129510683, 5);
     expect(compareClose(w.dataSync(), [2.965977445031636, 3.963360325418685])).toBeNull();
@@ -56,7 +56,7 @@ describe('LAMB', () => {
     const w = tf.variable(tf.zeros([2]));
     const coef = tf.tensor1d([1, 2]);
     const opt = lamb({ learningRate: 0.01, epsilon: 0, recordTrustRatios: true });
-    step(opt, () => tf.sum(tf.mul(w, coef)) as tf.Scalar, [w]);
+    step(opt, () => tf.sum<tf.Scalar>(tf.mul(w, coef)), [w]);
     expect(opt.lastTrustRatios.get(w.name)).toBe(1);
     expect(compareClose(w.dataSync(), [-0.01, -0.01])).toBeNull();
     opt.dispose();
@@ -100,7 +100,7 @@ describe('LAMB', () => {
     const target = tf.tensor2d(Array.from({ length: 6 }, () => rng.normal()), [2, 3]);
     const wA = tf.variable(tf.tensor2d(init, [2, 3]));
     const wB = tf.variable(tf.tensor2d(init, [2, 3]));
-    const lossOf = (w: tf.Variable) => () => tf.sum(tf.square(tf.sub(w, target))) as tf.Scalar;
+    const lossOf = (w: tf.Variable) => () => tf.sum<tf.Scalar>(tf.square(tf.sub(w, target)));
     const optA = lamb({ learningRate: 0.05 });
     step(optA, lossOf(wA), [wA]);
     step(optA, lossOf(wA), [wA]);
@@ -149,7 +149,7 @@ describe('LAMB', () => {
     const w = tf.variable(tf.ones([2]));
     const opt = lamb({ learningRate: 0.1 });
     opt.learningRate = Number.NaN;
-    expect(() => step(opt, () => tf.sum(w) as tf.Scalar, [w])).toThrowError(/^learningRate must be a finite number > 0, got NaN$/);
+    expect(() => step(opt, () => tf.sum<tf.Scalar>(w), [w])).toThrowError(/^learningRate must be a finite number > 0, got NaN$/);
     opt.dispose();
     w.dispose();
   });
@@ -163,7 +163,7 @@ describe('LAMB options: weight decay exclusion and the scaling function phi', ()
     const kernel = tf.variable(tf.tensor2d([[3, 4]]));
     const coef = tf.tensor1d([1, 2]);
     const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightDecay: 0.1, excludeFromWeightDecay: 'vectors', recordTrustRatios: true });
-    step(opt, () => tf.add(tf.sum(tf.mul(bias, coef)), tf.sum(tf.mul(kernel, coef))) as tf.Scalar, [bias, kernel]);
+    step(opt, () => tf.add<tf.Scalar>(tf.sum(tf.mul(bias, coef)), tf.sum(tf.mul(kernel, coef))), [bias, kernel]);
     // Bias, no decay (hand): u = r = [1, 1], ratio = 5 / sqrt(2) = 3.5355339059327373,
     // w = [3, 4] - 0.01 * 3.5355339059327373 * [1, 1] = [2.9646446609406727, 3.9646446609406727]
     expect(opt.lastTrustRatios.get(bias.name)).toBeCloseTo(3.5355339059327373, 5);
@@ -179,7 +179,7 @@ describe('LAMB options: weight decay exclusion and the scaling function phi', ()
     const w = tf.variable(tf.tensor1d([3, 4]));
     const coef = tf.tensor1d([1, 2]);
     const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightDecay: 0.1, weightNormBounds: [0, 1], recordTrustRatios: true });
-    step(opt, () => tf.sum(tf.mul(w, coef)) as tf.Scalar, [w]);
+    step(opt, () => tf.sum<tf.Scalar>(tf.mul(w, coef)), [w]);
     // Hand: phi(5) = 1; u = [1.3, 1.4], ||u|| = 1.91049731745428; ratio = 1 / 1.91049731745428 = 0.5234239225902136;
     // w = [3, 4] - 0.01 * 0.5234239225902136 * [1.3, 1.4] = [2.993195489006327, 3.992672065083737]
     expect(opt.lastTrustRatios.get(w.name)).toBeCloseTo(0.5234239225902136, 5);
@@ -192,7 +192,7 @@ describe('LAMB options: weight decay exclusion and the scaling function phi', ()
     const w = tf.variable(tf.zeros([2]));
     const coef = tf.tensor1d([1, 2]);
     const opt = new LambOptimizer({ learningRate: 0.01, epsilon: 0, weightNormBounds: [0.5, 10], recordTrustRatios: true });
-    step(opt, () => tf.sum(tf.mul(w, coef)) as tf.Scalar, [w]);
+    step(opt, () => tf.sum<tf.Scalar>(tf.mul(w, coef)), [w]);
     // Hand: phi(0) = 0.5, u = [1, 1]: ratio = 0.5 / sqrt(2) = 0.35355339059327373; w = -0.01 * ratio * [1, 1]
     expect(opt.lastTrustRatios.get(w.name)).toBeCloseTo(0.35355339059327373, 5);
     expect(compareClose(w.dataSync(), [-0.0035355339059327372, -0.0035355339059327372])).toBeNull();
@@ -234,7 +234,7 @@ describe('a distillation training step leaks nothing (LAMB and Adam)', () => {
     const loss = distillationLoss({ alpha: 0.5, temperature: 4 });
     const opt = makeOpt();
     const trainStep = (): number => {
-      const { value, grads } = tf.variableGrads(() => loss(labels, tf.add(tf.matMul(x, W), bias) as tf.Tensor2D, teacher), [W, bias]);
+      const { value, grads } = tf.variableGrads(() => loss(labels, tf.add<tf.Tensor2D>(tf.matMul(x, W), bias), teacher), [W, bias]);
       opt.applyGradients(grads);
       const v = value.dataSync()[0] as number;
       tf.dispose([value, grads]);

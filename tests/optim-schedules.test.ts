@@ -81,7 +81,7 @@ describe('schedules passed straight to train() (one numbering: steps and epochs 
     const data = { x: tf.tensor2d(Array.from({ length: 16 }, (_, i) => (i % 5) - 2), [8, 2]), y: tf.tensor1d([0, 1, 0, 1, 0, 1, 0, 1], 'int32') };
     const model = mlp({ inputs: 2, hidden: [3], outputs: 2, rng: new Rng(1) });
     const loss = (b: { y: import('@tensorflow/tfjs').Tensor1D }, logits: import('@tensorflow/tfjs').Tensor2D) =>
-      tf.losses.softmaxCrossEntropy(tf.oneHot(b.y, 2), logits) as import('@tensorflow/tfjs').Scalar;
+      tf.losses.softmaxCrossEntropy<import('@tensorflow/tfjs').Tensor, import('@tensorflow/tfjs').Scalar>(tf.oneHot(b.y, 2), logits);
     const done = () => {
       model.dispose();
       tf.dispose([data.x, data.y]);

@@ -66,7 +66,7 @@ describe('k3 and the clipped objective', () => {
       // Two sequences: 1 and 3 completion tokens; ratio 1 everywhere; advantages 2 and -1; β = 0.
       const logp = tf.tensor2d([[0, 0, 0], [0, 0, 0]]);
       const mask = tf.tensor2d([[1, 0, 0], [1, 1, 1]]);
-      const t = grpoLoss(logp as tf.Tensor2D, logp as tf.Tensor2D, logp as tf.Tensor2D, tf.tensor1d([2, -1]), mask as tf.Tensor2D, { epsilon: 0.2, beta: 0 });
+      const t = grpoLoss(logp, logp, logp, tf.tensor1d([2, -1]), mask, { epsilon: 0.2, beta: 0 });
       // Reference (hand): −mean(2/1, (−1 −1 −1)/3) = −(2 − 1)/2 = −0.5 (a token-level mean would give −(2 − 3)/4 = 0.25)
       expect(t.loss.dataSync()[0]).toBeCloseTo(-0.5, 6);
       expect(t.kl.dataSync()[0]).toBe(0);
@@ -77,8 +77,8 @@ describe('k3 and the clipped objective', () => {
     expect(() => checkGrpoConfig({ groupSize: 4, epsilon: 0.2, beta: -0.1 })).toThrowError(/^beta must be a finite number >= 0, got -0.1$/);
     expect(() => checkGrpoConfig({ groupSize: 4, epsilon: 0, beta: 0 })).toThrowError(/^epsilon must be a finite number > 0, got 0$/);
     expect(() => checkGrpoConfig({ groupSize: 4, epsilon: -1, beta: 0 })).toThrowError(/^epsilon must be a finite number > 0, got -1$/);
-    const x = tf.zeros([1, 1]) as tf.Tensor2D;
-    expect(() => grpoLoss(x, x, x, tf.zeros([1]) as tf.Tensor1D, x, { epsilon: 0.2, beta: -1 })).toThrowError(/^beta must be a finite number >= 0, got -1$/);
+    const x: tf.Tensor2D = tf.zeros([1, 1]);
+    expect(() => grpoLoss(x, x, x, tf.zeros<tf.Rank.R1>([1]), x, { epsilon: 0.2, beta: -1 })).toThrowError(/^beta must be a finite number >= 0, got -1$/);
     tf.dispose(x);
   });
 });

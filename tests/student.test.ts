@@ -139,9 +139,12 @@ describe('checkNotebook and judge', () => {
   });
 });
 
+/** What todo() stands in for, as far as this test uses it: a number, a function, an object. */
+type StandIn = number & { (...args: unknown[]): StandIn; readonly shape: unknown; readonly map: unknown };
+
 describe('todo', () => {
   it('throws "Exercise N: not implemented" when read; a call gives another stand-in; NaN as a number, its name as text', () => {
-    const v = todo(4, 'kl');
+    const v = todo(4, 'kl') as StandIn;
     expect(v === undefined).toBe(false);
     expect(() => v.shape).toThrow(/^Exercise 4: not implemented \(kl is still a stub/);
     expect(`${v(1)}`).toBe('[kl(…): exercise 4, not implemented]'); // a call gives another stand-in
@@ -151,7 +154,7 @@ describe('todo', () => {
     expect(`got ${v}`).toBe('got [kl: exercise 4, not implemented]');
   });
   it('rejects a bad exercise number', () => {
-    expect(() => todo(0, 'x')).toThrow(/exercise must be a positive integer, got 0/);
+    expect((): unknown => todo(0, 'x')).toThrow(/exercise must be a positive integer, got 0/);
   });
 });
 

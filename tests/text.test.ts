@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALICE_SHA256, copyReverseLanguage, findDatasetFile, copyReverseOptimalLoss, loadAlice, sampleWindows, splitTokens } from '../lib/text/corpus';
-import { CharTokenizer } from '../lib/text/tokenizer';
+import { CharTokenizer, type CharTokenizerJson } from '../lib/text/tokenizer';
 import { Rng } from '../lib/random';
 
 describe('CharTokenizer', () => {
@@ -17,7 +17,7 @@ describe('CharTokenizer', () => {
     expect(tok.chars).toEqual([' ', 'd', 'e', 'h', 'l', 'o', 'r', 'w']);
     expect(tok.encode('hello')).toEqual([3, 2, 4, 4, 5]);
     expect(tok.decode(tok.encode('world hello'))).toBe('world hello');
-    expect(CharTokenizer.fromJSON(JSON.parse(JSON.stringify(tok))).encode('low')).toEqual(tok.encode('low'));
+    expect(CharTokenizer.fromJSON(JSON.parse(JSON.stringify(tok)) as CharTokenizerJson).encode('low')).toEqual(tok.encode('low'));
   });
 
   it('round-trips the whole of Alice (73 characters)', () => {

@@ -72,6 +72,59 @@ describe.each(Object.entries(ATTENTION))('TinyLM with %s', (_name, attention) =>
   });
 });
 
+describe.each(Object.entries(ATTENTION))('TinyLM with %s, a ragged batch (prompts of different lengths)', (_name, attention) => {
+  const PROMPTS = [[1, 2, 3, 4, 5], [6], [7, 8, 9]];
+
+  it('left-padded logits equal each prompt alone at its real positions (max |diff| < 1e-5)', () => {
+    const lm = new TinyLM(config(attention));
+    // Rows padded with 0 on the left to 5 tokens: pads 0, 4, 2.
+    const padded = tf.tensor2d([[1, 2, 3, 4, 5], [0, 0, 0, 0, 6], [0, 0, 7, 8, 9]], [3, 5], 'int32');
+    const all = lm.logits(padded, { pad: [0, 4, 2] });
+    PROMPTS.forEach((p, r) => {
+      const alone = lm.logits(tf.tensor2d([p], [1, p.length], 'int32'));
+      const mine = tf.slice(all, [r, 5 - p.length, 0], [1, p.length, 11]);
+      expect(maxAbsDiff(alone, mine), `row ${r}`).toBeLessThan(1e-5);
+      tf.dispose([alone, mine]);
+    });
+    // Without the padding option the pads are attended to and shift the positions: row 1 differs.
+    const unmasked = lm.logits(padded);
+    const alone1 = lm.logits(tf.tensor2d([[6]], [1, 1], 'int32'));
+    const row1 = tf.slice(unmasked, [1, 4, 0], [1, 1, 11]);
+    expect(maxAbsDiff(alone1, row1)).toBeGreaterThan(1e-3);
+    tf.dispose([padded, all, unmasked, alone1, row1]);
+    lm.dispose();
+  });
+
+  it('generate: each row equals its prompt generated alone (per-row seeds, and greedy), with and without the cache', () => {
+    const lm = new TinyLM(config(attention));
+    const opts = { maxNewTokens: 8, temperature: 1, topK: 5 };
+    // Per-row streams: row r draws from new Rng(rowSeeds[r]), whatever its batch-mates.
+    const batch = lm.generate(PROMPTS, { ...opts, rowSeeds: [11, 12, 13] });
+    const uncached = lm.generate(PROMPTS, { ...opts, rowSeeds: [11, 12, 13], useCache: false });
+    expect(uncached.completions).toEqual(batch.completions);
+    const greedy = lm.generate(PROMPTS, { maxNewTokens: 8, temperature: 0 });
+    PROMPTS.forEach((p, r) => {
+      const alone = lm.generate([p], { ...opts, rowSeeds: [11 + r] });
+      expect(batch.completions[r], `row ${r}`).toEqual(alone.completions[0]);
+      expect(batch.sequences[r]).toEqual([...p, ...(alone.completions[0] ?? [])]);
+      expect(greedy.completions[r], `greedy row ${r}`).toEqual(lm.generate([p], { maxNewTokens: 8, temperature: 0 }).completions[0]);
+    });
+    // The rows do sample (not all the same token), so the comparison can fail.
+    expect(new Set(batch.completions.flat()).size).toBeGreaterThan(2);
+    lm.dispose();
+  });
+
+  it('leaks nothing over a ragged decode', () => {
+    const lm = new TinyLM(config(attention));
+    lm.generate(PROMPTS, { maxNewTokens: 2, seed: 1 }); // absorbed MLA keeps its two products per layer from the first cached step on
+    const before = tf.memory().numTensors;
+    lm.generate(PROMPTS, { maxNewTokens: 20, seed: 1 });
+    lm.generate(PROMPTS, { maxNewTokens: 5, seed: 1, useCache: false });
+    expect(tf.memory().numTensors).toBe(before);
+    lm.dispose();
+  });
+});
+
 describe('TinyLM', () => {
   it('tokenLogProbs [b, t-1] equals log-softmax of the logits at the next tokens, and has gradients', () => {
     const lm = new TinyLM(config(ATTENTION['mha']!));
@@ -79,14 +132,14 @@ describe('TinyLM', () => {
     const lp = lm.tokenLogProbs(ids);
     expect(lp.shape).toEqual([2, 7]);
     const logits = lm.logits(tf.slice(ids, [0, 0], [2, 7]));
-    const ls = tf.logSoftmax(logits, -1).arraySync() as number[][][];
+    const ls = tf.logSoftmax(logits, -1).arraySync();
     const got = lp.arraySync();
     for (let b = 0; b < 2; b++) for (let j = 0; j < 7; j++) expect(got[b]![j]).toBeCloseTo(ls[b]![j]![IDS[b]![j + 1]!]!, 5);
     // crossEntropy = -mean(tokenLogProbs)
     const ce = lm.crossEntropy(ids).dataSync()[0] as number;
     expect(ce).toBeCloseTo(-got.flat().reduce((s, v) => s + v, 0) / 14, 5);
     // Policy-gradient use: gradients of sum(logp · advantage) reach every weight.
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(lm.tokenLogProbs(ids), tf.scalar(0.5))) as tf.Scalar, lm.trainableVariables());
+    const { value, grads } = tf.variableGrads(() => tf.sum<tf.Scalar>(tf.mul(lm.tokenLogProbs(ids), tf.scalar(0.5))), lm.trainableVariables());
     expect(Object.keys(grads)).toHaveLength(lm.trainableVariables().length);
     expect(Object.values(grads).every((g) => (tf.max(tf.abs(g)).dataSync()[0] as number) > 0)).toBe(true);
     tf.dispose([ids, lp, logits, value, ...Object.values(grads)]);
@@ -137,8 +190,18 @@ describe('TinyLM', () => {
   it('rejects bad input with clear errors', () => {
     const lm = new TinyLM(config(ATTENTION['mha']!, { maxContext: 8 }));
     expect(() => lm.generate([[1, 2, 11]], { maxNewTokens: 2 })).toThrowError(/unknown token: prompts\[0\]\[2\] must be an integer in \[0, 11\), got 11/);
-    expect(() => lm.generate([[1, 2], [3]], { maxNewTokens: 2 })).toThrowError(/prompts must all have the same length: prompts\[0\] has 2 tokens, prompts\[1\] has 1/);
+    expect(() => lm.generate([[1, 2], []], { maxNewTokens: 2 })).toThrowError(/prompts\[1\] is empty: every prompt needs at least one token/);
+    expect(() => lm.generate([], { maxNewTokens: 2 })).toThrowError(/prompts must hold at least one prompt, got none/);
     expect(() => lm.generate([[1, 2, 3]], { maxNewTokens: 6 })).toThrowError(/decoding past the context: 3 prompt \+ 6 new tokens = 9 > maxContext 8/);
+    // A ragged batch is limited by its longest prompt.
+    expect(() => lm.generate([[1], [1, 2, 3]], { maxNewTokens: 6 })).toThrowError(/decoding past the context: 3 prompt \+ 6 new tokens = 9 > maxContext 8/);
+    expect(() => lm.generate([[1], [2]], { maxNewTokens: 2, rowSeeds: [1] })).toThrowError(/rowSeeds must hold one seed per prompt \(2\), got 1/);
+    expect(() => lm.generate([[1], [2]], { maxNewTokens: 2, rowSeeds: [1, 0.5] })).toThrowError(/rowSeeds\[1\] must be an integer, got 0.5/);
+    expect(() => lm.generate([[1]], { maxNewTokens: 2, rowSeeds: [1], rng: new Rng(1) })).toThrowError(/give either rng or rowSeeds, not both/);
+    tf.tidy(() => {
+      expect(() => lm.logits(tf.tensor2d([[0, 1], [1, 2]], [2, 2], 'int32'), { pad: [2, 0] })).toThrowError(/pad\[0\] must be an integer in \[0, 2\), got 2/);
+      expect(() => lm.logits(tf.tensor2d([[0, 1], [1, 2]], [2, 2], 'int32'), { pad: [1] })).toThrowError(/pad must hold one entry per batch row \(2\), got 1/);
+    });
     expect(() => lm.generate([[1]], { maxNewTokens: 2, temperature: -1 })).toThrowError(/temperature must be a number >= 0, got -1/);
     expect(() => lm.generate([[1]], { maxNewTokens: 2, topK: 12 })).toThrowError(/topK must be an integer in \[1, 11\], got 12/);
     const cache = lm.newCache();
@@ -154,7 +217,7 @@ describe('TinyLM', () => {
 
   it('serialises its config and reloads to the same logits', () => {
     const lm = new TinyLM(config(ATTENTION['mla']!));
-    const json = JSON.parse(JSON.stringify(lm.getConfig()));
+    const json = JSON.parse(JSON.stringify(lm.getConfig())) as ConstructorParameters<typeof TinyLM>[0];
     const copy = new TinyLM({ ...json, seed: 77, name: 'tiny_lm_copy' });
     const ids = tf.tensor2d(IDS, [2, 8], 'int32');
     const a = lm.logits(ids);
@@ -244,7 +307,7 @@ describe('the small layers of the LM (complete tfjs layers)', () => {
     const x = input();
     const y = layer.apply(x) as tf.Tensor;
     const cls = layer.constructor as unknown as { className: string };
-    const json = JSON.parse(JSON.stringify(layer.getConfig()));
+    const json = JSON.parse(JSON.stringify(layer.getConfig())) as tf.serialization.ConfigDict & { name: string };
     const [ctor, fromConfig] = tf.serialization.SerializationMap.getMap().classNameMap[cls.className]!;
     const copy = fromConfig(ctor, { ...json, name: `${json.name}_copy` }) as unknown as tf.layers.Layer;
     tf.dispose(copy.apply(x) as tf.Tensor);

@@ -21,7 +21,7 @@ function blobs(rng: Rng, n: number) {
 }
 
 const ce = (batch: { y: tf.Tensor1D }, logits: tf.Tensor2D) =>
-  tf.losses.softmaxCrossEntropy(tf.oneHot(batch.y, 2), logits) as tf.Scalar;
+  tf.losses.softmaxCrossEntropy<tf.Tensor, tf.Scalar>(tf.oneHot(batch.y, 2), logits);
 
 describe('mlp', () => {
   it('has the expected parameter count and MACs', () => {
@@ -104,7 +104,7 @@ describe('train', () => {
     const rng = new Rng(1);
     const data = blobs(rng, 8);
     const model = mlp({ inputs: 2, hidden: [2], outputs: 2, rng });
-    const nanLoss = (_b: unknown, logits: tf.Tensor2D) => tf.mul(tf.sum(logits), Number.NaN) as tf.Scalar;
+    const nanLoss = (_b: unknown, logits: tf.Tensor2D) => tf.mul<tf.Scalar>(tf.sum(logits), Number.NaN);
     await expect(
       train(model, data, { epochs: 1, batchSize: 4, optimizer: tf.train.sgd(0.1), loss: nanLoss, rng, progress: false }),
     ).rejects.toThrow(/^loss is NaN at epoch 1, step 1$/);

@@ -18,6 +18,29 @@ export interface AttentionOutput {
   cache: LayerCache;
 }
 
+/** Options of {@link CausalAttention.forward}. */
+export interface AttentionForwardOptions {
+  /**
+   * Left padding of a batch of sequences of different lengths, one entry per batch row: row r's
+   * first `pad[r]` token indices (counted over the cached and the new tokens) are padding. They are
+   * masked out as keys, and row r's RoPE positions count from its first real token
+   * (index j has position j - pad[r]), so a padded row computes what it computes alone. Pass the
+   * same array at every step of one decoding run. Default: no padding.
+   */
+  pad?: readonly number[];
+}
+
+/**
+ * RoPE positions of `t` new tokens after `start` cached ones, row-major `[b, t]`: index
+ * start + j of row r has position start + j - pad[r] (0 for the padding tokens themselves,
+ * whose keys are masked anyway).
+ */
+export function paddedPositions(b: number, t: number, start: number, pad: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < b; r++) for (let j = 0; j < t; j++) out.push(Math.max(0, start + j - (pad[r] ?? 0)));
+  return out;
+}
+
 /** The interface every attention variant implements. */
 export interface CausalAttention {
   /** The variant and its sizes. */
@@ -28,9 +51,11 @@ export interface CausalAttention {
    * Attends from the new tokens `x` [b, t, dModel] (at positions past.length .. past.length+t-1)
    * to the past tokens and to themselves, causally. Runs in `tf.tidy`; the returned tensors are
    * the caller's (hand the cache to a {@link KvCache}, which disposes the old one).
-   * @throws Error when past.length + t exceeds maxContext, or x's width is not dModel.
+   * `options.pad` left-pads a batch of sequences of different lengths.
+   * @throws Error when past.length + t exceeds maxContext, x's width is not dModel, or a pad is
+   *   not an integer in [0, past.length + t) (one per batch row).
    */
-  forward(x: tf.Tensor3D, past?: LayerCache): AttentionOutput;
+  forward(x: tf.Tensor3D, past?: LayerCache, options?: AttentionForwardOptions): AttentionOutput;
   /** Elements this layer caches per token (DeepSeek-V2 Table 1, one layer). */
   cacheElementsPerToken(): number;
 }
@@ -118,10 +143,24 @@ export abstract class AttentionBase extends tf.layers.Layer {
    */
   protected checkInput(x: tf.Tensor3D, pastLength: number): void {
     if (x.rank !== 3 || x.shape[2] !== this.dModel) throw new Error(`x must be [batch, tokens, ${this.dModel}], got [${x.shape.join(', ')}]`);
-    const end = pastLength + (x.shape[1] as number);
+    const end = pastLength + x.shape[1];
     if (end > this.maxContext) {
       throw new Error(`decoding past the context: ${pastLength} cached + ${x.shape[1]} new tokens = ${end} > maxContext ${this.maxContext}`);
     }
+  }
+
+  /**
+   * Checks `pad` (one entry per batch row, each an integer in [0, end)) and returns it, or
+   * undefined when there is no padding (absent or all zeros), so the unpadded path runs unchanged.
+   * @throws Error naming pad and the value.
+   */
+  protected checkPad(pad: readonly number[] | undefined, batch: number, end: number): readonly number[] | undefined {
+    if (pad === undefined) return undefined;
+    if (pad.length !== batch) throw new Error(`pad must hold one entry per batch row (${batch}), got ${pad.length}`);
+    pad.forEach((p, r) => {
+      if (!(Number.isInteger(p) && p >= 0 && p < end)) throw new Error(`pad[${r}] must be an integer in [0, ${end}), got ${p}`);
+    });
+    return pad.some((p) => p > 0) ? pad : undefined;
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
@@ -134,7 +173,7 @@ export abstract class AttentionBase extends tf.layers.Layer {
     return tf.tidy(() => this.forward(x).y);
   }
 
-  abstract forward(x: tf.Tensor3D, past?: LayerCache): AttentionOutput;
+  abstract forward(x: tf.Tensor3D, past?: LayerCache, options?: AttentionForwardOptions): AttentionOutput;
 
   /** Frees the weights (the layer need not have been applied, unlike tf.layers.Layer.dispose). */
   override dispose(): DisposeResult {

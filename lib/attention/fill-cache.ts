@@ -25,7 +25,7 @@ export function fillCache(layer: CausalAttention & { dModel: number }, tokens: n
   let cache: LayerCache | undefined;
   for (let start = 0; start < tokens; start += chunk) {
     const n = Math.min(chunk, tokens - start);
-    const x = tf.randomNormal([batch, n, layer.dModel], 0, 1, 'float32', rng.tfSeed()) as tf.Tensor3D;
+    const x: tf.Tensor3D = tf.randomNormal([batch, n, layer.dModel], 0, 1, 'float32', rng.tfSeed());
     const out = layer.forward(x, cache);
     tf.dispose([x, out.y]);
     if (cache) for (const t of Object.values(cache.tensors)) t.dispose();

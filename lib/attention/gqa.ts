@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { LayerVariable } from '@tensorflow/tfjs-layers/dist/variables';
 import type { AttentionSpec } from './config';
 import { cacheElementsPerToken, resolveAttention } from './config';
-import { AttentionBase, type AttentionBaseArgs, type AttentionOutput, type CausalAttention, linear, mergeHeads, splitHeads } from './common';
+import { AttentionBase, type AttentionBaseArgs, type AttentionForwardOptions, type AttentionOutput, type CausalAttention, linear, mergeHeads, paddedPositions, splitHeads } from './common';
 import type { LayerCache } from './kv-cache';
-import { applyRope } from './rope';
-import { scaledDotProductAttention } from './sdpa';
+import { applyRope, ropeTables, rotateHalf } from './rope';
+import { paddedCausalMask, scaledDotProductAttention } from './sdpa';
 
 /** Arguments of {@link GroupedQueryAttention}. */
 export interface GroupedQueryAttentionArgs extends AttentionBaseArgs {
@@ -78,21 +78,29 @@ export class GroupedQueryAttention extends AttentionBase implements CausalAttent
     return cacheElementsPerToken(this.spec, this.dModel, 1);
   }
 
-  forward(x: tf.Tensor3D, past?: LayerCache): AttentionOutput {
+  forward(x: tf.Tensor3D, past?: LayerCache, options: AttentionForwardOptions = {}): AttentionOutput {
     this.ensureBuilt();
     const start = past?.length ?? 0;
     this.checkInput(x, start);
-    const t = x.shape[1];
+    const [b, t] = x.shape;
+    const pad = this.checkPad(options.pad, b, start + t);
     const out = tf.tidy(() => {
-      const q = applyRope(splitHeads(linear(x, this.wq.read()), this.nHeads), start, this.ropeBase); // [b, h, t, dh]
-      let k = applyRope(splitHeads(linear(x, this.wk.read()), this.nKvHeads), start, this.ropeBase); // [b, g, t, dh]
+      // Unpadded: positions start.. for every row; padded: each row's own positions (see AttentionForwardOptions).
+      const rope = (z: tf.Tensor4D): tf.Tensor4D => {
+        if (!pad) return applyRope(z, start, this.ropeBase);
+        const { cos, sin } = ropeTables(paddedPositions(b, t, start, pad), this.headDim, this.ropeBase, [b, 1, t, this.headDim / 2]);
+        return rotateHalf(z, cos, sin);
+      };
+      const q = rope(splitHeads(linear(x, this.wq.read()), this.nHeads)); // [b, h, t, dh]
+      let k = rope(splitHeads(linear(x, this.wk.read()), this.nKvHeads)); // [b, g, t, dh]
       let v = splitHeads(linear(x, this.wv.read()), this.nKvHeads); // [b, g, t, dh]
       if (past) {
         k = tf.concat([past.tensors['k'] as tf.Tensor4D, k], 2); // [b, g, start + t, dh]
         v = tf.concat([past.tensors['v'] as tf.Tensor4D, v], 2);
       }
       const r = this.nHeads / this.nKvHeads;
-      const o = scaledDotProductAttention(q, repeatKv(k, r), repeatKv(v, r)) as tf.Tensor4D; // [b, h, t, dh]
+      const mask = pad ? tf.tensor4d(paddedCausalMask(t, start + t, pad), [b, 1, t, start + t]) : undefined; // [b, 1, t, T]
+      const o = scaledDotProductAttention(q, repeatKv(k, r), repeatKv(v, r), mask ? { mask } : {}) as tf.Tensor4D; // [b, h, t, dh]
       return { y: linear(mergeHeads(o), this.wo.read()), k, v };
     });
     return { y: out.y, cache: { length: start + t, tensors: { k: out.k, v: out.v } } };

@@ -1,7 +1,7 @@
 /**
  * The cache of one decoding run: for each layer, the tensors that attention keeps for the tokens
- * seen so far (K and V for MHA/GQA/MQA; the latent c_KV and the RoPE key k^R for MLA), each with
- * the token axis second: [b, t, ...] or [b, heads, t, dh].
+ * seen so far (K and V for MHA/GQA/MQA; the latent c_KV and the RoPE key k^R for MLA, side by side
+ * in one tensor), with the token axis second or third: [b, t, d_c + d_h^R] or [b, heads, t, dh].
  *
  * Each step concatenates the new tokens' entries to the old ones and disposes the old tensors, so
  * the live cache always holds exactly `length` tokens: its bytes can be measured, and equal
@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 export interface LayerCache {
   /** Tokens held. */
   length: number;
-  /** The cached tensors, e.g. `{ k, v }` or `{ cKV, kR }`. */
+  /** The cached tensors, e.g. `{ k, v }` (MHA/GQA/MQA) or `{ latent }` (MLA: c_KV and k^R side by side). */
   tensors: Record<string, tf.Tensor>;
 }
 
@@ -25,8 +25,10 @@ export class KvCache {
   /**
    * @param layers number of attention layers.
    * @param maxContext the most tokens the cache may hold (the model's context length).
+   * @param pad left padding of each batch row, for sequences of different lengths (see
+   *   AttentionForwardOptions.pad): the cache holds the padding tokens' entries too, masked out.
    */
-  constructor(readonly layers: number, readonly maxContext: number) {
+  constructor(readonly layers: number, readonly maxContext: number, readonly pad?: readonly number[]) {
     this.layerCaches = Array.from({ length: layers }, () => undefined);
   }
 

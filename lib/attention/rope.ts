@@ -43,6 +43,44 @@ export function ropeAngles(start: number, length: number, dim: number, base = 10
 }
 
 /**
+ * The rotation angles θ_i(p) for arbitrary positions, as a flat row-major `[positions.length, dim/2]`
+ * array (the same float64 formula as {@link ropeAngles}, so the same position gives the same angle).
+ * Used for left-padded batches, where each row has its own positions.
+ * @throws Error when `dim` is odd or a position is not a non-negative integer.
+ */
+export function ropeAnglesAt(positions: readonly number[], dim: number, base = 10000): Float32Array {
+  assertRopeDim(dim, 'dim');
+  if (!(base > 1)) throw new Error(`base must be > 1, got ${base}`);
+  const half = dim / 2;
+  const out = new Float32Array(positions.length * half);
+  positions.forEach((p, k) => {
+    assertIntegerAtLeast(p, `positions[${k}]`, 0);
+    for (let i = 0; i < half; i++) out[k * half + i] = p * Math.pow(base, (-2 * i) / dim);
+  });
+  return out;
+}
+
+/**
+ * Rotates `x` ([..., d], d even) by the tables `cos` and `sin`, which broadcast against
+ * `[..., d/2]` (rotate-half layout). Runs in `tf.tidy`.
+ */
+export function rotateHalf<T extends tf.Tensor>(x: T, cos: tf.Tensor, sin: tf.Tensor): T {
+  return tf.tidy(() => {
+    const [x1, x2] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor];
+    return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x1, sin), tf.mul(x2, cos))], -1) as T;
+  });
+}
+
+/**
+ * cos θ and sin θ for `positions`, as tensors of `shape` (whose size is positions.length · dim/2),
+ * ready to broadcast in {@link rotateHalf}: e.g. `[b, 1, t, dim/2]` for `[b, h, t, dim]` inputs.
+ */
+export function ropeTables(positions: readonly number[], dim: number, base: number, shape: number[]): { cos: tf.Tensor; sin: tf.Tensor } {
+  const ang = ropeAnglesAt(positions, dim, base);
+  return { cos: tf.tensor(ang.map(Math.cos), shape), sin: tf.tensor(ang.map(Math.sin), shape) };
+}
+
+/**
  * Rotates `x` ([..., t, d], d even) for positions start..start+t-1 (rotate-half layout, see the
  * file comment). Runs in `tf.tidy`; differentiable in `x`.
  * @throws Error when the last dimension is odd.

@@ -26,12 +26,38 @@ export function causalMask(tq: number, tk: number): tf.Tensor2D {
   return tf.tensor2d(m, [tq, tk]);
 }
 
+/**
+ * The additive mask of a left-padded batch, as flat row-major data `[b, tq, tk]`: query i of row r
+ * (at index tk - tq + i) sees key j iff `pad[r] <= j <= tk - tq + i`; the first `pad[r]` indices of
+ * row r are padding. Reshape it to `[b, 1, tq, tk]` for scores `[b, h, tq, tk]`. A query that is
+ * itself padding sees no key: its scores are all masked, its softmax is uniform and finite, and its
+ * output is never used.
+ * @throws Error when a pad is not an integer in [0, tk).
+ */
+export function paddedCausalMask(tq: number, tk: number, pad: readonly number[]): Float32Array {
+  if (!(Number.isInteger(tq) && Number.isInteger(tk) && tq >= 1 && tq <= tk)) {
+    throw new Error(`paddedCausalMask needs integers 1 <= tq <= tk, got tq ${tq}, tk ${tk}`);
+  }
+  const offset = tk - tq;
+  const m = new Float32Array(pad.length * tq * tk);
+  pad.forEach((p, r) => {
+    if (!(Number.isInteger(p) && p >= 0 && p < tk)) throw new Error(`pad[${r}] must be an integer in [0, ${tk}), got ${p}`);
+    for (let i = 0; i < tq; i++) {
+      const row = (r * tq + i) * tk;
+      for (let j = 0; j < tk; j++) if (j < p || j > offset + i) m[row + j] = MASK_VALUE;
+    }
+  });
+  return m;
+}
+
 /** Options of {@link scaledDotProductAttention}. */
 export interface SdpaOptions {
   /** Mask keys after each query's position (default true). */
   causal?: boolean;
   /** Multiplies the scores (default 1/√(head dim of q)). */
   scale?: number;
+  /** An additive mask broadcasting against the scores `[..., tq, tk]`; replaces the causal mask. */
+  mask?: tf.Tensor;
 }
 
 /**
@@ -45,7 +71,8 @@ export function scaledDotProductAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tens
   const scale = options.scale ?? 1 / Math.sqrt(dk);
   return tf.tidy(() => {
     let scores = tf.mul(tf.matMul(q, k, false, true), scale); // [..., tq, tk]
-    if (options.causal ?? true) scores = tf.add(scores, causalMask(tq, tk));
+    if (options.mask) scores = tf.add(scores, options.mask);
+    else if (options.causal ?? true) scores = tf.add(scores, causalMask(tq, tk));
     return tf.matMul(tf.softmax(scores, -1), v); // [..., tq, dv]
   });
 }

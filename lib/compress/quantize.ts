@@ -191,7 +191,7 @@ export function cloneModel<T extends tf.LayersModel>(model: T): T {
   const cls = model.constructor as unknown as {
     fromConfig: (cls: unknown, config: tf.serialization.ConfigDict) => T;
   };
-  const clone = cls.fromConfig(model.constructor, model.getConfig() as unknown as tf.serialization.ConfigDict);
+  const clone = cls.fromConfig(model.constructor, model.getConfig());
   clone.setWeights(model.getWeights());
   return clone;
 }

@@ -125,7 +125,7 @@ export async function trainMoEClassifier(
       trace.routerEntropy.push(s.routerEntropy);
       trace.bias.push(s.bias);
       trace.balanceLoss.push(layer.lastBalanceLoss?.dataSync()[0] ?? NaN);
-      return tf.add(ce, layer.lastAuxLoss) as tf.Scalar;
+      return tf.add<tf.Scalar>(ce, layer.lastAuxLoss);
     },
   });
   optimizer.dispose();

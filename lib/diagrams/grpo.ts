@@ -4,7 +4,7 @@
  * the group's mean and standard deviation (no value network), and the policy is updated with a
  * clipped ratio and a KL penalty to a reference model.
  */
-import { assert } from '../assert';
+import { assert, isArray } from '../assert';
 import { groupAdvantages } from '../rl/grpo';
 import { COLORS, arrow, box, diagram, label, type Diagram } from './svg';
 
@@ -25,7 +25,7 @@ export function grpoLoopDiagram(options: GrpoDiagramOptions): Diagram {
   assert(Number.isInteger(G) && G >= 2 && G <= 64, () => `groupSize must be an integer in [2, 64], got ${G}`);
   const { rewards } = options;
   if (rewards !== undefined) {
-    assert(Array.isArray(rewards) && rewards.length === G, () => `rewards must hold groupSize = ${G} values, got ${Array.isArray(rewards) ? rewards.length : String(rewards)}`);
+    assert(isArray(rewards) && rewards.length === G, () => `rewards must hold groupSize = ${G} values, got ${Array.isArray(rewards) ? rewards.length : String(rewards)}`);
     rewards.forEach((r, i) => assert(Number.isFinite(r), () => `rewards[${i}] must be a finite number, got ${r}`));
   }
   // The lib's own advantages (lib/rl/grpo.ts: sample std, as lesson 13 trains with).

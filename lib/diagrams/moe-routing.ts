@@ -3,7 +3,7 @@
  * top k experts run, and their outputs are summed, weighted by their gates (renormalised over the
  * chosen k with `normalize`). Experts are numbered from 0, as `route` numbers them.
  */
-import { assert } from '../assert';
+import { assert, isArray } from '../assert';
 import { COLORS, arrow, box, diagram, label, type Diagram } from './svg';
 
 export interface MoeRoutingOptions {
@@ -42,7 +42,7 @@ export function topKRouting(gates: readonly number[], k: number, normalize = tru
  */
 export function moeRoutingDiagram(options: MoeRoutingOptions): Diagram {
   const { gates, topK } = options;
-  assert(Array.isArray(gates) && gates.length >= 2 && gates.length <= 16, () => `gates must hold 2 to 16 probabilities, got ${Array.isArray(gates) ? gates.length : String(gates)}`);
+  assert(isArray(gates) && gates.length >= 2 && gates.length <= 16, () => `gates must hold 2 to 16 probabilities, got ${Array.isArray(gates) ? gates.length : String(gates)}`);
   gates.forEach((g, i) => assert(Number.isFinite(g) && g >= 0 && g <= 1, () => `gates[${i}] must be a probability in [0, 1], got ${g}`));
   const total = gates.reduce((a, b) => a + b, 0);
   assert(Math.abs(total - 1) <= 1e-3, () => `gates must sum to 1 (a softmax), got ${total.toFixed(4)}`);

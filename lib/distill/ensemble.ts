@@ -23,6 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert, assertFinite, assertLogits, assertSameShape, assertTemperature, show } from './validate';
+import { isArray } from '../assert';
 
 /** How {@link ensembleTeachers} combines the teachers. */
 export type EnsembleMode = 'logits' | 'probs';
@@ -51,7 +52,7 @@ export interface EnsembleOptions {
  *   shape [4, 3] must equal teacherLogits[0] shape [4, 10]`), or a teacher's logits hold NaN/Inf.
  */
 export function ensembleTeachers(teacherLogits: readonly tf.Tensor2D[], options: EnsembleOptions): tf.Tensor2D {
-  assert(Array.isArray(teacherLogits) && teacherLogits.length >= 1,
+  assert(isArray(teacherLogits) && teacherLogits.length >= 1,
     () => `teacherLogits must be a non-empty array of tf.Tensor2D, got ${Array.isArray(teacherLogits) ? 'an empty array' : show(teacherLogits)}`);
   const { mode } = options;
   assert(mode === 'logits' || mode === 'probs', () => `mode must be 'logits' or 'probs', got ${show(mode)}`);
@@ -82,11 +83,11 @@ export function ensembleTeachers(teacherLogits: readonly tf.Tensor2D[], options:
     const logTerms: tf.Tensor2D[] = [];
     teacherLogits.forEach((t, k) => {
       const w = weights[k] as number;
-      if (w > 0) logTerms.push(tf.add(tf.logSoftmax(tf.div(t, T)), Math.log(w)) as tf.Tensor2D);
+      if (w > 0) logTerms.push(tf.add<tf.Tensor2D>(tf.logSoftmax(tf.div(t, T)), Math.log(w)));
     });
     const stacked = tf.stack(logTerms); // [K', b, c]
     const logP = tf.logSumExp(stacked, 0); // [b, c]
-    return tf.mul(logP, T) as tf.Tensor2D; // logits z with softmax(z / T) = p
+    return tf.mul<tf.Tensor2D>(logP, T); // logits z with softmax(z / T) = p
   });
 }
 

@@ -63,6 +63,6 @@ export function klFromLogitsUnchecked(teacherLogits: tf.Tensor2D, studentLogits:
     // Two sums, not one: wasm's float32 sum of 4 M terms in one pass loses 4e-4 relative
     // (measured on [4096, 1000] by npm run bench); per-row sums first keep it near 1e-6.
     const perRow = tf.sum(tf.mul(p, tf.sub(logP, logQ)), 1); // [b]
-    return tf.div(tf.sum(perRow), batch) as tf.Scalar;
+    return tf.div<tf.Scalar>(tf.sum(perRow), batch);
   });
 }

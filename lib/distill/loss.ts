@@ -146,9 +146,9 @@ export function distillationLossTerms(
   if (config.trusted !== true) checkInputs(labels, studentLogits, teacherLogits, config.checkFinite ?? true);
   const { alpha, temperature: T } = config;
   return tf.tidy(() => {
-    const hard = tf.mul(alpha, crossEntropy(labels, studentLogits, { trusted: true })) as tf.Scalar; // checked above
-    const soft = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T)) as tf.Scalar;
-    return { hard, soft, total: tf.add(hard, soft) as tf.Scalar };
+    const hard: tf.Scalar = tf.mul(alpha, crossEntropy(labels, studentLogits, { trusted: true })); // checked above
+    const soft: tf.Scalar = tf.mul((1 - alpha) * T * T, klFromLogitsUnchecked(teacherLogits, studentLogits, T));
+    return { hard, soft, total: tf.add<tf.Scalar>(hard, soft) };
   });
 }
 

@@ -138,7 +138,7 @@ function isLayersModel(t: Teacher): t is tf.LayersModel {
 export function hashDataset(data: tf.Tensor): string {
   assert(data instanceof tf.Tensor, () => `data must be a tf.Tensor, got ${show(data)}`);
   const header = new TextEncoder().encode(`${JSON.stringify({ dtype: data.dtype, shape: data.shape })}\n`);
-  return sha256(header, bytesOf(data.dataSync() as ArrayBufferView));
+  return sha256(header, bytesOf(data.dataSync()));
 }
 
 /** A layer's config without its name (names carry process-wide counters like `dense_Dense3`). */
@@ -170,7 +170,7 @@ export function hashTeacher(teacher: tf.LayersModel | readonly tf.Tensor[]): str
   }
   for (const w of weights) {
     chunks.push(enc.encode(`${JSON.stringify({ dtype: w.dtype, shape: w.shape })}\n`));
-    chunks.push(bytesOf(w.dataSync() as ArrayBufferView));
+    chunks.push(bytesOf(w.dataSync()));
   }
   return sha256(...chunks);
 }
@@ -266,7 +266,7 @@ export async function runTeacher(teacher: Teacher, data: tf.Tensor, batchSize = 
   assert(data instanceof tf.Tensor && data.rank >= 1 && (data.shape[0] ?? 0) >= 1,
     () => `data must be a tf.Tensor [examples, ...] with at least one example, got ${data instanceof tf.Tensor ? `shape [${data.shape.join(', ')}]` : show(data)}`);
   assert(Number.isInteger(batchSize) && batchSize >= 1, () => `batchSize must be a positive integer, got ${show(batchSize)}`);
-  const n = data.shape[0] as number;
+  const n = data.shape[0];
   let classes = -1;
   let values = new Float32Array(0);
   for (let start = 0; start < n; start += batchSize) {
@@ -290,7 +290,7 @@ export async function runTeacher(teacher: Teacher, data: tf.Tensor, batchSize = 
       assert(out.shape[1] === classes, () => `the teacher returned ${out.shape[1]} classes for the ${batchName}, ${classes} before`);
       const v = (await out.data()) as Float32Array;
       for (let i = 0; i < v.length; i++) {
-        assert(Number.isFinite(v[i] as number), () => `the teacher returned NaN or Inf for the ${batchName} (flat index ${i}: ${v[i]})`);
+        assert(Number.isFinite(v[i]), () => `the teacher returned NaN or Inf for the ${batchName} (flat index ${i}: ${v[i]})`);
       }
       values.set(v, start * classes);
     } finally {
@@ -326,7 +326,7 @@ function removeLeftovers(dir: string, name: string): void {
     if (!m) continue;
     const file = path.join(dir, f);
     const pid = Number(m[2]);
-    let age = 0;
+    let age: number;
     try {
       age = Date.now() - fs.statSync(file).mtimeMs;
     } catch {

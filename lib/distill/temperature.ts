@@ -77,7 +77,7 @@ export function softTargets<R extends tf.Rank>(teacherLogits: tf.Tensor<R>, T: n
  */
 export function entropy(probs: tf.Tensor): tf.Tensor {
   assertLogits(probs, 'probs');
-  return tf.tidy(() => entropyOp(probs) as tf.Tensor);
+  return tf.tidy(() => entropyOp(probs));
 }
 
 /**

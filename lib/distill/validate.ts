@@ -5,7 +5,7 @@
  * Internal to lib/distill (not re-exported from the index).
  */
 import * as tf from '@tensorflow/tfjs';
-import { assert } from '../assert';
+import { assert, isTensor, stringOf } from '../assert';
 
 export { assert };
 
@@ -14,9 +14,9 @@ export function show(v: unknown): string {
   if (typeof v === 'number') return String(v);
   if (v === undefined) return 'undefined';
   try {
-    return JSON.stringify(v) ?? String(v);
+    return JSON.stringify(v) ?? stringOf(v);
   } catch {
-    return String(v);
+    return stringOf(v);
   }
 }
 
@@ -33,7 +33,7 @@ export function assertTemperature(T: unknown, name = 'temperature'): asserts T i
  * @throws Error naming the argument, its rank/shape and dtype.
  */
 export function assertLogits(x: unknown, name: string, rank?: number): asserts x is tf.Tensor {
-  assert(x instanceof tf.Tensor, () => `${name} must be a tf.Tensor, got ${x === null ? 'null' : typeof x}`);
+  assert(isTensor(x), () => `${name} must be a tf.Tensor, got ${x === null ? 'null' : typeof x}`);
   assert(x.dtype === 'float32', () => `${name} must have dtype float32, got ${x.dtype}`);
   if (rank !== undefined) {
     assert(x.rank === rank, () => `${name} must have rank ${rank} ([batch, classes]), got shape [${x.shape.join(', ')}]`);
@@ -56,7 +56,7 @@ export function assertFinite(x: tf.Tensor, name: string): void {
   let count = 0;
   let first = -1;
   for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i] as number)) {
+    if (!Number.isFinite(values[i])) {
       count++;
       if (first < 0) first = i;
     }

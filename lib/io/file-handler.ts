@@ -129,8 +129,15 @@ export class FileHandler implements tf.io.IOHandler {
     this.options = { weights: w };
   }
 
-  /** Writes `weights.bin` then `model.json`, each atomically. */
-  async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+  /**
+   * Writes `weights.bin` then `model.json`, each atomically. The writes are synchronous; the
+   * promise is tfjs' `IOHandler` contract (it rejects with what `write` throws).
+   */
+  save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+    return new Promise((resolve) => resolve(this.write(artifacts)));
+  }
+
+  private write(artifacts: tf.io.ModelArtifacts): tf.io.SaveResult {
     if (artifacts.modelTopology instanceof ArrayBuffer) {
       throw new Error('FileHandler.save: binary model topologies (graph models as protobuf) are not supported');
     }
@@ -200,7 +207,7 @@ export class FileHandler implements tf.io.IOHandler {
           const file = path.join(this.dir, p);
           let bytes: Uint8Array;
           try {
-            bytes = fs.readFileSync(file);
+            bytes = await fs.promises.readFile(file);
           } catch (err) {
             throw new ModelFileError(file, `cannot read weights named in ${jsonPath} (${(err as Error).message})`);
           }

@@ -56,7 +56,7 @@ export class OnnxModel {
       session = typeof source === 'string' ? await o.InferenceSession.create(source, opts) : await o.InferenceSession.create(source, opts);
     } catch (err) {
       const what = typeof source === 'string' ? source : `${source.length} bytes of ONNX`;
-      throw new Error(`onnxruntime could not load ${what}: ${(err as Error).message}`);
+      throw new Error(`onnxruntime could not load ${what}: ${(err as Error).message}`, { cause: err });
     }
     const meta = session.inputMetadata[0] as { isTensor?: boolean; shape?: readonly (number | string)[] } | undefined;
     const last = meta?.shape?.[meta.shape.length - 1];

@@ -21,6 +21,7 @@ import type * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { onnx } from 'onnx-proto';
+import { stringOf } from '../assert';
 import { nodeRequire } from '../node-require';
 import { isDropoutLayer } from '../models/dropout';
 import { writeFileAtomic } from '../distill/teacher-cache';
@@ -112,7 +113,7 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
     width = units;
     const n = layer.name;
     const w = kernel.dataSync() as Float32Array;
-    let wName = `${n}.kernel`;
+    const wName = `${n}.kernel`;
     if (format === 'int8') {
       const q = quantizeInt8PerChannel(w, fanIn, units);
       inits.push(tensor(`${n}.kernel_q`, [fanIn, units], DT.INT8, new Uint8Array(q.q.buffer)));
@@ -146,7 +147,7 @@ export function exportOnnx(model: tf.Sequential, options: OnnxExportOptions = {}
       } else inits.push(tensor(`${n}.bias`, [units], DT.FLOAT, f32Bytes(bias.dataSync())));
       nodes.push(node('Gemm', [x, wName, `${n}.bias`], [pre]));
     } else nodes.push(node('MatMul', [x, wName], [pre]));
-    const act = String(layer.getConfig().activation ?? 'linear');
+    const act = stringOf(layer.getConfig().activation ?? 'linear');
     x = pre;
     if (act === 'relu') nodes.push(node('Relu', [pre], [(x = `${n}.out`)]));
     else if (act === 'tanh') nodes.push(node('Tanh', [pre], [(x = `${n}.out`)]));

@@ -7,22 +7,23 @@
  * API summary (all tensor-returning methods run in tf.tidy; returned tensors are the caller's):
  *
  *   const lm = new TinyLM({ vocabSize, dModel, nLayers, attention, ffn, maxContext, seed });
- *   lm.logits(ids)               // ids int32 [b, t] -> logits [b, t, V] (full causal pass, no cache)
+ *   lm.logits(ids, { pad })      // ids int32 [b, t] -> logits [b, t, V] (full causal pass, no cache;
+ *                                // pad: left padding per row, for rows of different lengths)
  *   lm.tokenLogProbs(ids)        // ids [b, t] -> [b, t-1]: log p(ids[:, i+1] | ids[:, ..i]); differentiable
  *   lm.loss(batch)               // batch [b, t+1] -> scalar mean next-token cross-entropy (nats) + aux losses
  *                                // (a training call: an MoE FFN gets { training: true })
  *   lm.crossEntropy(batch)       // the same without aux losses, not a training call (evaluation)
  *   lm.trainStep(opt, batch)     // one optimiser step on lm.loss; returns the loss as a number
- *   const cache = lm.newCache(); // a KvCache for incremental decoding
+ *   const cache = lm.newCache(); // a KvCache for incremental decoding (newCache(pad) for left-padded rows)
  *   lm.decodeStep(ids, cache)    // ids [b, tNew] -> logits [b, tNew, V]; appends to cache (prefill: tNew = prompt)
- *   lm.generate(prompts, { maxNewTokens, temperature, topK, seed })
- *                                // batched seeded sampling; prompts number[][] of equal length;
- *                                // returns { sequences, completions } as number[][]
+ *   lm.generate(prompts, { maxNewTokens, temperature, topK, seed, rowSeeds })
+ *                                // batched seeded sampling; prompts number[][] of any lengths (left-padded,
+ *                                // masked); returns { sequences, completions } as number[][]
  *   lm.trainableVariables()      // the tf.Variables, for optimizer.minimize / tf.variableGrads
  *   lm.countParams(), lm.countActiveParams(), lm.cacheElementsPerToken(), lm.setAbsorb(b), lm.dispose()
  *
  * Errors name the argument and value: an id outside [0, V) in a prompt ("unknown token: ..."),
- * unequal prompt lengths, sequences longer than maxContext ("decoding past the context: ..."),
+ * an empty prompt, sequences longer than maxContext ("decoding past the context: ..."),
  * temperature < 0, topK outside [1, V]. Tensor ids passed to logits/decodeStep are not checked
  * (that would read them back); validate them yourself, or encode with CharTokenizer.
  *
@@ -91,6 +92,14 @@ export interface GenerateOptions extends SamplingOptions {
   rng?: Rng;
   /** Decode with the KV cache (default true); false recomputes the whole sequence at each step. */
   useCache?: boolean;
+  /**
+   * One seed per prompt: row r then draws from its own `new Rng(rowSeeds[r])`, so its tokens do not
+   * depend on the other prompts of the batch (generating prompt r alone with `rowSeeds: [rowSeeds[r]]`
+   * gives the same tokens). Without it, all rows share one stream (`rng` or `new Rng(seed)`), drawn
+   * step by step, row by row: the same seed then gives the same batch, but a row's tokens depend
+   * on its batch-mates (except at temperature 0, which draws nothing). Not together with `rng`.
+   */
+  rowSeeds?: readonly number[];
 }
 
 /** What {@link TinyLM.generate} returns. */
@@ -158,19 +167,20 @@ export class DecoderBlock extends tf.layers.Layer {
   /**
    * x [b, t, d] with the layer's cache (or none) -> [b, t, d]; updates `cache` layer `index` when
    * given. `training` is passed to an FFN with its own forward pass (MoE: noise, bias updates).
+   * `pad`: left padding per batch row (see AttentionForwardOptions.pad).
    */
-  forward(x: tf.Tensor3D, cache?: KvCache, index = 0, training = false): { y: tf.Tensor3D; aux?: tf.Scalar } {
+  forward(x: tf.Tensor3D, cache?: KvCache, index = 0, training = false, pad?: readonly number[]): { y: tf.Tensor3D; aux?: tf.Scalar } {
     return tf.tidy((): { y: tf.Tensor3D; aux?: tf.Scalar } => {
-      const a = this.attention.forward(this.norm1.apply(x) as tf.Tensor3D, cache?.get(index));
+      const a = this.attention.forward(this.norm1.apply(x) as tf.Tensor3D, cache?.get(index), pad ? { pad } : {});
       if (cache) cache.set(index, a.cache);
-      const h = tf.add(x, a.y) as tf.Tensor3D;
+      const h: tf.Tensor3D = tf.add(x, a.y);
       const hn = this.norm2.apply(h) as tf.Tensor3D;
       if (hasAuxForward(this.ffn)) {
         const f = (this.ffn as unknown as FfnWithAux).forward(hn, { training });
-        const y = tf.add(h, f.output) as tf.Tensor3D;
+        const y: tf.Tensor3D = tf.add(h, f.output);
         return f.auxLoss ? { y, aux: f.auxLoss } : { y };
       }
-      return { y: tf.add(h, this.ffn.apply(hn) as tf.Tensor3D) as tf.Tensor3D };
+      return { y: tf.add<tf.Tensor3D>(h, this.ffn.apply(hn) as tf.Tensor3D) };
     });
   }
 
@@ -198,7 +208,7 @@ function makeFfn(spec: FfnSpec, dModel: number, seed: number): tf.layers.Layer {
     if (!entry) throw new Error(`ffn.className ${JSON.stringify(spec.className)} is not a registered tfjs class (import its module first)`);
     const [cls, fromConfig] = entry;
     const config = { ...spec.config };
-    if (typeof config['seed'] === 'number') config['seed'] = (config['seed'] as number) + seed;
+    if (typeof config['seed'] === 'number') config['seed'] = config['seed'] + seed;
     return fromConfig(cls, config) as unknown as tf.layers.Layer;
   }
   throw new Error(`ffn.kind must be 'dense' or 'layer', got ${JSON.stringify((spec as { kind: unknown }).kind)}`);
@@ -291,13 +301,16 @@ export class TinyLM extends tf.layers.Layer {
     for (const b of this.blocks) if ('absorb' in b.attention) (b.attention as { absorb: boolean }).absorb = absorb;
   }
 
-  /** A new, empty cache for incremental decoding. Dispose it when done. */
-  newCache(): KvCache {
-    return new KvCache(this.config.nLayers, this.config.maxContext);
+  /**
+   * A new, empty cache for incremental decoding. Dispose it when done. `pad`: left padding of each
+   * batch row, for prompts of different lengths (row r's first pad[r] tokens are padding).
+   */
+  newCache(pad?: readonly number[]): KvCache {
+    return new KvCache(this.config.nLayers, this.config.maxContext, pad);
   }
 
-  /** Logits and summed auxiliary loss of ids [b, t], with or without a cache. */
-  private run(ids: tf.Tensor2D, cache?: KvCache, training = false): { logits: tf.Tensor3D; aux?: tf.Scalar } {
+  /** Logits and summed auxiliary loss of ids [b, t], with or without a cache (whose padding applies). */
+  private run(ids: tf.Tensor2D, cache?: KvCache, training = false, pad = cache?.pad): { logits: tf.Tensor3D; aux?: tf.Scalar } {
     if (ids.rank !== 2) throw new Error(`ids must be [batch, tokens], got shape [${ids.shape.join(', ')}]`);
     const past = cache?.length ?? 0;
     if (past + ids.shape[1] > this.config.maxContext) {
@@ -307,18 +320,21 @@ export class TinyLM extends tf.layers.Layer {
       let x = this.embedding.apply(ids) as tf.Tensor3D;
       let aux: tf.Scalar | undefined;
       this.blocks.forEach((b, i) => {
-        const r = b.forward(x, cache, i, training);
+        const r = b.forward(x, cache, i, training, pad);
         x = r.y;
-        if (r.aux) aux = aux ? (tf.add(aux, r.aux) as tf.Scalar) : r.aux;
+        if (r.aux) aux = aux ? tf.add<tf.Scalar>(aux, r.aux) : r.aux;
       });
       const logits = this.head.apply(this.finalNorm.apply(x)) as tf.Tensor3D;
       return aux ? { logits, aux } : { logits };
     });
   }
 
-  /** ids int32 [b, t] -> logits [b, t, V], the full causal pass without a cache. */
-  logits(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => this.run(ids).logits);
+  /**
+   * ids int32 [b, t] -> logits [b, t, V], the full causal pass without a cache. `options.pad`: row
+   * r's first pad[r] ids are left padding (masked; positions count from the first real token).
+   */
+  logits(ids: tf.Tensor2D, options: { pad?: readonly number[] } = {}): tf.Tensor3D {
+    return tf.tidy(() => this.run(ids, undefined, false, options.pad).logits);
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -341,7 +357,7 @@ export class TinyLM extends tf.layers.Layer {
       const input = tf.slice(ids, [0, 0], [b, t - 1]);
       const target = tf.slice(ids, [0, 1], [b, t - 1]);
       const logp = tf.logSoftmax(this.logits(input), -1); // [b, t-1, V]
-      return tf.sum(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1) as tf.Tensor2D; // [b, t-1]
+      return tf.sum<tf.Tensor2D>(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1); // [b, t-1]
     });
   }
 
@@ -358,7 +374,7 @@ export class TinyLM extends tf.layers.Layer {
       const { logits, aux } = this.run(input, undefined, true);
       const logp = tf.logSoftmax(logits, -1);
       const ce = tf.neg(tf.mean(tf.sum(tf.mul(logp, tf.oneHot(tf.cast(target, 'int32'), this.config.vocabSize)), -1))) as tf.Scalar;
-      return aux ? (tf.add(ce, aux) as tf.Scalar) : ce;
+      return aux ? tf.add<tf.Scalar>(ce, aux) : ce;
     });
   }
 
@@ -387,50 +403,69 @@ export class TinyLM extends tf.layers.Layer {
   }
 
   /**
-   * Samples `maxNewTokens` tokens after each prompt (batched: all prompts of the same length),
-   * seeded, with temperature and top-k.
-   * @throws Error when prompts are empty or of unequal lengths, an id is outside [0, V), the
-   *   sequence would exceed maxContext, or a sampling option is invalid.
+   * Samples `maxNewTokens` tokens after each prompt, seeded, with temperature and top-k, all rows
+   * in one batch. Prompts may have different lengths: shorter ones are left-padded (with token 0)
+   * to the longest, and the padding is masked out as keys and skipped by RoPE's positions, so each
+   * row computes what it computes alone (up to float rounding). The padding's cache entries are
+   * held too (the cache holds longest-prompt + new tokens per row). Seeds: see
+   * {@link GenerateOptions.rowSeeds}. With an MoE FFN that drops tokens over capacity, padding
+   * tokens compete for expert slots like any batch-mate.
+   * @throws Error when there are no prompts, a prompt is empty, an id is outside [0, V), the
+   *   longest sequence would exceed maxContext, a sampling option is invalid, or rowSeeds is not
+   *   one integer per prompt.
    */
   generate(prompts: readonly (readonly number[])[], options: GenerateOptions): GenerateResult {
     const V = this.config.vocabSize;
     assertPositiveInteger(options.maxNewTokens, 'maxNewTokens');
     checkSamplingOptions(options, V);
     if (prompts.length === 0) throw new Error('prompts must hold at least one prompt, got none');
-    const t0 = prompts[0]?.length ?? 0;
     prompts.forEach((p, i) => {
-      if (p.length !== t0) throw new Error(`prompts must all have the same length: prompts[0] has ${t0} tokens, prompts[${i}] has ${p.length}`);
+      if (p.length === 0) throw new Error(`prompts[${i}] is empty: every prompt needs at least one token`);
       p.forEach((id, j) => {
         if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new Error(`unknown token: prompts[${i}][${j}] must be an integer in [0, ${V}), got ${id}`);
       });
     });
-    if (t0 < 1) throw new Error('prompts must hold at least one token each, got 0');
-    if (t0 + options.maxNewTokens > this.config.maxContext) {
-      throw new Error(`decoding past the context: ${t0} prompt + ${options.maxNewTokens} new tokens = ${t0 + options.maxNewTokens} > maxContext ${this.config.maxContext}`);
+    const lengths = prompts.map((p) => p.length);
+    const tMax = Math.max(...lengths);
+    if (tMax + options.maxNewTokens > this.config.maxContext) {
+      throw new Error(`decoding past the context: ${tMax} prompt + ${options.maxNewTokens} new tokens = ${tMax + options.maxNewTokens} > maxContext ${this.config.maxContext}`);
     }
-    const rng = options.rng ?? new Rng(options.seed ?? 0);
     const b = prompts.length;
-    const seqs = prompts.map((p) => [...p]);
+    const rowSeeds = options.rowSeeds;
+    if (rowSeeds !== undefined) {
+      if (options.rng) throw new Error('give either rng or rowSeeds, not both');
+      if (rowSeeds.length !== b) throw new Error(`rowSeeds must hold one seed per prompt (${b}), got ${rowSeeds.length}`);
+      rowSeeds.forEach((s, i) => {
+        if (!Number.isSafeInteger(s)) throw new Error(`rowSeeds[${i}] must be an integer, got ${s}`);
+      });
+    }
+    const shared = options.rng ?? new Rng(options.seed ?? 0);
+    const rngs = rowSeeds ? rowSeeds.map((s) => new Rng(s)) : prompts.map(() => shared);
+    // Left padding: row r starts with pad[r] tokens 0, masked out (undefined when all lengths agree).
+    const padArr = lengths.map((n) => tMax - n);
+    const pad = padArr.some((p) => p > 0) ? padArr : undefined;
+    const rows = prompts.map((p, r) => [...Array<number>(padArr[r] ?? 0).fill(0), ...p]); // [b][tMax + generated]
     const useCache = options.useCache ?? true;
-    const cache = useCache ? this.newCache() : undefined;
+    const cache = useCache ? this.newCache(pad) : undefined;
     try {
-      let feed: number[][] = seqs.map((s) => [...s]);
+      let feed: number[][] = rows.map((s) => [...s]);
       for (let step = 0; step < options.maxNewTokens; step++) {
         const tIn = feed[0]?.length ?? 0;
         const last = tf.tidy(() => {
           const ids = tf.tensor2d(feed.flat(), [b, tIn], 'int32');
-          const logits = cache ? this.decodeStep(ids, cache) : this.logits(ids);
+          const logits = cache ? this.decodeStep(ids, cache) : this.logits(ids, pad ? { pad } : {});
           return tf.reshape(tf.slice(logits, [0, tIn - 1, 0], [b, 1, V]), [b, V]); // last position's logits
         });
-        const rows = last.dataSync();
+        const vals = last.dataSync();
         last.dispose();
-        for (let i = 0; i < b; i++) (seqs[i] as number[]).push(sampleToken(rows.subarray(i * V, (i + 1) * V), options, rng));
-        feed = cache ? seqs.map((s) => [s[s.length - 1] as number]) : seqs.map((s) => [...s]);
+        for (let i = 0; i < b; i++) (rows[i] as number[]).push(sampleToken(vals.subarray(i * V, (i + 1) * V), options, rngs[i] as Rng));
+        feed = cache ? rows.map((s) => [s[s.length - 1] as number]) : rows.map((s) => [...s]);
       }
     } finally {
       cache?.dispose();
     }
-    return { sequences: seqs, completions: seqs.map((s) => s.slice(t0)) };
+    const sequences = rows.map((s, r) => s.slice(padArr[r]));
+    return { sequences, completions: sequences.map((s, r) => s.slice(lengths[r])) };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -31,7 +31,7 @@ export function loadBalancingLoss(probs: tf.Tensor2D, expertIndex: tf.Tensor2D, 
     const counts = tf.sum(tf.oneHot(tf.reshape(expertIndex, [-1]), N), 0); // [T·k, N] -> [N]
     const f = tf.div(counts, T * k); // [N]
     const P = tf.mean(probs, 0); // [N]
-    return tf.mul(alpha * N, tf.sum(tf.mul(f, P))) as tf.Scalar;
+    return tf.mul<tf.Scalar>(alpha * N, tf.sum(tf.mul(f, P)));
   });
 }
 
@@ -46,7 +46,7 @@ export function loadBalancingLoss(probs: tf.Tensor2D, expertIndex: tf.Tensor2D, 
  */
 export function routerZLoss(logits: tf.Tensor2D): tf.Scalar {
   assert(logits.rank === 2, () => `logits must have rank 2 ([tokens, experts]), got shape [${logits.shape.join(', ')}]`);
-  return tf.tidy(() => tf.mean(tf.square(tf.logSumExp(logits, -1))) as tf.Scalar);
+  return tf.tidy(() => tf.mean<tf.Scalar>(tf.square(tf.logSumExp(logits, -1))));
 }
 
 /**

@@ -106,20 +106,89 @@ export function planDispatch(expertIndex: Int32Array | readonly number[], topK: 
 }
 
 /**
- * `x[ids]` along axis 0: `[n, d]` -> `[ids.length, d]`. Its gradient is a scatter-add of the
- * incoming rows back to their positions (`tf.scatterND` sums duplicates), written out with
- * `tf.customGrad` because tfjs's own gather gradient needs UnsortedSegmentSum, which the WASM
- * backend lacks.
+ * How rows are moved: `host` copies them with typed-array loops on the CPU (the tensors of the
+ * `cpu` and `wasm` backends live in host memory, and tfjs-wasm 4.22's Gather and ScatterNd
+ * kernels walk the rows element by element: measured here, gathering 8192 rows of 64 floats took
+ * ~50 ms under load against ~2 ms for the loop); `kernels` uses `tf.gather` / `tf.scatterND`
+ * (for backends whose data is not on the host, where a read-back would cost more).
  */
-export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+export type RowMoves = 'host' | 'kernels';
+
+/** `host` on the `cpu` and `wasm` backends, `kernels` elsewhere (see {@link RowMoves}). */
+export function defaultRowMoves(): RowMoves {
+  const b = tf.getBackend();
+  return b === 'cpu' || b === 'wasm' ? 'host' : 'kernels';
+}
+
+function idArray(ids: tf.Tensor1D | Int32Array): Int32Array {
+  return ids instanceof Int32Array ? ids : Int32Array.from(ids.dataSync());
+}
+
+function assertIds(ids: Int32Array, n: number, what: string): void {
+  for (let i = 0; i < ids.length; i++) {
+    const r = ids[i] as number;
+    assert(r >= 0 && r < n, () => `${what} row ids must be in [0, ${n}), got ${r} at position ${i}`);
+  }
+}
+
+/** `out[i] = src[ids[i]]`, rows of width d. */
+function hostGather(src: ArrayLike<number>, d: number, ids: Int32Array): Float32Array {
+  const out = new Float32Array(ids.length * d);
+  if (d >= 16 && src instanceof Float32Array) {
+    for (let i = 0; i < ids.length; i++) {
+      const s = (ids[i] as number) * d;
+      out.set(src.subarray(s, s + d), i * d);
+    }
+  } else {
+    for (let i = 0; i < ids.length; i++) {
+      const s = (ids[i] as number) * d;
+      for (let j = 0; j < d; j++) out[i * d + j] = src[s + j] as number;
+    }
+  }
+  return out;
+}
+
+/** `out[ids[i]] += src[i]`, rows of width d, n output rows. */
+function hostScatterAdd(src: ArrayLike<number>, d: number, ids: Int32Array, n: number): Float32Array {
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < ids.length; i++) {
+    const o = (ids[i] as number) * d;
+    const s = i * d;
+    for (let j = 0; j < d; j++) out[o + j] = (out[o + j] as number) + (src[s + j] as number);
+  }
+  return out;
+}
+
+/**
+ * `x[ids]` along axis 0: `[n, d]` -> `[ids.length, d]`. Its gradient is a scatter-add of the
+ * incoming rows back to their positions (duplicates summed), written out with `tf.customGrad`
+ * because tfjs's own gather gradient needs UnsortedSegmentSum, which the WASM backend lacks.
+ * @param ids row ids in [0, n), as an int32 tensor or a plain Int32Array.
+ * @param moves `host` (typed-array loops) or `kernels` (tf.gather / tf.scatterND); default
+ *   {@link defaultRowMoves}. Both give the same values and gradients.
+ * @throws Error when an id is outside [0, n).
+ */
+export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D | Int32Array, moves: RowMoves = defaultRowMoves()): tf.Tensor2D {
   const [n, d] = x.shape;
-  const m = ids.shape[0];
+  const idv = idArray(ids);
+  assertIds(idv, n, 'gatherRows');
+  const m = idv.length;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xs = args[0] as tf.Tensor2D;
-    // The gradient may run after the caller's tidy has disposed `ids`: save a copy for it.
-    (args[1] as tf.GradSaveFunc)([ids]);
+    if (moves === 'host') {
+      // The ids are a JS array held by the closure: nothing to save, nothing to dispose.
+      return {
+        value: tf.tensor2d(hostGather(xs.dataSync(), d, idv), [m, d]),
+        gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
+      };
+    }
+    // The gradient may run after the caller's tidy: it gets its own copy of the ids.
+    const idt = tf.tensor1d(idv, 'int32');
+    (args[1] as tf.GradSaveFunc)([idt]);
+    const value = tf.gather(xs, idt);
+    idt.dispose(); // the saved copy lives on
     return {
-      value: tf.gather(xs, ids),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0] as tf.Tensor1D, [m, 1]), dy, [n, d]),
     };
   });
@@ -129,16 +198,166 @@ export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
 /**
  * Scatter-add: `out[ids[i]] += rows[i]`, `[m, d]` -> `[n, d]` (rows with the same id are summed).
  * Its gradient is a gather of the incoming rows (`tf.customGrad`, see {@link gatherRows}).
+ * @throws Error when an id is outside [0, n) or the ids are not one per row.
  */
-export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D, n: number): tf.Tensor2D {
+export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array, n: number, moves: RowMoves = defaultRowMoves()): tf.Tensor2D {
   const [m, d] = rows.shape;
+  const idv = idArray(ids);
+  assert(idv.length === m, () => `scatterAddRows needs one id per row: ${m} rows, got ${idv.length} ids`);
+  assertIds(idv, n, 'scatterAddRows');
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const r = args[0] as tf.Tensor2D;
-    (args[1] as tf.GradSaveFunc)([ids]); // see gatherRows
+    if (moves === 'host') {
+      return {
+        value: tf.tensor2d(hostScatterAdd(r.dataSync(), d, idv, n), [n, d]),
+        gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostGather(dy.dataSync(), d, idv), [m, d]),
+      };
+    }
+    const idt = tf.tensor1d(idv, 'int32');
+    (args[1] as tf.GradSaveFunc)([idt]); // see gatherRows
+    const value = tf.tidy(() => tf.scatterND(tf.reshape(idt, [m, 1]), r, [n, d]));
+    idt.dispose();
     return {
-      value: tf.scatterND(tf.reshape(ids, [m, 1]), r, [n, d]),
+      value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gather(dy, saved[0] as tf.Tensor1D),
     };
   });
   return f(rows) as tf.Tensor2D;
+}
+
+/**
+ * tfjs's engine runs ops with several outputs and one gradient function (SplitV, TopK) through
+ * `runKernelFunc`, which `tf.customGrad` wraps for one output only. It is not in tfjs's public
+ * types: we use it when it is there (tfjs 4.22, pinned; tests/moe.test.ts checks that it is), and
+ * fall back to one `customGrad` op per output otherwise.
+ */
+interface KernelFuncEngine {
+  runKernelFunc(params: {
+    forwardFunc: (backend: unknown, save: tf.GradSaveFunc) => tf.Tensor[];
+    backwardsFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => Record<string, () => tf.Tensor>;
+    inputs: Record<string, tf.Tensor>;
+  }): tf.Tensor | tf.Tensor[];
+}
+
+/** The engine's multi-output `runKernelFunc`, or null when this tfjs lacks it. */
+export function multiOutputEngine(): KernelFuncEngine | null {
+  const engine = tf.engine() as unknown as Partial<KernelFuncEngine>;
+  return typeof engine.runKernelFunc === 'function' ? (engine as KernelFuncEngine) : null;
+}
+
+/**
+ * The sparse dispatch on the host (see {@link RowMoves}): each piece's rows of `x`, gathered
+ * straight from one read of `x` into one `[c_e, d]` tensor per piece, in one op with several
+ * outputs (no `[A, d]` block to split: tfjs-wasm's Slice reads the whole block once per piece).
+ * Its gradient is one scatter-add of every piece's rows into `[n, d]`.
+ * @param ids one Int32Array of row ids in [0, n) per piece.
+ * @returns one `[ids[e].length, d]` tensor per piece.
+ * @throws Error when an id is outside [0, n).
+ */
+export function dispatchRows(x: tf.Tensor2D, ids: readonly Int32Array[]): tf.Tensor2D[] {
+  const [n, d] = x.shape;
+  ids.forEach((l, e) => assertIds(l, n, `dispatchRows (piece ${e})`));
+  const engine = multiOutputEngine();
+  if (engine === null || ids.length === 0) {
+    // One op per piece; each gradient is a full [n, d] scatter, summed by the engine.
+    let src: Float32Array | null = null; // x read once, on the first piece
+    return ids.map((idv) => {
+      const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+        src ??= (args[0] as tf.Tensor2D).dataSync() as Float32Array;
+        return {
+          value: tf.tensor2d(hostGather(src, d, idv), [idv.length, d]),
+          gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
+        };
+      });
+      return f(x) as tf.Tensor2D;
+    });
+  }
+  const out = engine.runKernelFunc({
+    inputs: { x },
+    forwardFunc: () => {
+      const src = x.dataSync() as Float32Array;
+      return ids.map((idv) => tf.tensor2d(hostGather(src, d, idv), [idv.length, d]));
+    },
+    backwardsFunc: (dys) => {
+      const list = Array.isArray(dys) ? dys : [dys];
+      const grad = new Float32Array(n * d);
+      list.forEach((dy, e) => {
+        const dv = dy.dataSync() as Float32Array;
+        const idv = ids[e] as Int32Array;
+        for (let r = 0; r < idv.length; r++) {
+          const o = (idv[r] as number) * d;
+          const s = r * d;
+          for (let j = 0; j < d; j++) grad[o + j] = (grad[o + j] as number) + (dv[s + j] as number);
+        }
+      });
+      return { x: () => tf.tensor2d(grad, [n, d]) };
+    },
+  });
+  return (Array.isArray(out) ? out : [out]) as tf.Tensor2D[];
+}
+
+/**
+ * The sparse combine on the host (see {@link RowMoves}): `out[t] = Σ g[slot] · y_e[r]` over the
+ * served slots, where row r of piece e serves token `tokenIds[e][r]` through flat slot
+ * `slotIds[e][r]` (`token · k + slot`) of `gates`. One op, with the gradients of every piece and
+ * of the gates (`dg[slot] = ⟨dout[t], y_e[r]⟩`, 0 for a dropped slot).
+ * @param gates `[n, k]` gate values.
+ * @param pieces one `[tokenIds[e].length, d]` tensor per piece.
+ * @returns `[n, d]`.
+ * @throws Error when the lists and pieces disagree in count or length, or an id is out of range.
+ */
+export function combineRows(gates: tf.Tensor2D, pieces: readonly tf.Tensor2D[], tokenIds: readonly Int32Array[], slotIds: readonly Int32Array[]): tf.Tensor2D {
+  const [n, k] = gates.shape;
+  assert(pieces.length > 0 && pieces.length === tokenIds.length && pieces.length === slotIds.length,
+    () => `combineRows needs one token list and one slot list per piece, got ${pieces.length} pieces, ${tokenIds.length} token lists, ${slotIds.length} slot lists`);
+  const d = (pieces[0] as tf.Tensor2D).shape[1];
+  pieces.forEach((p, e) => {
+    const rows = (tokenIds[e] as Int32Array).length;
+    assert(p.rank === 2 && p.shape[0] === rows && p.shape[1] === d && (slotIds[e] as Int32Array).length === rows,
+      () => `combineRows piece ${e} must be [${rows}, ${d}] with ${rows} slot ids, got [${p.shape.join(', ')}] and ${(slotIds[e] as Int32Array).length}`);
+    assertIds(tokenIds[e] as Int32Array, n, `combineRows (piece ${e} tokens)`);
+    assertIds(slotIds[e] as Int32Array, n * k, `combineRows (piece ${e} slots)`);
+  });
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const g = (args[0] as tf.Tensor2D).dataSync() as Float32Array;
+    const ys = pieces.map((_, e) => (args[1 + e] as tf.Tensor2D).dataSync() as Float32Array);
+    const out = new Float32Array(n * d);
+    ys.forEach((y, e) => {
+      const toks = tokenIds[e] as Int32Array;
+      const slots = slotIds[e] as Int32Array;
+      for (let r = 0; r < toks.length; r++) {
+        const o = (toks[r] as number) * d;
+        const s = r * d;
+        const w = g[slots[r] as number] as number;
+        for (let j = 0; j < d; j++) out[o + j] = (out[o + j] as number) + w * (y[s + j] as number);
+      }
+    });
+    return {
+      value: tf.tensor2d(out, [n, d]),
+      gradFunc: (dy: tf.Tensor) => {
+        const dout = dy.dataSync() as Float32Array;
+        const dg = new Float32Array(n * k);
+        const dys = ys.map((y, e) => {
+          const toks = tokenIds[e] as Int32Array;
+          const slots = slotIds[e] as Int32Array;
+          const dyE = new Float32Array(toks.length * d);
+          for (let r = 0; r < toks.length; r++) {
+            const o = (toks[r] as number) * d;
+            const s = r * d;
+            const w = g[slots[r] as number] as number;
+            let dot = 0;
+            for (let j = 0; j < d; j++) {
+              const t = dout[o + j] as number;
+              dyE[s + j] = w * t;
+              dot += t * (y[s + j] as number);
+            }
+            dg[slots[r] as number] = (dg[slots[r] as number] as number) + dot;
+          }
+          return tf.tensor2d(dyE, [toks.length, d]);
+        });
+        return [tf.tensor2d(dg, [n, k]), ...dys];
+      },
+    };
+  });
+  return f(gates, ...pieces) as tf.Tensor2D;
 }

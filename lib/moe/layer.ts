@@ -37,8 +37,11 @@
  * call's routed load, after the routing (it affects the next step).
  *
  * **Compute.** With `dispatch: 'sparse'` (default) the router's choices are read back (one
- * `[n, k]` int32 sync per call); each expert gathers its own tokens (at most `capacity` rows),
- * runs on them alone, and the gate-weighted rows are scatter-added back. An expert no token chose
+ * `[n, k]` int32 sync per call); each expert gets its own tokens (at most `capacity` rows),
+ * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. On the
+ * `cpu` and `wasm` backends the rows move on the host in two ops (`dispatchRows`, `combineRows`
+ * in `dispatch.ts`: one read of the input, one multi-output op, one combine that also weights by
+ * the gates); elsewhere with gather/scatter kernels (`rowMoves`). An expert no token chose
  * does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
@@ -52,7 +55,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
 import { loadBalancingLoss, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
-import { expertCapacity, gatherRows, planDispatch, scatterAddRows, type DispatchPlan } from './dispatch';
+import { combineRows, defaultRowMoves, dispatchRows, expertCapacity, gatherRows, planDispatch, scatterAddRows, type DispatchPlan, type RowMoves } from './dispatch';
 import { assertTopK, route, type RouterKind } from './router';
 import { matMul2d } from '../ops/matmul';
 
@@ -267,6 +270,11 @@ export class MoE extends tf.layers.Layer {
   lastZLoss: tf.Scalar | null = null;
   /** The last call's statistics, or null before the first call. */
   lastStats: MoEStats | null = null;
+  /**
+   * How the sparse path moves rows (not part of the config: it changes speed, not results):
+   * `auto` (default) is {@link defaultRowMoves}, `host` on `cpu`/`wasm`, `kernels` elsewhere.
+   */
+  rowMoves: RowMoves | 'auto' = 'auto';
 
   /** @throws Error naming a bad argument (see {@link MoEArgs}). */
   constructor(args: MoEArgs) {
@@ -326,7 +334,7 @@ export class MoE extends tf.layers.Layer {
   /** `x @ w (+ bias)` with {@link matMul2d}, whose gradient stays fast on WASM. */
   private linear(x: tf.Tensor2D, w: tf.Tensor2D, bias?: tf.Tensor): tf.Tensor2D {
     const y = matMul2d(x, w);
-    return (bias ? tf.add(y, bias) : y) as tf.Tensor2D;
+    return (bias ? tf.add(y, bias) : y);
   }
 
   /** One FFN d → hidden → d on rows `[m, d]`. */
@@ -348,35 +356,51 @@ export class MoE extends tf.layers.Layer {
     const b1 = this.cfg.useBias ? tf.concat(this.expertWeights.map((w) => (w.b1 as tf.LayerVariable).read()), 0) : undefined; // [E·h]
     const hid = tf.reshape(activate(this.linear(x, w1, b1), activation), [n, E, h]); // [n, E·h] -> [n, E, h]
     // each expert's hidden block times its gate (a broadcast, whose gradient is one sum)
-    const gated = tf.reshape(tf.mul(hid, tf.reshape(gateMatrix, [n, E, 1])), [n, E * h]) as tf.Tensor2D; // [n, E, h] -> [n, E·h]
+    const gated: tf.Tensor2D = tf.reshape(tf.mul(hid, tf.reshape(gateMatrix, [n, E, 1])), [n, E * h]); // [n, E, h] -> [n, E·h]
     const w2 = tf.concat(this.expertWeights.map((w) => w.w2.read()), 0) as tf.Tensor2D; // E x [h, d] -> [E·h, d]
     const y = matMul2d(gated, w2); // [n, E·h] @ [E·h, d] -> [n, d]
     if (!this.cfg.useBias) return y;
     const b2 = tf.stack(this.expertWeights.map((w) => (w.b2 as tf.LayerVariable).read())) as tf.Tensor2D; // [E, d]
-    return tf.add(y, matMul2d(gateMatrix, b2)) as tf.Tensor2D; // + [n, E] @ [E, d]
+    return tf.add<tf.Tensor2D>(y, matMul2d(gateMatrix, b2)); // + [n, E] @ [E, d]
   }
 
-  /** Each expert on its own rows, gate-weighted, scatter-added back to `[n, d]`. */
+  /**
+   * Each expert on its own rows, gate-weighted, added back to `[n, d]`.
+   *
+   * On the host (`cpu`, `wasm`; see {@link RowMoves}) the rows move in two ops: one
+   * {@link dispatchRows} that reads `x` once and hands each active expert its rows, and one
+   * {@link combineRows} that weights every expert's output rows by their gates and adds them into
+   * the tokens' rows (its backward gives each expert its rows of the gradient and the gates their
+   * dot products). With `kernels`: one gather into expert order, a split, a concat, a gather of
+   * the gates and one scatter-add.
+   */
   private sparseExperts(x: tf.Tensor2D, gates: tf.Tensor2D, plan: DispatchPlan): tf.Tensor2D {
-    const [n] = x.shape;
+    const [n, d] = x.shape;
     const k = this.cfg.topK;
     // Only the experts some token reached run; the others do not appear in the graph at all.
     const active = plan.tokenIds.map((ids, e) => ({ e, ids, slots: plan.slotIds[e] as Int32Array })).filter((a) => a.ids.length > 0);
+    if (active.length === 0) return tf.zeros([n, d]); // every slot dropped
+    const ffn = (xe: tf.Tensor2D, i: number) => this.ffn(xe, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights); // [c_e, d]
+    const moves = this.rowMoves === 'auto' ? defaultRowMoves() : this.rowMoves;
+    if (moves === 'host') {
+      const parts = dispatchRows(x, active.map((a) => a.ids)); // [n, d] -> E' x [c_e, d]
+      return combineRows(gates, parts.map(ffn), active.map((a) => a.ids), active.map((a) => a.slots)); // E' x [c_e, d] -> [n, d]
+    }
     const concatIds = (lists: Int32Array[]) => {
       const all = new Int32Array(lists.reduce((s, l) => s + l.length, 0));
       let o = 0;
       for (const l of lists) { all.set(l, o); o += l.length; }
-      return tf.tensor1d(all, 'int32');
+      return all;
     };
     const tokenIds = concatIds(active.map((a) => a.ids)); // [A], A = served slots, grouped by expert
     // One gather for all experts, then a split: the backward is one scatter-add (the split's
     // gradient is a concat), not one full-size [n, d] scatter per expert.
-    const xs = gatherRows(x, tokenIds); // [n, d] -> [A, d]
+    const xs = gatherRows(x, tokenIds, moves); // [n, d] -> [A, d]
     const parts = active.length === 1 ? [xs] : tf.split(xs, active.map((a) => a.ids.length), 0); // [A, d] -> E' x [c_e, d]
-    const outs = parts.map((xe, i) => this.ffn(xe as tf.Tensor2D, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights)); // [c_e, d]
-    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : (tf.concat(outs, 0) as tf.Tensor2D); // [A, d]
-    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots))); // [n, k] -> [n·k, 1] -> [A, 1]
-    return scatterAddRows(tf.mul(y, g) as tf.Tensor2D, tokenIds, n); // [A, d] -> [n, d]
+    const outs = parts.map((xe, i) => ffn(xe as tf.Tensor2D, i)); // [c_e, d]
+    const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : tf.concat<tf.Tensor2D>(outs, 0); // [A, d]
+    const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots)), moves); // [n, k] -> [n·k, 1] -> [A, 1]
+    return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n, moves); // [A, d] -> [n, d]
   }
 
   /**
@@ -396,14 +420,14 @@ export class MoE extends tf.layers.Layer {
     const { experts: E, topK: k } = this.cfg;
     let stats: MoEStats | null = null;
     const tensors = tf.tidy(() => {
-      const x2 = tf.reshape(x, [-1, d]) as tf.Tensor2D; // [..., d] -> [n, d]
+      const x2: tf.Tensor2D = tf.reshape(x, [-1, d]); // [..., d] -> [n, d]
       const n = x2.shape[0];
       assert(n > 0, () => `MoE input must hold at least one token, got shape [${x.shape.join(', ')}]`);
       let logits = matMul2d(x2, (this.routerKernel as tf.LayerVariable).read() as tf.Tensor2D); // [n, E]
       if (this.noiseKernel && training) {
         // Shazeer et al. 2017, eq. 4: H = x W_g + N(0, 1) · softplus(x W_noise)
         const std = tf.softplus(matMul2d(x2, this.noiseKernel.read() as tf.Tensor2D));
-        logits = tf.add(logits, tf.mul(tf.randomNormal([n, E], 0, 1, 'float32', this.noiseRng.tfSeed()), std)) as tf.Tensor2D;
+        logits = tf.add<tf.Tensor2D>(logits, tf.mul(tf.randomNormal([n, E], 0, 1, 'float32', this.noiseRng.tfSeed()), std));
       }
       const bias = (this.routingBias as tf.LayerVariable).read() as tf.Tensor1D;
       const routing = route(logits, { kind: this.cfg.router, topK: k, bias, normalize: this.cfg.normalizeGates });
@@ -414,13 +438,13 @@ export class MoE extends tf.layers.Layer {
         out = this.sparseExperts(x2, routing.gates, plan);
       } else {
         const assigned = tf.tensor2d(plan.assignment, [n, k], 'int32'); // -1 (dropped) one-hot encodes to zeros
-        const gateMatrix = tf.sum(tf.mul(tf.oneHot(assigned, E), tf.expandDims(routing.gates, 2)), 1) as tf.Tensor2D; // [n, k, E] -> [n, E]
+        const gateMatrix: tf.Tensor2D = tf.sum(tf.mul(tf.oneHot(assigned, E), tf.expandDims(routing.gates, 2)), 1); // [n, k, E] -> [n, E]
         out = this.denseExperts(x2, gateMatrix);
       }
-      if (this.sharedWeights) out = tf.add(out, this.ffn(x2, this.sharedWeights)) as tf.Tensor2D;
+      if (this.sharedWeights) out = tf.add<tf.Tensor2D>(out, this.ffn(x2, this.sharedWeights));
       const balanceLoss = loadBalancingLoss(routing.probs, tf.tensor2d(routing.expertIndex, [n, k], 'int32'), 1);
       const zLoss = routerZLoss(logits);
-      const auxLoss = tf.add(tf.mul(this.cfg.balanceLossWeight, balanceLoss), tf.mul(this.cfg.zLossWeight, zLoss)) as tf.Scalar;
+      const auxLoss: tf.Scalar = tf.add(tf.mul(this.cfg.balanceLossWeight, balanceLoss), tf.mul(this.cfg.zLossWeight, zLoss));
       const entropy = routerEntropy(routing.probs).dataSync()[0] as number;
       let biasValues = Array.from(bias.dataSync());
       if (training && this.cfg.biasUpdateRate > 0) {
@@ -511,7 +535,7 @@ export class MoE extends tf.layers.Layer {
   static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     const c = { ...config } as Record<string, unknown>;
     if (c.units === null) delete c.units;
-    return new cls(c) as T;
+    return new cls(c);
   }
 }
 tf.serialization.registerClass(MoE);

@@ -58,7 +58,7 @@ export function assertTopK(topK: number, experts: number): void {
 
 /** Router scores `[n, E]` from logits: softmax or sigmoid. */
 export function routerScores(logits: tf.Tensor2D, kind: RouterKind): tf.Tensor2D {
-  return tf.tidy(() => (kind === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)) as tf.Tensor2D);
+  return tf.tidy(() => (kind === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)));
 }
 
 /**
@@ -77,7 +77,7 @@ export function route(logits: tf.Tensor2D, options: RouteOptions): Routing {
   let expertIndex = new Int32Array(0);
   const tensors = tf.tidy(() => {
     const scores = routerScores(logits, kind); // [n, E]
-    const probs = (kind === 'softmax' ? scores : tf.div(scores, tf.sum(scores, -1, true))) as tf.Tensor2D; // [n, E]
+    const probs: tf.Tensor2D = kind === 'softmax' ? scores : tf.div(scores, tf.sum(scores, -1, true)); // [n, E]
     // The choice: top-k of the (biased) scores. No gradient flows through the choice.
     const choice = options.bias ? tf.add(scores, options.bias) : scores;
     expertIndex = Int32Array.from(tf.topk(choice, topK).indices.dataSync()); // [n·k]
@@ -85,8 +85,8 @@ export function route(logits: tf.Tensor2D, options: RouteOptions): Routing {
     const flat = new Int32Array(n * topK);
     for (let t = 0; t < n; t++) for (let s = 0; s < topK; s++) flat[t * topK + s] = t * E + (expertIndex[t * topK + s] as number);
     const picked = gatherRows(tf.reshape(scores, [n * E, 1]), tf.tensor1d(flat, 'int32')); // [n·k, 1]
-    let gates = tf.reshape(picked, [n, topK]) as tf.Tensor2D; // [n·k, 1] -> [n, k]
-    if (normalize) gates = tf.div(gates, tf.add(tf.sum(gates, -1, true), 1e-20)) as tf.Tensor2D;
+    let gates: tf.Tensor2D = tf.reshape(picked, [n, topK]); // [n·k, 1] -> [n, k]
+    if (normalize) gates = tf.div<tf.Tensor2D>(gates, tf.add(tf.sum(gates, -1, true), 1e-20));
     return { scores, probs, gates };
   });
   return { ...tensors, expertIndex };

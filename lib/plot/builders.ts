@@ -21,6 +21,7 @@ import {
   type PlotAxis,
   type ScatterTrace,
 } from './figure';
+import { isArray } from '../assert';
 
 /** Named series: `{ train: losses, val: valLosses }`. */
 export type NamedSeries = Readonly<Record<string, NumericArray>>;
@@ -221,14 +222,16 @@ export interface BarOptions extends FigureOptions {
 
 /** Checks category labels: non-empty, strings or numbers, all distinct. */
 function checkCategories(categories: unknown): Array<string | number> {
-  assert(Array.isArray(categories) && categories.length > 0, () => `categories must be a non-empty array, got ${describeValue(categories)}`);
+  assert(isArray(categories) && categories.length > 0, () => `categories must be a non-empty array, got ${describeValue(categories)}`);
+  const out: Array<string | number> = [];
   const seen = new Set<string>();
   for (const c of categories) {
     assert(typeof c === 'string' || typeof c === 'number', () => `categories must be strings or numbers, got ${describeValue(c)}`);
     assert(!seen.has(String(c)), () => `categories must be distinct, got ${JSON.stringify(c)} twice`);
     seen.add(String(c));
+    out.push(c);
   }
-  return [...categories] as Array<string | number>;
+  return out;
 }
 
 /**

@@ -3,7 +3,7 @@
  * `application/vnd.plotly.v1+json` MIME type carries. Nothing here imports plotly.js (it cannot
  * load in Node); the builders in `./builders` fill these types, `./render` turns them into PNGs.
  */
-import { assert } from '../assert';
+import { assert, stringOf } from '../assert';
 
 export { assert };
 
@@ -148,7 +148,7 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return `an array of length ${v.length}`;
   if (typeof (v as { dataSync?: unknown }).dataSync === 'function') return 'a tf.Tensor (pass `await t.array()`)';
   if (typeof v === 'object') {
-    const name = (v as object).constructor?.name;
+    const name = v.constructor?.name;
     return name && name !== 'Object' ? `a ${name}` : 'an object';
   }
   return typeof v;
@@ -249,7 +249,7 @@ export function describeFigure(fig: FigureLike): string {
   for (const trace of fig.data) {
     const t = trace as Record<string, unknown>;
     const name = typeof t['name'] === 'string' && t['name'] ? ` "${t['name']}"` : '';
-    lines.push(`  ${String(t['type'] ?? 'scatter')}${name}: ${traceSize(t)}`);
+    lines.push(`  ${stringOf(t['type'] ?? 'scatter')}${name}: ${traceSize(t)}`);
   }
   return lines.join('\n');
 }

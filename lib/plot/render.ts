@@ -143,7 +143,7 @@ function renderer(): Promise<Renderer> {
 
 /** Plain JSON: typed arrays become arrays, symbol keys and functions go. */
 export function plainFigure(fig: FigureLike): FigureLike {
-  return JSON.parse(JSON.stringify(fig, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)));
+  return JSON.parse(JSON.stringify(fig, (_k, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v))) as FigureLike;
 }
 
 /**

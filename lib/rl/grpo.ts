@@ -142,11 +142,11 @@ export function grpoLoss(
     const surrogate = clippedSurrogate(logp, oldLogp, adv, epsilon); // [n, T]
     const k3 = klK3(logp, refLogp); // [n, T]
     const perToken = tf.sub(surrogate, tf.mul(beta, k3));
-    const loss = tf.neg(meanPerSequence(perToken as tf.Tensor2D, mask)) as tf.Scalar;
+    const loss: tf.Scalar = tf.neg(meanPerSequence(perToken as tf.Tensor2D, mask));
     const kl = meanPerSequence(k3 as tf.Tensor2D, mask);
     const ratio = tf.exp(tf.sub(logp, oldLogp));
     const outside = tf.cast(tf.logicalOr(tf.less(ratio, 1 - epsilon), tf.greater(ratio, 1 + epsilon)), 'float32');
-    const clipFraction = tf.div(tf.sum(tf.mul(outside, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
+    const clipFraction: tf.Scalar = tf.div(tf.sum(tf.mul(outside, mask)), tf.maximum(tf.sum(mask), 1));
     return { loss, kl, clipFraction };
   });
 }
@@ -259,7 +259,7 @@ export function grpoStep(policy: Policy, reference: Policy, optimizer: tf.Optimi
       const logp = tokenLogProbs(policy, batch.tokens);
       // μ = 1: π_old is π_θ itself, held constant (its value without its gradient).
       const old = oldLogp ?? stopGradient(logp);
-      const terms = grpoLoss(logp, old as tf.Tensor2D, refLogp, advantages, batch.mask, options);
+      const terms = grpoLoss(logp, old, refLogp, advantages, batch.mask, options);
       klT = tf.keep(terms.kl);
       clipT = tf.keep(terms.clipFraction);
       return terms.loss;

@@ -147,7 +147,7 @@ export function tokenLogProbs(policy: Policy, tokens: tf.Tensor2D): tf.Tensor2D 
     const logits = policy.logits(tokens); // [n, T, v]
     const ls = tf.logSoftmax(logits.slice([0, 0, 0], [n, T - 1, policy.vocabSize])); // [n, T-1, v]
     const targets = tokens.slice([0, 1], [n, T - 1]); // [n, T-1]
-    return tf.sum(tf.mul(ls, tf.oneHot(targets, policy.vocabSize)), -1) as tf.Tensor2D; // [n, T-1]
+    return tf.sum<tf.Tensor2D>(tf.mul(ls, tf.oneHot(targets, policy.vocabSize)), -1); // [n, T-1]
   });
 }
 
@@ -156,7 +156,7 @@ export function tokenLogProbs(policy: Policy, tokens: tf.Tensor2D): tf.Tensor2D 
  * normalisation of GRPO's loss (DeepSeekMath eq. 3: `1/G Σ_i 1/|o_i| Σ_t`) and of the SFT loss.
  */
 export function meanPerSequence(x: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
-  return tf.tidy(() => tf.mean(tf.div(tf.sum(tf.mul(x, mask), 1), tf.maximum(tf.sum(mask, 1), 1))) as tf.Scalar);
+  return tf.tidy(() => tf.mean<tf.Scalar>(tf.div(tf.sum(tf.mul(x, mask), 1), tf.maximum(tf.sum(mask, 1), 1))));
 }
 
 /**

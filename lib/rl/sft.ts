@@ -20,7 +20,7 @@ import { buildBatch, meanPerSequence, tokenLogProbs, type Policy } from './polic
 export function sftLoss(policy: Policy, prompts: readonly (readonly number[])[], completions: readonly (readonly number[])[], padId: number): tf.Scalar {
   return tf.tidy(() => {
     const batch = buildBatch(prompts, completions, padId);
-    return tf.neg(meanPerSequence(tokenLogProbs(policy, batch.tokens), batch.mask)) as tf.Scalar;
+    return tf.neg<tf.Scalar>(meanPerSequence(tokenLogProbs(policy, batch.tokens), batch.mask));
   });
 }
 
@@ -68,7 +68,7 @@ export function kdLoss(
     const [n, T] = batch.tokens.shape;
     const v = student.vocabSize;
     const select = selectionMatrix(batch.mask); // [count, n·(T-1)]
-    const pick = (logits: tf.Tensor3D) => tf.matMul(select, logits.slice([0, 0, 0], [n, T - 1, v]).reshape([n * (T - 1), v])) as tf.Tensor2D; // [n, T-1, v] -> [n·(T-1), v] -> [count, v]
+    const pick = (logits: tf.Tensor3D) => tf.matMul<tf.Tensor2D>(select, logits.slice([0, 0, 0], [n, T - 1, v]).reshape([n * (T - 1), v])); // [n, T-1, v] -> [n·(T-1), v] -> [count, v]
     const targets = batch.tokens.slice([0, 1], [n, T - 1]).reshape([n * (T - 1), 1]).toFloat(); // [n·(T-1), 1]
     const labels = tf.matMul(select, targets).reshape([-1]).round().toInt() as tf.Tensor1D; // [count]
     // The teacher's variables are not among the student's, so no gradient reaches them.

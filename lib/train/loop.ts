@@ -122,10 +122,10 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
       const idx = order.slice(start, start + bs);
       const lossT = tf.tidy(() => {
         const ix = tf.tensor1d(idx, 'int32');
-        let x = tf.gather(data.x, ix) as tf.Tensor2D;
+        let x: tf.Tensor2D = tf.gather(data.x, ix);
         if (options.augment) x = options.augment(x, options.rng);
-        const batch: Batch = { x, y: tf.gather(data.y, ix) as tf.Tensor1D };
-        if (data.teacherLogits) batch.teacherLogits = tf.gather(data.teacherLogits, ix) as tf.Tensor2D;
+        const batch: Batch = { x, y: tf.gather<tf.Tensor1D>(data.y, ix) };
+        if (data.teacherLogits) batch.teacherLogits = tf.gather<tf.Tensor2D>(data.teacherLogits, ix);
         return options.optimizer.minimize(
           () => options.loss(batch, model.apply(x, { training: true }) as tf.Tensor2D),
           true,

@@ -9,4 +9,5 @@ export const MAP_END: string;
 export function courseMapMarkdown(infos: LessonInfo[], times: Record<string, number>, note: string, fallbackGoals?: Record<string, string>): string;
 export function readmeGoals(readme: string): Record<string, string>;
 export function timesFromMap(readme: string): Record<string, number>;
+export function wrap(text: string, width: number): string;
 export function withCourseMap(readme: string, map: string): string;

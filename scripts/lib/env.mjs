@@ -55,6 +55,13 @@ export function findJupyter() {
  * @typedef {{ cells: NbCell[], metadata?: Record<string, unknown>, nbformat?: number, nbformat_minor?: number }} Notebook
  */
 
+/**
+ * The JSON line scripts/lib/execute_notebook.py prints last: `cell` (1-based) is the first cell
+ * that failed, `errors` (with --allow-errors) every failed cell (0-based index).
+ * @typedef {{ ok: boolean, cell: number | null, source: string | string[] | null, error: string | null,
+ *   errors?: { cell: number, ename: string, evalue: string }[] }} RunnerReport
+ */
+
 /** Modules whose presence the scripts ask about, found (not imported) in one spawn per Python. */
 const PROBED = ['jupyter_client', 'jupyterlab', 'notebook', 'nbconvert', 'nbclient', 'nbformat', 'plotly', 'jupyter_kernel_test'];
 /** @type {Map<string, Set<string> | null>} */

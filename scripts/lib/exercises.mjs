@@ -1,5 +1,4 @@
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // Exercises in lessons, and the student edition of a lesson.
 //
 // The convention (see BRIEF and docs/exercises.md):
@@ -8,6 +7,13 @@
 //   3. a code cell whose first line is `// CHECK exercise N` checks it with node:assert/strict.
 // The student edition replaces each solution region by a stub that throws
 // "Exercise N: not implemented", clears every output and keeps the check cells.
+//
+// Types: exercises.d.mts, which the tests and the other scripts see; each export here is checked
+// against its declaration there (`@type {typeof import('./exercises.mjs').name}` resolves to it).
+/** @typedef {import('./exercises.mjs').Notebook} Notebook */
+/** @typedef {Notebook['cells'][number]} Cell */
+/** @typedef {import('./exercises.mjs').Exercise} Exercise */
+/** @typedef {import('./exercises.mjs').Role} Role */
 
 /** The heading that opens an exercise. */
 export const EXERCISE_HEADING = /^#{2,4}\s+Exercise\s+(\d+)\s*[:.]/m;
@@ -21,6 +27,7 @@ export const SETUP_TAG = 'exercise-setup';
 export const NOT_IMPLEMENTED = /Exercise (\d+): not implemented/;
 
 /** A cell's source as one string (nbformat allows a list of lines). */
+/** @type {typeof import('./exercises.mjs').sourceOf} */
 export function sourceOf(cell) {
   return Array.isArray(cell.source) ? cell.source.join('') : (cell.source ?? '');
 }
@@ -29,20 +36,23 @@ export function sourceOf(cell) {
  * The names a solution region declares at its own indentation: `const|let|var NAME[: T] = …`
  * (and simple destructuring), `function NAME`, `class NAME`. Returns [{name, type}], type or ''.
  */
+/** @type {typeof import('./exercises.mjs').declaredNames} */
 export function declaredNames(lines, indent) {
+  /** @type {{ name: string, type: string, assigned?: boolean }[]} */
   const out = [];
+  /** @param {string} line */
   const at = (line) => line.startsWith(indent) && !/^\s/.test(line.slice(indent.length));
   for (const line of lines) {
     if (!at(line)) continue;
     const body = line.slice(indent.length);
     const v = body.match(/^(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::\s*([^=]+?))?\s*(=|;|$)/);
     if (v) {
-      out.push({ name: v[1], type: (v[2] ?? '').trim() });
+      out.push({ name: /** @type {string} */ (v[1]), type: (v[2] ?? '').trim() });
       continue;
     }
     const d = body.match(/^(?:const|let|var)\s+[[{]([^\]}]*)[\]}]/);
     if (d) {
-      for (const part of d[1].split(',')) {
+      for (const part of (d[1] ?? '').split(',')) {
         const name = part.split(':').at(-1)?.split('=')[0]?.trim();
         if (name && /^[A-Za-z_$][\w$]*$/.test(name)) out.push({ name, type: '' });
       }
@@ -50,17 +60,19 @@ export function declaredNames(lines, indent) {
     }
     const f = body.match(/^(?:export\s+)?(?:async\s+)?(?:function\*?|class)\s+([A-Za-z_$][\w$]*)/);
     if (f) {
-      out.push({ name: f[1], type: '' });
+      out.push({ name: /** @type {string} */ (f[1]), type: '' });
       continue;
     }
     // An assignment to a name declared outside the region: `answer = …` (not `==`, `=>`).
     const a = body.match(/^([A-Za-z_$][\w$]*)\s*=(?![=>])/);
-    if (a && !out.some((x) => x.name === a[1])) out.push({ name: a[1], type: '', assigned: true });
+    const assigned = a?.[1];
+    if (assigned !== undefined && !out.some((x) => x.name === assigned)) out.push({ name: assigned, type: '', assigned: true });
   }
   return out;
 }
 
 /** The identifiers a piece of code mentions (to keep only the stubs a check cell uses). */
+/** @type {typeof import('./exercises.mjs').identifiers} */
 export function identifiers(code) {
   return new Set(code.match(/[A-Za-z_$][\w$]*/g) ?? []);
 }
@@ -77,6 +89,7 @@ export function identifiers(code) {
  *   solution's helpers are the student's to write. A region left with no name gets `todo(N)`,
  *   which prints a notice.
  */
+/** @type {typeof import('./exercises.mjs').stubLines} */
 export function stubLines(n, indent, regionLines = [], used = null) {
   const todoLine = `${indent}// TODO (exercise ${n}): write your solution here, in place of the stub below.`;
   if (indent !== '') {
@@ -98,10 +111,13 @@ export function stubLines(n, indent, regionLines = [], used = null) {
  * @returns {{begin: number, end: number, indent: string}[]} line numbers (0-based) of the markers.
  * @throws Error naming the cell and line for a BEGIN without END, an END without BEGIN, or nesting.
  */
+/** @type {typeof import('./exercises.mjs').solutionRegions} */
 export function solutionRegions(source, where = 'cell') {
+  /** @type {{ begin: number, end: number, indent: string }[]} */
   const regions = [];
+  /** @type {{ begin: number, indent: string } | null} */
   let open = null;
-  source.split('\n').forEach((line, i) => {
+  for (const [i, line] of source.split('\n').entries()) {
     const b = line.match(BEGIN);
     if (b) {
       if (open) throw new Error(`${where} line ${i + 1}: BEGIN SOLUTION inside the region opened at line ${open.begin + 1}`);
@@ -111,7 +127,7 @@ export function solutionRegions(source, where = 'cell') {
       regions.push({ ...open, end: i });
       open = null;
     }
-  });
+  }
   if (open) throw new Error(`${where} line ${open.begin + 1}: BEGIN SOLUTION without an END SOLUTION`);
   return regions;
 }
@@ -122,9 +138,12 @@ export function solutionRegions(source, where = 'cell') {
  * @throws Error when an exercise has no solution cell or no check cell, a check names an exercise
  *   that has no heading, a solution cell sits outside an exercise, or numbers repeat.
  */
+/** @type {typeof import('./exercises.mjs').parseExercises} */
 export function parseExercises(nb, name = 'notebook') {
   const cells = nb.cells ?? [];
+  /** @type {Exercise[]} */
   const exercises = [];
+  /** @type {Exercise | null} */
   let current = null;
   cells.forEach((cell, i) => {
     const src = sourceOf(cell);
@@ -171,6 +190,7 @@ export function parseExercises(nb, name = 'notebook') {
  * A code cell's source with every solution region of exercise `n` replaced by the stub.
  * @param used identifiers of the exercise's check cell (see `stubLines`), or null for all names.
  */
+/** @type {typeof import('./exercises.mjs').stubSource} */
 export function stubSource(source, n, where = 'cell', used = null) {
   const lines = source.split('\n');
   const regions = solutionRegions(source, where);
@@ -181,11 +201,20 @@ export function stubSource(source, n, where = 'cell', used = null) {
 }
 
 /** The identifiers of each exercise's check cell, by exercise number. */
+/**
+ * @param {Notebook} nb
+ * @param {Exercise[]} exercises
+ * @returns {Map<number, Set<string>>}
+ */
 function checkIdentifiers(nb, exercises) {
-  return new Map(exercises.map((e) => [e.n, identifiers(sourceOf((nb.cells ?? [])[e.check]))]));
+  return new Map(exercises.map((e) => [e.n, identifiers(sourceOf((nb.cells ?? [])[e.check] ?? { source: '' }))]));
 }
 
 /** A copy of the cell with no outputs (and the source as one string). */
+/**
+ * @param {Cell} cell
+ * @returns {Cell & { metadata: Record<string, unknown> }}
+ */
 function cleared(cell, source = sourceOf(cell)) {
   const c = { ...cell, metadata: { ...(cell.metadata ?? {}) }, source };
   if (c.cell_type === 'code') {
@@ -200,14 +229,16 @@ function cleared(cell, source = sourceOf(cell)) {
  * The student edition of a notebook: solution regions replaced by stubs, every output cleared,
  * check cells kept, `metadata.frugal_ai.edition = 'student'`.
  */
+/** @type {typeof import('./exercises.mjs').studentEdition} */
 export function studentEdition(nb, name = 'notebook') {
   const exercises = parseExercises(nb, name);
+  /** @type {Map<number, number>} */
   const exerciseOf = new Map();
   for (const e of exercises) for (const i of e.solutions) exerciseOf.set(i, e.n);
   const used = checkIdentifiers(nb, exercises);
   const cells = (nb.cells ?? []).map((cell, i) => {
-    if (!exerciseOf.has(i)) return cleared(cell);
     const n = exerciseOf.get(i);
+    if (n === undefined) return cleared(cell);
     return cleared(cell, stubSource(sourceOf(cell), n, `${name} cell ${i + 1}`, used.get(n)));
   });
   const metadata = { ...(nb.metadata ?? {}), frugal_ai: { ...(nb.metadata?.frugal_ai ?? {}), edition: 'student' } };
@@ -215,6 +246,7 @@ export function studentEdition(nb, name = 'notebook') {
 }
 
 /** The names a cell declares at its top level (const, let, var, function, class, destructuring). */
+/** @type {typeof import('./exercises.mjs').topLevelNames} */
 export function topLevelNames(source) {
   return declaredNames(source.split('\n'), '').filter((x) => !x.assigned).map((x) => x.name);
 }
@@ -224,13 +256,19 @@ export function topLevelNames(source) {
  * declare a name it uses, then, going back, those that declare a name those use, and so on.
  * A name declared again later wins, as in the kernel.
  */
+/** @type {typeof import('./exercises.mjs').neededCells} */
 export function neededCells(cells, first, last) {
+  /** @type {Set<string>} */
   const needed = new Set();
-  for (let i = first; i <= last; i++) if (cells[i]?.cell_type === 'code') for (const id of identifiers(sourceOf(cells[i]))) needed.add(id);
+  for (let i = first; i <= last; i++) {
+    const c = cells[i];
+    if (c?.cell_type === 'code') for (const id of identifiers(sourceOf(c))) needed.add(id);
+  }
+  /** @type {Set<number>} */
   const picked = new Set();
   for (let i = first - 1; i >= 0; i--) {
     const c = cells[i];
-    if (c.cell_type !== 'code') continue;
+    if (c?.cell_type !== 'code') continue;
     const src = sourceOf(c);
     const names = topLevelNames(src);
     if (!names.some((n) => needed.has(n))) continue;
@@ -252,6 +290,7 @@ export function neededCells(cells, first, last) {
  * @returns {{nb: object, roles: {role: string, n?: number, from: number}[]}} one role per cell:
  *   'setup', 'student-solution', 'student-check', 'student-other', 'solution', 'check', 'other'.
  */
+/** @type {typeof import('./exercises.mjs').checkNotebook} */
 export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
   const exercises = parseExercises(nb, name);
   if (exercises.length === 0) throw new Error(`${name} has no exercises`);
@@ -260,19 +299,30 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
   const last = Math.max(...exercises.map((e) => e.check));
   const firstCode = cells.findIndex((c) => c.cell_type === 'code');
   const needed = mode === 'full' ? new Set() : neededCells(cells, first, last);
+  /** @type {Cell[]} */
   const out = [];
+  /** @type {Role[]} */
   const roles = [];
+  /**
+   * @param {Cell} cell
+   * @param {string} role
+   * @param {number} from
+   * @param {number} [n]
+   */
   const push = (cell, role, from, n) => {
     out.push({ ...cleared(cell), id: `x${out.length}` });
     roles.push(n === undefined ? { role, from } : { role, from, n });
   };
   cells.slice(0, first).forEach((c, i) => {
     if (c.cell_type !== 'code') return;
-    const tagged = (c.metadata?.tags ?? []).includes(SETUP_TAG);
+    const tags = c.metadata?.['tags'];
+    const tagged = Array.isArray(tags) && tags.includes(SETUP_TAG);
     if (mode === 'full' || i === firstCode || tagged || needed.has(i)) push(c, 'setup', i);
   });
   const used = checkIdentifiers(nb, exercises);
+  /** @type {Map<number, number>} */
   const solutionOf = new Map();
+  /** @type {Map<number, number>} */
   const checkOf = new Map();
   for (const e of exercises) {
     for (const i of e.solutions) solutionOf.set(i, e.n);
@@ -281,10 +331,10 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
   for (const student of [true, false]) {
     for (let i = first; i <= last; i++) {
       const c = cells[i];
-      if (c.cell_type !== 'code') continue;
+      if (c?.cell_type !== 'code') continue;
       const pre = student ? 'student-' : '';
-      if (solutionOf.has(i)) {
-        const n = solutionOf.get(i);
+      const n = solutionOf.get(i);
+      if (n !== undefined) {
         const src = student ? stubSource(sourceOf(c), n, `${name} cell ${i + 1}`, used.get(n)) : sourceOf(c);
         push({ ...c, source: src }, `${pre}solution`, i, n);
       } else if (checkOf.has(i)) push(c, `${pre}check`, i, checkOf.get(i));
@@ -295,6 +345,7 @@ export function checkNotebook(nb, mode = 'cheap', name = 'notebook') {
 }
 
 /** True when an error says a name from the lesson's body is missing (cheap mode lacks it). */
+/** @type {typeof import('./exercises.mjs').isMissingName} */
 export function isMissingName(err) {
   return /Cannot find name|is not defined|has no exported member|Cannot redeclare/.test(`${err.ename}: ${err.evalue}`);
 }
@@ -306,14 +357,23 @@ export function isMissingName(err) {
  *   where `solution` is 'passed' or the error, `student` is the message the blank edition shows
  *   at its check (when it fails as it should); `problems` is empty when all is as it should be.
  */
+/** @type {typeof import('./exercises.mjs').judge} */
 export function judge(roles, errors, name = 'notebook') {
+  /** @type {string[]} */
   const problems = [];
+  /** @type {Map<number | undefined, { n: number, solution: string, student: string }>} */
   const byN = new Map();
+  /** @param {number | undefined} n */
   const ex = (n) => {
-    if (!byN.has(n)) byN.set(n, { n, solution: 'passed', student: '(did not fail)' });
-    return byN.get(n);
+    let e = byN.get(n);
+    if (!e) {
+      e = { n: /** @type {number} */ (n), solution: 'passed', student: '(did not fail)' };
+      byN.set(n, e);
+    }
+    return e;
   };
-  const text = (e) => `${e.ename}: ${e.evalue}`.split('\n')[0].slice(0, 300);
+  /** @param {import('./exercises.mjs').CellError} e */
+  const text = (e) => (`${e.ename}: ${e.evalue}`.split('\n')[0] ?? '').slice(0, 300);
   roles.forEach((r, i) => {
     const err = errors.get(i);
     const at = `${name} cell ${r.from + 1}`;

@@ -1,5 +1,5 @@
 // Types of scripts/lib/results.mjs, for the tests.
-import type { Expectation } from '../../lib/results';
+import type { Expectation } from '../../lib/results/index.js';
 export interface ResultRow extends Expectation { id: string; value: number | undefined; values: number[]; status: string }
 export function loadExpected(): Record<string, Expectation>;
 export function readRecorded(dir: string): Map<string, number[]>;

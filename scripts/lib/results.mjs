@@ -1,5 +1,4 @@
-// @ts-nocheck -- TODO (issue 14): JSDoc types for checkJs; written before tsconfig.scripts.json
-// existed, merged without them. Its tests: tests/student.test.ts, tests/reproduce.test.ts.
+// @ts-check
 // RESULTS.md: every key figure of the course (lib/results/expected.ts, EXPECTED) with the value
 // the lessons recorded through checkResult ($FRUGAL_RESULTS_DIR/<lesson>.jsonl).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -7,22 +6,31 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT } from './env.mjs';
 
+// Types: results.d.mts, which the tests and the other scripts see; each export here is checked
+// against its declaration there (`@type {typeof import('./results.mjs').name}` resolves to it).
+/** @typedef {import('./results.mjs').ResultRow} ResultRow */
+
 /** EXPECTED from the compiled lib (npm run build), so that the table is the one lessons use. */
+/** @type {typeof import('./results.mjs').loadExpected} */
 export function loadExpected() {
   const req = createRequire(join(ROOT, 'package.json'));
-  return req(join(ROOT, 'lib', 'dist', 'results', 'expected.js')).EXPECTED;
+  const mod = /** @type {typeof import('../../lib/results/expected.js')} */ (req(join(ROOT, 'lib', 'dist', 'results', 'expected.js')));
+  return mod.EXPECTED;
 }
 
 /** The recorded figures of `dir`: id -> every value recorded for it, in order. */
+/** @type {typeof import('./results.mjs').readRecorded} */
 export function readRecorded(dir) {
+  /** @type {Map<string, number[]>} */
   const out = new Map();
   if (!existsSync(dir)) return out;
   for (const f of readdirSync(dir).filter((x) => x.endsWith('.jsonl')).sort()) {
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {
       if (!line.trim()) continue;
-      const r = JSON.parse(line);
-      if (!out.has(r.id)) out.set(r.id, []);
-      out.get(r.id).push(r.value);
+      const r = /** @type {import('../../lib/results/index.js').RecordedResult} */ (JSON.parse(line));
+      const values = out.get(r.id) ?? [];
+      if (!out.has(r.id)) out.set(r.id, values);
+      values.push(r.value);
     }
   }
   return out;
@@ -35,11 +43,14 @@ export function readRecorded(dir) {
  * with different values) or 'not run'. Figures recorded but absent from EXPECTED are rows too
  * ('unknown id').
  */
+/** @type {typeof import('./results.mjs').resultRows} */
 export function resultRows(expected, recorded, lessonsRun) {
+  /** @type {ResultRow[]} */
   const rows = [];
   for (const [id, e] of Object.entries(expected)) {
     const values = recorded.get(id) ?? [];
     const value = values.at(-1);
+    /** @type {string} */
     let status;
     if (!lessonsRun.includes(e.lesson)) status = 'not run';
     else if (value === undefined) status = 'missing';
@@ -54,14 +65,18 @@ export function resultRows(expected, recorded, lessonsRun) {
 }
 
 /** True when every row of a lesson that ran is ok. */
+/** @type {typeof import('./results.mjs').allOk} */
 export function allOk(rows) {
   return rows.every((r) => r.status === 'ok' || r.status === 'not run');
 }
 
+/** @param {number | undefined} v */
 const num = (v) => (v === undefined || Number.isNaN(v) ? '—' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6))));
 
 /** The markdown of RESULTS.md. */
+/** @type {typeof import('./results.mjs').resultsMarkdown} */
 export function resultsMarkdown(rows, runs, meta) {
+  /** @param {unknown} s */
   const cell = (s) => String(s).replace(/\|/g, '\\|');
   const lines = [
     '# Results',

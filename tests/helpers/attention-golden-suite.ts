@@ -89,7 +89,7 @@ export function attentionGoldenSuite(backend: 'cpu' | 'wasm'): void {
         tf.tidy(() => {
           const x = tf.tensor3d(c.x, c.shape_x);
           tf.dispose(layer.apply(x) as tf.Tensor);
-          layer.setWeights(c.weights.map((w, i) => tf.tensor2d(w, c.weight_shapes[i]!)));
+          layer.setWeights(c.weights.map((w, i) => tf.tensor2d(w, c.weight_shapes[i])));
           expectClose((layer.apply(x) as tf.Tensor).dataSync(), c.y, name);
         });
         layer.dispose();
@@ -112,7 +112,7 @@ export function attentionGoldenSuite(backend: 'cpu' | 'wasm'): void {
         tf.tidy(() => {
           const x = tf.tensor3d(c.x, c.shape_x);
           tf.dispose(layer.apply(x) as tf.Tensor);
-          layer.setWeights(c.weights.map((w, i) => tf.tensor2d(w, c.weight_shapes[i]!)));
+          layer.setWeights(c.weights.map((w, i) => tf.tensor2d(w, c.weight_shapes[i])));
           expectClose((layer.apply(x) as tf.Tensor).dataSync(), c.y, 'mla');
         });
         layer.dispose();

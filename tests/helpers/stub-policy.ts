@@ -21,7 +21,7 @@ export class ConstantPolicy implements Policy {
 
   logits(tokens: tf.Tensor2D): tf.Tensor3D {
     const [n, t] = tokens.shape;
-    return tf.tidy(() => tf.add(tf.zeros([n, t, this.vocabSize]), this.bias) as tf.Tensor3D);
+    return tf.tidy(() => tf.add<tf.Tensor3D>(tf.zeros([n, t, this.vocabSize]), this.bias));
   }
 
   /** The current bias, as numbers. */

@@ -618,6 +618,26 @@ class SoakTests(KernelCase):
         self.assertGreater(int(self.value("steps")), self.ROUNDS)
 
 
+class DisplayBurstTests(KernelCase):
+    """A burst of display updates from one synchronous loop, as a live progress display sends on a
+    loaded machine. zeromq allows one send in progress per socket ("Socket is busy writing"); the
+    kernel queues the sends (kernel/src/server.ts withQueuedSends) and lib/display sends straight
+    through, so every update must arrive, in order, and the cell succeed."""
+
+    N = 1000
+
+    def test_a_burst_of_display_updates_all_arrive_in_order(self):
+        run = self.run_cell(
+            "import { displayBundle } from '@frugal-ai/lib';\n"
+            f"for (let i = 0; i < {self.N}; i++) "
+            "displayBundle({ 'text/plain': `step ${i}` }, { displayId: 'burst', update: i > 0 });"
+        )
+        self.assertEqual(run.reply["status"], "ok", run.error)
+        texts = [c["data"]["text/plain"] for t, c in run.messages if t in ("display_data", "update_display_data")]
+        self.assertEqual(len(texts), self.N, "display messages lost")
+        self.assertEqual(texts, [f"step {i}" for i in range(self.N)])
+
+
 class LocalModuleTests(KernelCase):
     """A .ts file next to the notebook, imported by a cell: its frames map to its own lines."""
 

@@ -1,0 +1,253 @@
+/**
+ * Lessons 03-05: the distillation step and its parts, an epoch, and the distilled student's
+ * inference (also in onnxruntime-node). The step and the epoch run the lib's own training loop
+ * (`train` of lib/train/loop.ts, as the lessons call it), so the bench measures what the
+ * lessons run: a one-step epoch on 64 rows for a step, an epoch of 1259 rows for an epoch.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as lib from '@frugal-ai/lib';
+import type { BenchCase, CaseInstance, OrtInstance } from '../case.js';
+import { denseStack, hashFill, trainableVariables } from '../fill.js';
+
+/**
+ * Lessons 03 and 04's distillation step: the student 64-8-10, batch 64, Adam at 0.01, loss =
+ * distillationLoss({ alpha: 0.5, temperature: 4 }); the teacher 64-256-256-10 (without dropout:
+ * the teacher runs in inference mode) either cached (its logits are an input) or live (its
+ * forward pass runs inside the step, as in lesson 04).
+ */
+export const DISTILL = {
+  /** Examples per step. */
+  batch: 64,
+  /** Input features: 8x8 pixels. */
+  inputs: 64,
+  /** The student's hidden width. */
+  hidden: 8,
+  /** The teacher's two hidden widths. */
+  teacherHidden: 256,
+  /** Output classes. */
+  classes: 10,
+  /** Weight of the hard-label cross-entropy. */
+  alpha: 0.5,
+  /** Distillation temperature. */
+  temperature: 4,
+  /** Adam's learning rate (betas 0.9, 0.999; epsilon 1e-7 on both sides). */
+  lr: 0.01,
+} as const;
+
+/** Rows of the epoch cases (the digits training split's size). */
+const EPOCH_ROWS = 1259;
+/** Seed of the `Rng` whose permutation orders the rows; the order is sent to PyTorch. */
+const SHUFFLE_SEED = 7;
+
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number };
+
+/**
+ * The pieces of a distillation step: data, the student, the teacher (live) or its logits
+ * (cached), Adam, the lib's distillation loss (`trusted`, as in the lessons: no read-back), and
+ * `epoch()`, one pass of the lib's `train` over the rows in the order of a fresh
+ * `Rng(SHUFFLE_SEED)` (so every call sees the same order, the one PyTorch replays), which
+ * returns the mean batch loss.
+ */
+function distillSetup(p: DistillParams) {
+  const n = p.examples ?? p.batch;
+  const x = hashFill(n, p.inputs, 11, 1); // [n, 64]
+  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % p.classes), 'int32'); // [n]
+  const student = denseStack([p.inputs, p.hidden, p.classes], 20);
+  const teacher = denseStack([p.inputs, p.teacherHidden, p.teacherHidden, p.classes], 30);
+  const cached = teacher.predict(x) as tf.Tensor2D; // [n, classes]
+  const optimizer = tf.train.adam(p.lr, 0.9, 0.999, 1e-7);
+  const vars = trainableVariables(student);
+  const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true });
+  const live = p.live === 1;
+  const data: lib.Dataset = live ? { x, y } : { x, y, teacherLogits: cached };
+  const options: Omit<lib.TrainOptions, 'rng'> = {
+    epochs: 1,
+    batchSize: p.batch,
+    optimizer,
+    progress: false,
+    loss: (batch, logits) => {
+      const t = live ? (teacher.apply(batch.x, { training: false }) as tf.Tensor2D) : batch.teacherLogits;
+      if (!t) throw new Error('the cached distillation case lost its teacher logits');
+      return loss(batch.y, logits, t);
+    },
+  };
+  const epoch = async (): Promise<number> => {
+    const history = await lib.train(student, data, { ...options, rng: new lib.Rng(SHUFFLE_SEED) });
+    return history.loss[0] ?? NaN;
+  };
+  /** The loss on all rows, from the stored teacher logits, without a gradient tape. */
+  const forward = (): tf.Scalar => loss(y, student.apply(x, { training: true }) as tf.Tensor2D, cached);
+  const dispose = (): void => {
+    optimizer.dispose();
+    student.dispose();
+    teacher.dispose();
+    tf.dispose([x, y, cached]);
+  };
+  return { epoch, forward, vars, optimizer, dispose };
+}
+
+/** The rows' order in an epoch of `n` rows, as the lib's `train` draws it: sent to PyTorch. */
+const order = (n: number): number[] => new lib.Rng(SHUFFLE_SEED).permutation(n);
+
+const stepParams = (live: 0 | 1) => ({ ...DISTILL, live, order: order(DISTILL.batch) });
+const epochParams = (live: 0 | 1) => ({ ...DISTILL, examples: EPOCH_ROWS, live, order: order(EPOCH_ROWS) });
+
+const family = 'distillation';
+const kernelsWhy = 'about 0.23 MFLOP a step: the fixed cost of each small kernel';
+
+/** Lesson 05: the student (denseStack seed 20, as in distillSetup) in inference mode. -> [b, 10] */
+const STUDENT_INFER = { inputs: 64, hidden: 8, classes: 10 } as const;
+
+function studentInfer(batch: number): CaseInstance {
+  const model = denseStack([STUDENT_INFER.inputs, STUDENT_INFER.hidden, STUDENT_INFER.classes], 20);
+  const x = hashFill(batch, STUDENT_INFER.inputs, 11, 1); // [b, 64]
+  return { step: () => model.predict(x) as tf.Tensor, dispose: () => { model.dispose(); x.dispose(); } };
+}
+
+/** The same student exported by the lib's exportOnnx, in onnxruntime-node (one thread). */
+async function studentInferOrt(batch: number): Promise<OrtInstance> {
+  const model = denseStack([STUDENT_INFER.inputs, STUDENT_INFER.hidden, STUDENT_INFER.classes], 20);
+  const bytes = lib.exportOnnx(model, { softmax: false });
+  model.dispose();
+  const x = hashFill(batch, STUDENT_INFER.inputs, 11, 1); // [b, 64]
+  const data = x.dataSync() as Float32Array;
+  x.dispose();
+  const session = await lib.OnnxModel.load(bytes, { threads: 1 });
+  return { step: () => session.logits(data, batch), dispose: () => session.dispose() };
+}
+
+function studentInferCase(batch: number): BenchCase {
+  return {
+    id: `student-infer-${batch}`,
+    title: `student, batch ${batch}`,
+    family,
+    what: `lesson 05: the student 64-8-10 predicts ${batch === 1 ? 'one image' : `${batch} images`} (inference mode); also in onnxruntime-node`,
+    bound: 'kernels',
+    boundWhy: 'a handful of kernels on tiny tensors',
+    params: { ...STUDENT_INFER, batch },
+    torch: 'student-infer',
+    setup: () => studentInfer(batch),
+    ort: () => studentInferOrt(batch),
+  };
+}
+
+/** The distillation family: the step's parts, the step and the epoch. */
+export const distillCases: BenchCase[] = [
+  {
+    id: 'distill-forward',
+    title: 'step: forward + loss',
+    family,
+    what: "the step's forward pass and loss alone, without a gradient tape",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...DISTILL, live: 0 },
+    torch: 'distill-forward',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0 });
+      return { step: () => tf.tidy(d.forward), dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-backward',
+    title: 'step: + gradients',
+    family,
+    what: 'forward, loss and the 4 gradients (tape and replay), no update',
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...DISTILL, live: 0 },
+    torch: 'distill-backward',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0 });
+      // the gradients are computed, then disposed by the tidy. -> [] (the loss)
+      return { step: () => tf.tidy(() => tf.variableGrads(d.forward, d.vars).value), dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-adam',
+    title: 'step: Adam update',
+    family,
+    what: "Adam's update alone, the gradients of the first step held fixed",
+    bound: 'kernels',
+    boundWhy: '15 small kernels per weight tensor',
+    params: { ...DISTILL, live: 0 },
+    torch: 'distill-adam',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0 });
+      const { value, grads } = tf.variableGrads(d.forward, d.vars);
+      value.dispose();
+      const named = Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
+      const w2 = d.vars[2]; // the output layer's kernel [8, 10]
+      if (!w2) throw new Error('the student has no output kernel');
+      return {
+        // -> [] (the sum of the output layer's kernel after the update: one extra Sum kernel)
+        step: () => {
+          d.optimizer.applyGradients(named);
+          return tf.sum(w2);
+        },
+        dispose: () => {
+          tf.dispose(Object.values(grads));
+          d.dispose();
+        },
+      };
+    },
+  },
+  {
+    id: 'distill-step',
+    title: 'distill step, cached',
+    family,
+    what: "one step of the lib's `train` (lessons 03-04): batch of 64 gathered, forward, loss, backward, Adam, loss read back; teacher logits given",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: stepParams(0),
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-step-live',
+    title: 'distill step, live',
+    family,
+    what: "the same, with the teacher's forward pass inside the step",
+    bound: 'kernels',
+    boundWhy: "the cached step's kernels, plus the teacher's 10.8 MFLOP (about 40 % of the step)",
+    params: stepParams(1),
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 1 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-epoch',
+    title: 'epoch, cached',
+    family,
+    what: `one epoch of the lib's \`train\`: ${EPOCH_ROWS} rows shuffled by the lib's Rng, 20 batches of 64 (the last of ${EPOCH_ROWS % 64}), each loss read back; the check is the mean loss`,
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: epochParams(0),
+    torch: 'distill-epoch',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-epoch-live',
+    title: 'epoch, live',
+    family,
+    what: 'the same epoch with the live teacher',
+    bound: 'kernels',
+    boundWhy: "the cached epoch's kernels, plus the teacher's forward passes",
+    params: epochParams(1),
+    torch: 'distill-epoch',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 1 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+];
+
+/** Lesson 05: the distilled student's inference, in tfjs and onnxruntime-node. */
+export const studentInferCases: BenchCase[] = [studentInferCase(1), studentInferCase(256)];

@@ -1,0 +1,77 @@
+/**
+ * Lessons 06-08's MoE layer (lib/moe/layer.ts), forward + backward: does compute follow the
+ * active experts? The sparse dispatch against all experts on every token.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as lib from '@frugal-ai/lib';
+import type { BenchCase } from '../case.js';
+import { glorot, hashFill, trainableVariables } from '../fill.js';
+
+/**
+ * 4096 tokens of width d through 8 experts d -> h -> d (relu, no biases), softmax router,
+ * top-2, gates = the chosen probabilities, loss = mean(y^2), gradients of every weight.
+ */
+export const MOE = { tokens: 4096, d: 64, h: 128, experts: 8, topK: 2 } as const;
+
+/** FLOPs of one forward + backward (x3) running `active` experts per token, plus the router. */
+export const moeFlops = (active: number): number => 3 * MOE.tokens * (2 * MOE.d * MOE.experts + active * 4 * MOE.d * MOE.h);
+
+/**
+ * `dense: 0` is the sparse dispatch (each expert gathers its own tokens); `dense: 1` runs all 8
+ * experts on every token and weights them by the same (zero for unchosen) gates.
+ * -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
+ */
+function moeSetup(dense: boolean) {
+  const { tokens: n, d, h, experts: E } = MOE;
+  const layer = lib.moe({ experts: E, topK: MOE.topK, expertHidden: h, units: d, useBias: false, dispatch: dense ? 'dense' : 'sparse' });
+  layer.build([null, d]);
+  // getWeights order: the trainable weights as created, then the non-trainable routing bias
+  const weights: tf.Tensor[] = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
+  for (let e = 0; e < E; e++) weights.push(hashFill(d, h, 50 + e, glorot(d, h)), hashFill(h, d, 60 + e, glorot(h, d))); // w1 [d, h], w2 [h, d]
+  weights.push(tf.zeros([E])); // routing bias [E]
+  layer.setWeights(weights);
+  tf.dispose(weights);
+  const x = hashFill(n, d, 40, 1); // [n, d]
+  const vars = trainableVariables(layer);
+  const routerName = vars[0]?.name ?? '';
+  const step = (): tf.Tensor => {
+    const { value, grads } = tf.variableGrads(() => {
+      const r = lib.moeForward(layer, x);
+      tf.dispose([r.auxLoss, r.balanceLoss, r.zLoss]);
+      return tf.mean(tf.square(r.output));
+    }, vars);
+    const router = grads[routerName];
+    if (!router) throw new Error(`no gradient for the router kernel ${routerName}`);
+    tf.dispose([value, ...Object.values(grads).filter((g) => g !== router)]);
+    return router;
+  };
+  return { step, dispose: () => { x.dispose(); layer.dispose(); } };
+}
+
+/** The sparse MoE layer, and the same layer running every expert. */
+export const moeCases: BenchCase[] = [
+  {
+    id: 'moe-sparse',
+    title: 'MoE top-2 of 8, sparse',
+    family: 'moe',
+    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens",
+    bound: 'memory',
+    boundWhy: 'gathers, splits, transposes and scatter-adds of tokens × width',
+    params: { ...MOE, dense: 0 },
+    flops: moeFlops(MOE.topK),
+    torch: 'moe',
+    setup: () => moeSetup(false),
+  },
+  {
+    id: 'moe-dense',
+    title: 'MoE, all 8 experts run',
+    family: 'moe',
+    what: "the same layer running all 8 experts on every token (`dispatch: 'dense'`), weighted by the same gates",
+    bound: 'FLOPs',
+    boundWhy: 'two 2-D products over the stacked experts',
+    params: { ...MOE, dense: 1 },
+    flops: moeFlops(MOE.experts),
+    torch: 'moe',
+    setup: () => moeSetup(true),
+  },
+];

@@ -1,0 +1,132 @@
+/**
+ * bench/: the case list, the leak check of every case run (what `npm run bench -- --smoke` relies
+ * on in npm test), and the README regeneration between marker comments. Timings are never
+ * asserted.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../lib/backend';
+import type { BenchCase } from '../bench/case';
+import { CASES } from '../bench/cases';
+import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap } from '../bench/readme';
+import type { BenchRun } from '../bench/report';
+import { checkValue, runTfjsCase, type Timing } from '../bench/timing';
+
+const ONCE: Timing = { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
+
+beforeAll(async () => {
+  await initBackend({ force: 'cpu' });
+});
+
+/** A case whose step returns `a + 1`, and that leaks `leak` tensors per setup. */
+function fakeCase(leak: number): BenchCase {
+  return {
+    id: 'fake',
+    title: 'fake',
+    family: 'test',
+    what: 'adds one',
+    bound: 'kernels',
+    boundWhy: 'one kernel',
+    params: {},
+    setup: () => {
+      const a = tf.tensor1d([3, 4]);
+      for (let i = 0; i < leak; i++) tf.scalar(i); // never disposed
+      return { step: () => tf.add(a, 1), dispose: () => a.dispose() };
+    },
+  };
+}
+
+describe('bench cases', () => {
+  it('have unique ids, and every PyTorch twin named exists in torch_bench.py', () => {
+    const ids = CASES.map((c) => c.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // torch_bench.py merges CASES of its sibling modules bench/torch_*.py
+    const dir = join(__dirname, '..', 'bench');
+    const py = readdirSync(dir).filter((f) => /^torch_\w+\.py$/.test(f)).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    for (const c of CASES) if (c.torch) expect(py, `${c.id}'s twin ${c.torch}`).toContain(`"${c.torch}": case_`);
+  });
+
+  it('the distillation step and epoch are run by the lib\'s train, and send its row order to PyTorch', () => {
+    const step = CASES.find((c) => c.id === 'distill-epoch');
+    const order = step?.params.order;
+    // the lib's Rng(7).permutation(1259): a permutation of the 1259 rows
+    expect(Array.isArray(order) ? [...(order as number[])].sort((a, b) => a - b) : order).toEqual(Array.from({ length: 1259 }, (_, i) => i));
+    const src = readFileSync(join(__dirname, '..', 'bench', 'cases', 'distill.ts'), 'utf8');
+    expect(src).toMatch(/lib\.train\(student, data/);
+  });
+});
+
+describe('runTfjsCase', () => {
+  it('returns the check value of the first iteration (the norm of [4, 5])', async () => {
+    const r = await runTfjsCase(fakeCase(0), ONCE);
+    expect(r.check).toBeCloseTo(Math.sqrt(16 + 25), 6); // hand computation: ‖[3 + 1, 4 + 1]‖
+    expect(r.stats.iterations).toBe(1);
+  });
+
+  it('fails a case that leaks, naming it and the count', async () => {
+    await expect(runTfjsCase(fakeCase(2), ONCE)).rejects.toThrow(/case fake on cpu leaked 2 tensors/);
+  });
+
+  it('counts the kernels of one iteration when profiling', async () => {
+    const r = await runTfjsCase(fakeCase(0), ONCE, 1);
+    expect(r.profile?.kernels).toBeGreaterThanOrEqual(1); // the Add (and the scalar's cast, if any)
+  });
+
+  it('checkValue: a scalar is its value, else the Frobenius norm', () => {
+    expect(checkValue([-2.5])).toBe(-2.5);
+    expect(checkValue([3, 4])).toBe(5);
+  });
+});
+
+describe('README regeneration', () => {
+  const doc = 'intro\n<!-- bench:results:begin -->\nold table\n<!-- bench:results:end -->\noutro\n';
+
+  it('replaces only what lies between the markers', () => {
+    const out = replaceBlock(doc, 'results', 'new table');
+    expect(out).toBe('intro\n<!-- bench:results:begin -->\n\nnew table\n\n<!-- bench:results:end -->\noutro\n');
+    expect(replaceBlock(out, 'results', 'new table')).toBe(out); // idempotent
+  });
+
+  it('refuses a README without its markers, naming them', () => {
+    expect(() => replaceBlock('no markers', 'cases', 'x')).toThrow(/<!-- bench:cases:begin -->/);
+    expect(() => replaceBlock(doc + doc, 'results', 'x')).toThrow(/once each/);
+    // a marker named in prose is not a marker
+    expect(replaceBlock(`see \`<!-- bench:results:begin -->\`\n${doc}`, 'results', 'y')).toContain('\n\ny\n\n');
+  });
+
+  it('writes markdown tables with escaped pipes and wraps prose at 100 characters', () => {
+    expect(markdownTable(['a', 'b'], [['x|y', '1']])).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |');
+    const long = wrap('word '.repeat(60));
+    expect(Math.max(...long.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
+    expect(casesTable(CASES).split('\n')).toHaveLength(CASES.length + 2);
+  });
+
+  it('states the machine, load and command, and per case its bound, kernels and baseline', () => {
+    const c = fakeCase(0);
+    const stats = { iterations: 5, medianMs: 2, p10Ms: 1, p90Ms: 3, meanMs: 2 };
+    const run: BenchRun = {
+      date: new Date('2026-12-02T00:00:00Z'),
+      command: 'npm run bench -- --write-readme',
+      machine: { node: 'v20', platform: 'linux x64', cpus: 2, cpuModel: 'Test CPU', loadBefore: 9, loadAfter: 10 },
+      timing: ONCE,
+      cases: [c],
+      results: { fake: { tfjs: { cpu: stats }, torch: null, ratios: {}, check: { cpu: 5 }, relDiff: {}, profile: { cpu: { kernels: 7, kernelMs: 1, top: [] } } } },
+      reports: [{ backend: 'cpu', label: 'tfjs cpu', forced: 'cpu', attempts: [] }],
+      why: ['forced'],
+      torch: { available: false, reason: 'skipped by --no-torch' },
+      torchThreads: [],
+      mismatches: [],
+      worst: { rel: 0, where: '' },
+      profiled: true,
+      profileRuns: 1,
+    };
+    const baseline = { ...baselineOf(run), kernels: { cpu: { fake: 9 } } };
+    const block = resultsBlock(run, [c], baseline);
+    const prose = block.replace(/\n/g, ' '); // wrapped at 100 characters
+    expect(prose).toMatch(/2 CPUs \(Test CPU\)/);
+    expect(prose).toMatch(/Load average 9\.0 before the run, 10\.0 after\. The load exceeded the 2 CPUs/);
+    expect(block).toContain('| `fake` | kernels | 7 | 9 | 2.00 ms | n/a |'); // bound, kernels now, baseline, median, no torch
+  });
+});

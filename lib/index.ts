@@ -65,3 +65,5 @@ export * from './rl/task-lm';
 export * from './stats';
 export * from './optim/flat';
 export * from './ops/wasm-matmul';
+export * from './knobs';
+export * from './train/curves';

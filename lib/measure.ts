@@ -127,3 +127,26 @@ export async function withBackend<T>(name: string, fn: () => Promise<T>): Promis
     await tf.setBackend(previous);
   }
 }
+
+/**
+ * Times one forward pass of `model` on `x`, to the end of the work (the output is read back), by
+ * `timeIt`: by default 10 warm-up passes, then passes for at least 500 ms. Disposes the outputs.
+ * @throws Error when an option is not a valid count.
+ */
+export async function forwardTime(model: tf.LayersModel, x: tf.Tensor, options: TimingOptions = {}): Promise<TimingStats> {
+  return timeIt(
+    async () => {
+      const y = model.predict(x) as tf.Tensor;
+      await y.data();
+      y.dispose();
+    },
+    { warmup: 10, minTimeMs: 500, ...options },
+  );
+}
+
+/** The number of tfjs kernels one forward pass of `model` on `x` dispatches (`tf.profile`). */
+export async function forwardKernels(model: tf.LayersModel, x: tf.Tensor): Promise<number> {
+  const info = await tf.profile(() => model.predict(x));
+  tf.dispose(info.result);
+  return info.kernels.length;
+}

@@ -4,7 +4,6 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { distillationWorkflowDiagram, grpoLoopDiagram, mlaDiagram, moeRoutingDiagram, showDiagram, diagramBundle } from '../lib/diagrams';
-import { groupAdvantages } from '../lib/diagrams/grpo';
 import { kvCacheValues } from '../lib/diagrams/mla';
 import { topKRouting } from '../lib/diagrams/moe-routing';
 
@@ -32,7 +31,7 @@ describe('distillationWorkflowDiagram', () => {
     const titles = texts(d.svg).filter((t) => /^\d · /.test(t ?? ''));
     expect(titles).toEqual(['1 · Teacher and data', '2 · Soft labels', '3 · Student', '4 · Loss', '5 · Train', '6 · Evaluate', '7 · Deploy']);
     expect(d.svg.match(/stroke="#ff7f0e" stroke-width="3"/g)).toHaveLength(1);
-    expect(d.text).toMatch(/^> 4 · Loss: α·T²·KL/m);
+    expect(d.text).toMatch(/^> 4 · Loss: α·CE\(y, q\) \+ \(1 − α\) · T²·KL/m); // α weighs the hard labels, as in lessons 02 and 03
     expect(distillationWorkflowDiagram().svg).not.toContain('stroke-width="3"');
   });
   it('rejects a step that does not exist', () => {
@@ -49,14 +48,20 @@ describe('moeRoutingDiagram', () => {
     expect(r.weights[0]).toBeCloseTo(0.41 / 0.63, 12);
     expect(r.weights[1]).toBeCloseTo(0.22 / 0.63, 12);
     expect(topKRouting([0.5, 0.25, 0.25], 2).experts).toEqual([0, 1]); // ties go to the lower index
+    expect(topKRouting(gates, 2, false).weights).toEqual([0.41, 0.22]); // without renormalising: the gates
   });
   it('colours the chosen experts and says what runs', () => {
     const d = moeRoutingDiagram({ gates, topK: 2, token: '<cat>' });
     assertBalanced(d.svg);
     expect(d.svg.match(/<rect[^>]*fill="#ff7f0e"/g)).toHaveLength(2); // two orange gate bars
-    expect(texts(d.svg).filter((t) => /^expert \d$/.test(t ?? ''))).toHaveLength(8);
+    expect(texts(d.svg).filter((t) => /^expert \d$/.test(t ?? ''))).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => `expert ${i}`)); // 0-based, as route
     expect(d.svg).toContain('&lt;cat&gt;');
-    expect(d.text).toContain('expert 3 (gate 0.41, weight 0.65), expert 6 (gate 0.22, weight 0.35); 2 of 8 experts run (25 % of the expert compute)');
+    // Without normalize (route's default) the weights are the gates.
+    expect(d.text).toContain('expert 2 (gate 0.41, weight 0.41), expert 5 (gate 0.22, weight 0.22); 2 of 8 experts run (25 % of the expert compute)');
+    expect(texts(d.svg)).toContain('w = the gates');
+    const n = moeRoutingDiagram({ gates, topK: 2, normalize: true });
+    expect(n.text).toContain('expert 2 (gate 0.41, weight 0.65), expert 5 (gate 0.22, weight 0.35)');
+    expect(texts(n.svg)).toContain('w = gates renormalised');
   });
   it('rejects gates that are not a distribution and a bad k, naming them', () => {
     expect(() => moeRoutingDiagram({ gates: [0.5, 0.4], topK: 1 })).toThrow(/^gates must sum to 1 \(a softmax\), got 0\.9000$/);
@@ -85,21 +90,14 @@ describe('mlaDiagram', () => {
 });
 
 describe('grpoLoopDiagram', () => {
-  it('normalises rewards within the group', () => {
-    // Hand computation: mean 3/8 = 0.375, std √(0.375 · 0.625) = 0.48412;
-    // (1 − 0.375) / 0.48412 = 1.2910, (0 − 0.375) / 0.48412 = −0.7746.
-    const a = groupAdvantages([1, 0, 0, 1, 1, 0, 0, 0]);
-    expect(a[0]).toBeCloseTo(1.290994, 5);
-    expect(a[1]).toBeCloseTo(-0.774597, 5);
-    expect(a.reduce((s, x) => s + x, 0)).toBeCloseTo(0, 12);
-    expect(groupAdvantages([1, 1, 1])).toEqual([0, 0, 0]); // nothing to learn from a group that agrees
-  });
   it('draws the loop with the answers, rewards and advantages', () => {
     const d = grpoLoopDiagram({ groupSize: 8, rewards: [1, 0, 0, 1, 1, 0, 0, 0] });
     assertBalanced(d.svg);
-    expect(texts(d.svg)).toContain('A = +1.29');
+    // lib/rl's groupAdvantages (sample std): mean 0.375, std √(1.875 / 7) = 0.51755;
+    // (1 − 0.375) / 0.51755 = 1.2076, (0 − 0.375) / 0.51755 = −0.7246.
+    expect(texts(d.svg)).toContain('A = +1.21');
     expect(texts(d.svg)).toContain('… 2 more'); // 6 answers drawn of 8
-    expect(d.text).toContain('advantages 1.29, -0.77, -0.77, 1.29, 1.29, -0.77, -0.77, -0.77');
+    expect(d.text).toContain('advantages 1.21, -0.72, -0.72, 1.21, 1.21, -0.72, -0.72, -0.72');
     expect(() => grpoLoopDiagram({ groupSize: 1 })).toThrow(/^groupSize must be an integer in \[2, 64\], got 1$/);
     expect(() => grpoLoopDiagram({ groupSize: 3, rewards: [1, 0] })).toThrow(/^rewards must hold groupSize = 3 values, got 2$/);
   });

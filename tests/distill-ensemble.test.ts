@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { ensembleTeachers } from '../lib/distill/ensemble';
+import { ensembleTeachers, pairwiseDisagreement } from '../lib/distill/ensemble';
 import { logSoftmaxWithTemperature, softmaxWithTemperature } from '../lib/distill/temperature';
 import { compareClose } from './helpers/golden';
 import { expectNoLeak } from './helpers/leak';
@@ -74,5 +74,22 @@ describe('ensembleTeachers', () => {
     expect(() => ensembleTeachers([t1, odd], { mode: 'logits' })).toThrowError(/^teacherLogits\[1\] shape \[2, 4\] must equal teacherLogits\[0\] shape \[2, 3\]$/);
     expect(() => ensembleTeachers([t1, nan], { mode: 'logits' })).toThrowError(/^teacherLogits\[1\] contains NaN or Inf/);
     tf.dispose([odd, nan]);
+  });
+});
+
+describe('pairwiseDisagreement', () => {
+  it('counts disagreements and shared errors for every pair', () => {
+    // Hand example: truth [0, 1, 2, 3]; A = [0, 1, 2, 0] (1 error), B = [0, 1, 0, 0] (2 errors),
+    // C = [0, 1, 2, 3] (none). A/B differ at index 2 and both miss index 3; A/C differ at 3; B/C at 2 and 3.
+    const rows = pairwiseDisagreement([[0, 1, 2, 0], [0, 1, 0, 0], [0, 1, 2, 3]], [0, 1, 2, 3]);
+    expect(rows).toEqual([
+      { pair: 'teachers 1 and 2', disagree: 1, 'both wrong': 1, 'errors of each': '1 and 2' },
+      { pair: 'teachers 1 and 3', disagree: 1, 'both wrong': 0, 'errors of each': '1 and 0' },
+      { pair: 'teachers 2 and 3', disagree: 2, 'both wrong': 0, 'errors of each': '2 and 0' },
+    ]);
+  });
+  it('rejects one member and members of the wrong length', () => {
+    expect(() => pairwiseDisagreement([[0]], [0])).toThrow(/^predictions must hold at least 2 members, got 1$/);
+    expect(() => pairwiseDisagreement([[0], [0, 1]], [0])).toThrow(/^predictions\[1\] has 2 entries, expected 1 \(the length of truth\)$/);
   });
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { availableBackends, matmulGflops, quantile, timeIt, withBackend } from '../lib/measure';
+import { availableBackends, forwardKernels, forwardTime, matmulGflops, quantile, timeIt, withBackend } from '../lib/measure';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -45,5 +45,29 @@ describe('matmulGflops', () => {
     expect(await withBackend('cpu', () => Promise.resolve(tf.getBackend()))).toBe('cpu');
     expect(tf.getBackend()).toBe('cpu');
     await expect(withBackend('nope', () => Promise.resolve(1))).rejects.toThrow(/backend must be one that can run here, got "nope"/);
+  });
+});
+
+describe('forwardTime and forwardKernels', () => {
+  const dense = (layers: number) => {
+    const m = tf.sequential();
+    for (let i = 0; i < layers; i++) m.add(tf.layers.dense({ units: 4, inputShape: [4], activation: 'relu' }));
+    return m;
+  };
+  it('count the kernels of one forward pass: more layers, more kernels; nothing leaks', async () => {
+    const one = dense(1);
+    const two = dense(2);
+    const three = dense(3);
+    const x = tf.ones([2, 4]);
+    const before = tf.memory().numTensors;
+    const [k1, k2, k3] = [await forwardKernels(one, x), await forwardKernels(two, x), await forwardKernels(three, x)];
+    expect(k1).toBeGreaterThan(0);
+    expect(k2 - k1).toBeGreaterThan(0);
+    expect(k3 - k2).toBe(k2 - k1); // each identical layer adds the same kernels
+    const t = await forwardTime(one, x, { warmup: 1, minTimeMs: 0, minIterations: 3, maxIterations: 3 });
+    expect(t.iterations).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x]);
+    for (const m of [one, two, three]) m.dispose();
   });
 });

@@ -122,7 +122,7 @@ export async function overSeeds(
   options: StudentOptions = {},
 ): Promise<StudentRun[]> {
   const runs: StudentRun[] = [];
-  const bar = new Progress({ total: seeds.length, label: `${name}: seeds`, curve: 'test acc' });
+  const bar = new Progress({ total: seeds.length, label: `${name}: seeds`, curve: 'test acc', sparkline: 'points' });
   for (const [i, seed] of seeds.entries()) {
     const progress = options.progress === false || i > 0 ? false : `${name}, seed ${seed}`;
     const run = await trainStudent(exp, seed, data(seed), loss, { ...options, progress });

@@ -16,7 +16,7 @@ export const DISTILLATION_STEPS: readonly WorkflowStep[] = [
   { title: '1 · Teacher and data', detail: ['choose both; preprocess:', 'normalise, augment'] },
   { title: '2 · Soft labels', detail: ['run the teacher once;', 'cache its logits in a file'] },
   { title: '3 · Student', detail: ['a smaller net; or prune,', 'or low-rank factorise'] },
-  { title: '4 · Loss', detail: ['α·T²·KL(p_T ‖ q_T)', '+ (1 − α)·CE(y, q)'] },
+  { title: '4 · Loss', detail: ['α·CE(y, q) + (1 − α)', '· T²·KL(p_T ‖ q_T)'] },
   { title: '5 · Train', detail: ['Adam, LAMB, RMSprop;', 'schedules, augmentation'] },
   { title: '6 · Evaluate', detail: ['accuracy lost vs compute', 'saved; quantise'] },
   { title: '7 · Deploy', detail: ['ONNX, TFLite, XLA;', 'measure latency, cost'] },

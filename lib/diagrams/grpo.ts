@@ -5,6 +5,7 @@
  * clipped ratio and a KL penalty to a reference model.
  */
 import { assert, isArray } from '../assert';
+import { groupAdvantages } from '../rl/grpo';
 import { COLORS, arrow, box, diagram, label, type Diagram } from './svg';
 
 export interface GrpoDiagramOptions {
@@ -12,17 +13,6 @@ export interface GrpoDiagramOptions {
   groupSize: number;
   /** Optional rewards of the G answers, shown with their advantages (at most 8 drawn). */
   rewards?: readonly number[];
-}
-
-/**
- * Group-relative advantages: (r_i − mean(r)) / std(r), with the population std; all zeros when
- * every reward is the same (nothing to learn from this group).
- */
-export function groupAdvantages(rewards: readonly number[]): number[] {
-  const n = rewards.length;
-  const mean = rewards.reduce((a, b) => a + b, 0) / n;
-  const std = Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / n);
-  return rewards.map((r) => (std === 0 ? 0 : (r - mean) / std));
 }
 
 /**
@@ -38,7 +28,8 @@ export function grpoLoopDiagram(options: GrpoDiagramOptions): Diagram {
     assert(isArray(rewards) && rewards.length === G, () => `rewards must hold groupSize = ${G} values, got ${Array.isArray(rewards) ? rewards.length : String(rewards)}`);
     rewards.forEach((r, i) => assert(Number.isFinite(r), () => `rewards[${i}] must be a finite number, got ${r}`));
   }
-  const adv = rewards ? groupAdvantages(rewards) : null;
+  // The lib's own advantages (lib/rl/grpo.ts: sample std, as lesson 13 trains with).
+  const adv = rewards ? groupAdvantages(rewards, G) : null;
   const shown = Math.min(G, 6);
   const row = 30;
   const top = 48;
@@ -68,7 +59,7 @@ export function grpoLoopDiagram(options: GrpoDiagramOptions): Diagram {
   parts.push(arrow(ax + 95, mid + 34, ax + 95, uy));
   parts.push(arrow(ax - 40, uy + 25, 200, mid + 30, { via: [[200, uy + 25]], color: COLORS.green, label: 'next prompts' }));
   const text =
-    `GRPO: prompt → policy samples G = ${G} answers → rule rewards → advantages A_i = (r_i − mean) / std within the group → ` +
+    `GRPO: prompt → policy samples G = ${G} answers → rule rewards → advantages A_i = (r_i − mean) / std within the group (sample std, divided by G − 1) → ` +
     `update with the clipped ratio and a KL penalty to the reference → repeat.` +
     (rewards && adv ? ` Rewards ${rewards.join(', ')} give advantages ${adv.map((a) => a.toFixed(2)).join(', ')}.` : '');
   return diagram('GRPO: group-relative policy optimisation', 880, height, parts, text);

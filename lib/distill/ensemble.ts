@@ -90,3 +90,44 @@ export function ensembleTeachers(teacherLogits: readonly tf.Tensor2D[], options:
     return tf.mul<tf.Tensor2D>(logP, T); // logits z with softmax(z / T) = p
   });
 }
+
+/** How two ensemble members compare on a labelled set (counts of examples); a table row. */
+export type PairDisagreement = {
+  /** `teachers i and j` (1-based). */
+  pair: string;
+  /** Examples on which the two predict different classes. */
+  disagree: number;
+  /** Examples both get wrong. */
+  'both wrong': number;
+  /** The errors of each, `"e_i and e_j"`. */
+  'errors of each': string;
+};
+
+/**
+ * For every pair of members, how often they disagree and how often both are wrong: an ensemble
+ * can only correct the examples on which its members disagree.
+ * @param predictions predicted classes of each member, all as long as `truth`.
+ * @param truth the true classes.
+ * @throws Error when there are fewer than 2 members or a member's length differs from `truth`'s.
+ */
+export function pairwiseDisagreement(predictions: readonly (readonly number[])[], truth: readonly number[]): PairDisagreement[] {
+  assert(predictions.length >= 2, () => `predictions must hold at least 2 members, got ${predictions.length}`);
+  predictions.forEach((p, k) =>
+    assert(p.length === truth.length, () => `predictions[${k}] has ${p.length} entries, expected ${truth.length} (the length of truth)`),
+  );
+  const errors = (p: readonly number[]) => p.filter((c, n) => c !== truth[n]).length;
+  const rows: PairDisagreement[] = [];
+  for (let i = 0; i < predictions.length; i++) {
+    for (let j = i + 1; j < predictions.length; j++) {
+      const a = predictions[i] as readonly number[];
+      const b = predictions[j] as readonly number[];
+      rows.push({
+        pair: `teachers ${i + 1} and ${j + 1}`,
+        disagree: a.filter((c, n) => c !== b[n]).length,
+        'both wrong': a.filter((c, n) => c !== truth[n] && b[n] !== truth[n]).length,
+        'errors of each': `${errors(a)} and ${errors(b)}`,
+      });
+    }
+  }
+  return rows;
+}

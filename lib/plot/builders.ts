@@ -107,11 +107,20 @@ export function lineFigure(series: NamedSeries | readonly LineSeries[], options:
     return right ? { type: 'scatter', name: s.name, x, y, mode, yaxis: 'y2' } : { type: 'scatter', name: s.name, x, y, mode };
   });
   const twoAxes = data.some((t) => t.yaxis === 'y2');
+  const base = baseLayout(options);
   return withSummary({
     config: { ...PLOT_CONFIG },
     data,
     layout: {
-      ...baseLayout(options),
+      ...base,
+      // With a right axis, the legend's default place (right of the plot) covers its tick labels:
+      // the legend goes in a row above the plot instead, under the title.
+      ...(twoAxes
+        ? {
+            legend: { orientation: 'h', x: 0, xanchor: 'left', y: 1.02, yanchor: 'bottom' },
+            margin: { ...base.margin, t: (base.margin?.t ?? 24) + 28 },
+          }
+        : {}),
       // Default steps are indices: keep their ticks on integers.
       xaxis: axis(
         options.xTitle ?? 'step',

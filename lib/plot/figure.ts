@@ -49,6 +49,8 @@ export interface PlotLayout {
   plot_bgcolor?: string;
   font?: { family?: string; size?: number; color?: string };
   margin?: { l?: number; r?: number; t?: number; b?: number };
+  /** Where the legend goes (plotly's default: a column right of the plot). */
+  legend?: { orientation?: 'h' | 'v'; x?: number; y?: number; xanchor?: 'left' | 'center' | 'right'; yanchor?: 'top' | 'middle' | 'bottom' };
 }
 
 /** A line or point trace (`lineFigure`, `scatterFigure`). */

@@ -1,3 +1,5 @@
+import { DEFAULT_SEED, seedAll } from './random';
+
 /**
  * The scale knob every lesson has in its first cell: `const SCALE = scaleKnob();`.
  *
@@ -43,4 +45,28 @@ export function scaleKnob(value?: number): number {
 /** The scale of the last `scaleKnob` call in this process (1 before any). */
 export function currentScale(): number {
   return scale;
+}
+
+/** The environment variable read by `seedKnob()` when the cell gives no number. */
+export const SEED_ENV = 'FRUGAL_SEED';
+
+/**
+ * Resolves the lesson's seed and seeds the process-wide generator with it (`seedAll`), like
+ * `scaleKnob`: `value` when given, else `$FRUGAL_SEED` read now, else the course's default, 42.
+ * Re-running the cell after changing it needs no restart.
+ * @example const SEED = seedKnob(); // or seedKnob(43): a number here beats FRUGAL_SEED
+ * @throws Error when the value (the argument, or FRUGAL_SEED) is not a safe integer.
+ */
+export function seedKnob(value?: number): number {
+  let s: number;
+  if (value !== undefined) {
+    s = value;
+    if (!Number.isSafeInteger(s)) throw new Error(`seedKnob(value): value must be an integer, got ${String(value)}`);
+  } else {
+    const raw = process.env[SEED_ENV];
+    s = raw === undefined || raw.trim() === '' ? DEFAULT_SEED : Number(raw);
+    if (!Number.isSafeInteger(s)) throw new Error(`${SEED_ENV} must be an integer, got ${JSON.stringify(raw)}`);
+  }
+  seedAll(s);
+  return s;
 }

@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { currentScale, scaleKnob, SCALE_ENV } from '../lib/knobs';
+import { currentScale, scaleKnob, SCALE_ENV, seedKnob, SEED_ENV } from '../lib/knobs';
+import { rng, seedAll } from '../lib/random';
 import { checkAgainst, RESULTS_DIR_ENV, type Expectation } from '../lib/results';
 
 const saved = process.env[SCALE_ENV];
@@ -61,5 +62,37 @@ describe('checkAgainst away from scale 1', () => {
     expect(() => checkAgainst(TABLE, '99.acc', Number.NaN)).toThrow(/= NaN/); // never a NaN, at any scale
     const lines = readFileSync(join(dir, '99.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as unknown);
     expect(lines[0]).toEqual({ id: '99.acc', value: 0.5, ok: false });
+  });
+});
+
+describe('seedKnob', () => {
+  const savedSeed = process.env[SEED_ENV];
+  afterEach(() => {
+    if (savedSeed === undefined) delete process.env[SEED_ENV];
+    else process.env[SEED_ENV] = savedSeed;
+    seedAll();
+  });
+
+  it('is 42 without FRUGAL_SEED, reads FRUGAL_SEED anew at each call, and a number beats it', () => {
+    delete process.env[SEED_ENV];
+    expect(seedKnob()).toBe(42);
+    process.env[SEED_ENV] = '43';
+    expect(seedKnob()).toBe(43);
+    expect(seedKnob(7)).toBe(7);
+  });
+
+  it('seeds the process-wide generator: the same seed gives the same draws, another seed others', () => {
+    seedKnob(43);
+    const a = [rng().next(), rng().next()];
+    seedKnob(43);
+    expect([rng().next(), rng().next()]).toEqual(a);
+    seedKnob(44);
+    expect([rng().next(), rng().next()]).not.toEqual(a);
+  });
+
+  it('rejects a seed that is not an integer, naming the value', () => {
+    expect(() => seedKnob(1.5)).toThrow(/seedKnob\(value\): value must be an integer, got 1\.5/);
+    process.env[SEED_ENV] = 'abc';
+    expect(() => seedKnob()).toThrow(/FRUGAL_SEED must be an integer, got "abc"/);
   });
 });

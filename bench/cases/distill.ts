@@ -94,6 +94,27 @@ const order = (n: number): number[] => new lib.Rng(SHUFFLE_SEED).permutation(n);
 const stepParams = (live: 0 | 1) => ({ ...DISTILL, live, order: order(DISTILL.batch) });
 const epochParams = (live: 0 | 1) => ({ ...DISTILL, examples: EPOCH_ROWS, live, order: order(EPOCH_ROWS) });
 
+/** The optimiser's update alone (distill-adam, distill-adam-tf): the first step's gradients, held fixed. */
+function adamUpdate(p: DistillParams): CaseInstance {
+  const d = distillSetup(p);
+  const { value, grads } = tf.variableGrads(d.forward, d.vars);
+  value.dispose();
+  const named = Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
+  const w2 = d.vars[2]; // the output layer's kernel [8, 10]
+  if (!w2) throw new Error('the student has no output kernel');
+  return {
+    // -> [] (the sum of the output layer's kernel after the update: one extra Sum kernel)
+    step: () => {
+      d.optimizer.applyGradients(named);
+      return tf.sum(w2);
+    },
+    dispose: () => {
+      tf.dispose(Object.values(grads));
+      d.dispose();
+    },
+  };
+}
+
 const family = 'distillation';
 const kernelsWhy = 'about 0.23 MFLOP a step: the fixed cost of each small kernel';
 
@@ -173,25 +194,7 @@ export const distillCases: BenchCase[] = [
     boundWhy: 'the lib\'s flatAdam: 12 kernels on one flat vector, plus 4 per weight tensor',
     params: { ...DISTILL, live: 0 },
     torch: 'distill-adam',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0 });
-      const { value, grads } = tf.variableGrads(d.forward, d.vars);
-      value.dispose();
-      const named = Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
-      const w2 = d.vars[2]; // the output layer's kernel [8, 10]
-      if (!w2) throw new Error('the student has no output kernel');
-      return {
-        // -> [] (the sum of the output layer's kernel after the update: one extra Sum kernel)
-        step: () => {
-          d.optimizer.applyGradients(named);
-          return tf.sum(w2);
-        },
-        dispose: () => {
-          tf.dispose(Object.values(grads));
-          d.dispose();
-        },
-      };
-    },
+    setup: () => adamUpdate({ ...DISTILL, live: 0 }),
   },
   {
     id: 'distill-adam-tf',
@@ -202,25 +205,7 @@ export const distillCases: BenchCase[] = [
     boundWhy: '15 small kernels per weight tensor',
     params: { ...DISTILL, live: 0, flat: 0 },
     torch: 'distill-adam',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, flat: 0 });
-      const { value, grads } = tf.variableGrads(d.forward, d.vars);
-      value.dispose();
-      const named = Object.entries(grads).map(([name, tensor]) => ({ name, tensor }));
-      const w2 = d.vars[2]; // the output layer's kernel [8, 10]
-      if (!w2) throw new Error('the student has no output kernel');
-      return {
-        // -> [] (the sum of the output layer's kernel after the update: one extra Sum kernel)
-        step: () => {
-          d.optimizer.applyGradients(named);
-          return tf.sum(w2);
-        },
-        dispose: () => {
-          tf.dispose(Object.values(grads));
-          d.dispose();
-        },
-      };
-    },
+    setup: () => adamUpdate({ ...DISTILL, live: 0, flat: 0 }),
   },
   {
     id: 'distill-step',

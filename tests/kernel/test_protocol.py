@@ -374,7 +374,7 @@ class InterruptTests(KernelCase):
         start = int(self.value("tf.memory().numTensors"))
         for i in range(20):
             run = self.run_cell("for (;;) { step(); steps++; }", interrupt_after=0.4)
-            self.assertEqual(run.reply.get("ename"), "KeyboardInterrupt", f"interrupt {i}")
+            self.assertEqual(run.reply.get("ename"), "KeyboardInterrupt", f"interrupt {i}: {run.reply.get('evalue')}; traceback {run.reply.get('traceback')}")
         self.assertEqual(self.value("tf.engine().state.scopeStack.length"), "0")
         drift = int(self.value("tf.memory().numTensors")) - start
         self.assertLessEqual(abs(drift), 3, f"20 interrupts changed the tensor count by {drift}")

@@ -319,16 +319,16 @@ export const EXPECTED = {
     source: 'hand derivation: at ratio 1 the surrogate is the mean advantage of each group, 0',
   },
   '13.rl-prompt-accuracy-change': {
-    lesson: '13', what: 'change of accuracy (temperature 1) on 128 of the prompts GRPO trains on, 30 steps', expected: 0.078, tolerance: 0.05,
-    source: 'this course, mean of 3 seeds on WASM (FRUGAL_SEED 42: 0.398 -> 0.484, +0.086; 43: 0.328 -> 0.406, +0.078; 44: 0.523 -> 0.594, +0.070; SD 0.008); the tolerance is 6 SDs, because 3 seeds estimate a spread poorly, and it keeps the sign (every seed gained)',
+    lesson: '13', what: 'change of accuracy (temperature 1) on 128 of the prompts GRPO trains on, 30 steps', expected: 0.06, tolerance: 0.1,
+    source: 'this course, mean of 3 seeds on WASM, rerun after the wasm matMul and flat-Adam changes of issue 13 (FRUGAL_SEED 42: 0.398 -> 0.484, +0.086; 43: 0.328 -> 0.352, +0.023; 44: 0.523 -> 0.594, +0.070; SD 0.033); the tolerance is 3 SDs (every seed gained, but the tolerance does not promise it)',
   },
   '13.rl-test-accuracy-change': {
-    lesson: '13', what: 'change of unseen-test accuracy (temperature 1) over 30 GRPO steps', expected: 0.016, tolerance: 0.25,
-    source: 'this course, mean of 3 seeds on WASM (FRUGAL_SEED 42: 0.352 -> 0.273, -0.078; 43: 0.133 -> 0.211, +0.078; 44: 0.281 -> 0.328, +0.047; SD 0.083); the tolerance is 3 SDs: the sign is not stable over seeds',
+    lesson: '13', what: 'change of unseen-test accuracy (temperature 1) over 30 GRPO steps', expected: 0.036, tolerance: 0.19,
+    source: 'this course, mean of 3 seeds on WASM, rerun after the wasm matMul and flat-Adam changes of issue 13 (FRUGAL_SEED 42: 0.352 -> 0.320, -0.031; 43: 0.133 -> 0.227, +0.094; 44: 0.281 -> 0.328, +0.047; SD 0.063); the tolerance is 3 SDs: the sign is not stable over seeds',
   },
   '13.reverse-accuracy-change': {
-    lesson: '13', what: 'change of the unrewarded reversal accuracy (greedy, 64 unseen) over 30 GRPO steps', expected: 0.036, tolerance: 0.11,
-    source: 'this course, mean of 3 seeds on WASM (FRUGAL_SEED 42: 0.234 -> 0.313, +0.078; 43: 0.359 -> 0.375, +0.016; 44: 0.109 -> 0.125, +0.016; SD 0.036); the tolerance is 3 SDs',
+    lesson: '13', what: 'change of the unrewarded reversal accuracy (greedy, 64 unseen) over 30 GRPO steps', expected: 0.005, tolerance: 0.06,
+    source: 'this course, mean of 3 seeds on WASM, rerun after the wasm matMul and flat-Adam changes of issue 13 (FRUGAL_SEED 42: 0.234 -> 0.219, -0.016; 43: 0.359 -> 0.375, +0.016; 44: 0.109 -> 0.125, +0.016; SD 0.018); the tolerance is 3 SDs',
   },
   // Lesson 14: distilling reasoning, and synthetic data.
   '14.distilled-minus-rl': {

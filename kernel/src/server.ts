@@ -119,6 +119,7 @@ interface ServerBase {
   control: Sendable;
   stdin: Sendable;
   hb: Sendable;
+  bindSocket(sock: Sendable, port: number): Promise<void>;
   publishStatus(status: string, parent: WireMessage): void;
   handleKernelInfo(sock: Sendable, msg: WireMessage): void;
   handleIsComplete(sock: Sendable, msg: WireMessage): void;
@@ -142,6 +143,19 @@ export function defineServer(Base: typeof ZmqServer): CourseServerClass {
       private readonly log: (line: string) => void,
     ) {
       super(course, configPath);
+    }
+
+    /**
+     * IOPub is a zeromq PUB socket, which drops (silently) what it sends past its send
+     * high-water mark: 1000 messages queued by default. A synchronous loop of 1000 progress
+     * updates lost about 6 of them and, on a loaded machine, the cell's `idle` status, so the
+     * front end waited for ever (tests/kernel DisplayBurstTests). With no mark (0) IOPub
+     * queues everything until the client reads it. The option only counts for connections made
+     * after it is set, so it is set here, before tslab's init binds the socket.
+     */
+    override async bindSocket(sock: Sendable, port: number): Promise<void> {
+      if (sock === this.iopub) (sock as Sendable & { sendHighWaterMark: number }).sendHighWaterMark = 0;
+      await super.bindSocket(sock, port);
     }
 
     override async init(): Promise<void> {

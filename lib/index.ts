@@ -67,3 +67,4 @@ export * from './optim/flat';
 export * from './ops/wasm-matmul';
 export * from './knobs';
 export * from './train/curves';
+export * from './distill/fused-loss';

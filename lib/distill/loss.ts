@@ -18,6 +18,7 @@
  * checked once. Use `tf.argMax(oneHot, -1)` to convert.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_DISTILLATION_LOSS, FUSED_DISTILLATION_LOSS_BACKENDS, fusedDistillationLossKernel, hasFusedDistillationLoss } from './fused-loss';
 import { klFromLogitsUnchecked, logSumExpFromSoftmax } from './kl';
 import { assert, assertFinite, assertLogits, assertSameShape, assertTemperature, show } from './validate';
 
@@ -38,6 +39,13 @@ export interface DistillationLossConfig {
    * gives a wrong loss silently. Default false.
    */
   trusted?: boolean;
+  /**
+   * Which implementation computes the loss and its gradient. Default (undefined): the fused
+   * kernel (lib/distill/fused-loss.ts: one forward kernel, one for the gradient) where the active
+   * backend has it (wasm, cpu), else the composed tf ops. `true`: the fused kernel, or an error
+   * on a backend without it. `false`: the composed tf ops (for comparison; about 30 kernels).
+   */
+  fused?: boolean;
 }
 
 /** The two terms of the loss, already weighted, and their sum. */
@@ -63,6 +71,7 @@ function checkConfig(config: DistillationLossConfig): void {
   assert(typeof alpha === 'number' && alpha >= 0 && alpha <= 1, () => `alpha must be in [0, 1], got ${show(alpha)}`);
   assertTemperature(config.temperature);
   assert(config.trusted === undefined || typeof config.trusted === 'boolean', () => `trusted must be a boolean, got ${show(config.trusted)}`);
+  assert(config.fused === undefined || typeof config.fused === 'boolean', () => `fused must be a boolean, got ${show(config.fused)}`);
 }
 
 /**
@@ -157,14 +166,18 @@ export function distillationLossTerms(
  * The configuration is checked once, here; the inputs on every call, unless `trusted: true`.
  * What each call reads back from the backend: the labels (range check) and, with `checkFinite`
  * (default), one boolean per logits tensor; `checkFinite: false` leaves the labels' read-back;
- * `trusted: true` reads nothing back and checks nothing.
+ * `trusted: true` reads nothing back and checks nothing (but the fused kernel still throws on a
+ * label out of range: it reads the labels in place, on wasm and cpu, at no extra cost).
+ *
+ * On wasm and cpu the loss and its gradient run as one kernel each (lib/distill/fused-loss.ts);
+ * `fused: false` selects the composed tf ops, which other backends (webgl, tensorflow) use.
  *
  * ```ts
  * const loss = distillationLoss({ alpha: 0.5, temperature: 4 });
  * const value = loss(labels, studentLogits, teacherLogits); // tf.Scalar
  * ```
  *
- * @param config `{ alpha, temperature, checkFinite?, trusted? }`: see {@link DistillationLossConfig}.
+ * @param config `{ alpha, temperature, checkFinite?, trusted?, fused? }`: see {@link DistillationLossConfig}.
  * @returns `(labels, studentLogits, teacherLogits) => tf.Scalar`, differentiable w.r.t. the
  *   student logits (and anything they depend on). Labels are int32 class indices, not one-hot.
  * @throws Error at construction: `alpha must be in [0, 1], got 1.5`,
@@ -179,11 +192,46 @@ export function distillationLoss(config: DistillationLossConfig): DistillationLo
   const trusted = frozen.trusted === true;
   return (labels, studentLogits, teacherLogits) => {
     if (!trusted) checkInputs(labels, studentLogits, teacherLogits, frozen.checkFinite ?? true);
-    return fusedDistillationLoss(labels, studentLogits, teacherLogits, frozen.alpha, frozen.temperature);
+    if (useFusedKernel(frozen.fused)) return kernelDistillationLoss(labels, studentLogits, teacherLogits, frozen.alpha, frozen.temperature);
+    return composedDistillationLoss(labels, studentLogits, teacherLogits, frozen.alpha, frozen.temperature);
   };
 }
 
 /**
+ * Whether a call runs the one-kernel loss, from the config's `fused` and the active backend.
+ * @throws Error `fused: true needs the FrugalDistillationLoss kernel (wasm, cpu), but the backend is webgl`.
+ */
+function useFusedKernel(fused: boolean | undefined): boolean {
+  if (fused === false) return false;
+  const available = hasFusedDistillationLoss();
+  assert(available || fused === undefined,
+    () => `fused: true needs the ${FUSED_DISTILLATION_LOSS} kernel (${FUSED_DISTILLATION_LOSS_BACKENDS.join(', ')}), but the backend is ${tf.getBackend()}`);
+  return available;
+}
+
+/**
+ * The loss by the fused kernel (lib/distill/fused-loss.ts), which writes the value and the
+ * gradient at `dy = 1` in one pass. Wrapped in `tf.customGrad` with the student's logits as its
+ * only input, so that the teacher's logits stay a constant off the tape (`tf.grad` w.r.t. them
+ * throws, as in the composed path). Kernels: the fused one; on a tape, one Identity (saving the
+ * gradient) and, in the backward pass, one Multiply by `dy`.
+ */
+function kernelDistillationLoss(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tensor2D, alpha: number, T: number): tf.Scalar {
+  const loss = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const s = args[0] as tf.Tensor2D; // [b, c] student logits
+    const save = args[1] as tf.GradSaveFunc;
+    const [value, grad] = fusedDistillationLossKernel(labels, s, teacher, alpha, T); // [], [b, c]
+    save([grad]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0] as tf.Tensor, dy), // [b, c]
+    };
+  });
+  return loss(student) as tf.Scalar;
+}
+
+/**
+ * The composed path (`fused: false`, and backends without the fused kernel: webgl, tensorflow).
  * The loss with its gradient w.r.t. the student's logits written out (`tf.customGrad`) instead
  * of traced through autodiff. For a batch of B examples:
  *
@@ -197,7 +245,7 @@ export function distillationLoss(config: DistillationLossConfig): DistillationLo
  * The teacher's logits are constants here, as a frozen teacher's are: no gradient flows to
  * them (`tf.grad` w.r.t. them throws).
  */
-function fusedDistillationLoss(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tensor2D, alpha: number, T: number): tf.Scalar {
+function composedDistillationLoss(labels: tf.Tensor1D, student: tf.Tensor2D, teacher: tf.Tensor2D, alpha: number, T: number): tf.Scalar {
   return tf.tidy(() => {
     const [batch, classes] = student.shape;
     // Everything the gradient needs is made inside the forward function and saved: the gradient

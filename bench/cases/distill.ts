@@ -40,8 +40,12 @@ const EPOCH_ROWS = 1259;
 /** Seed of the `Rng` whose permutation orders the rows; the order is sent to PyTorch. */
 const SHUFFLE_SEED = 7;
 
-/** `flat`: 1 (default) the lib's flat-parameter `flatAdam` (lib/optim/flat.ts, as lessons 03-04 use); 0 `tf.train.adam`. */
-type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1 };
+/**
+ * `flat`: 1 (default) the lib's flat-parameter `flatAdam` (lib/optim/flat.ts, as lessons 03-04
+ * use); 0 `tf.train.adam`. `fused`: 1 (default) the loss's one-kernel path where the backend has
+ * it (lib/distill/fused-loss.ts: wasm, cpu); 0 the composed tf ops (`fused: false`).
+ */
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; fused?: 0 | 1 };
 
 /**
  * The pieces of a distillation step: data, the student, the teacher (live) or its logits
@@ -59,7 +63,7 @@ function distillSetup(p: DistillParams) {
   const cached = teacher.predict(x) as tf.Tensor2D; // [n, classes]
   const optimizer = p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr, 0.9, 0.999, 1e-7);
   const vars = trainableVariables(student);
-  const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true });
+  const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true, ...(p.fused === 0 ? { fused: false } : {}) });
   const live = p.live === 1;
   const data: lib.Dataset = live ? { x, y } : { x, y, teacherLogits: cached };
   const options: Omit<lib.TrainOptions, 'rng'> = {
@@ -186,6 +190,34 @@ export const distillCases: BenchCase[] = [
     },
   },
   {
+    id: 'distill-forward-composed',
+    title: 'forward + loss, composed',
+    family,
+    what: 'the same forward pass with the loss as composed tf ops (`fused: false`: about 34 kernels) instead of the one-kernel FrugalDistillationLoss',
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...DISTILL, live: 0, fused: 0 },
+    torch: 'distill-forward',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fused: 0 });
+      return { step: () => tf.tidy(d.forward), dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-backward-composed',
+    title: '+ gradients, composed',
+    family,
+    what: 'forward, loss and gradients with the composed loss (`fused: false`), for comparison',
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...DISTILL, live: 0, fused: 0 },
+    torch: 'distill-backward',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fused: 0 });
+      return { step: () => tf.tidy(() => tf.variableGrads(d.forward, d.vars).value), dispose: d.dispose };
+    },
+  },
+  {
     id: 'distill-adam',
     title: 'step: Adam update',
     family,
@@ -236,6 +268,20 @@ export const distillCases: BenchCase[] = [
     },
   },
   {
+    id: 'distill-step-composed',
+    title: 'step, composed loss',
+    family,
+    what: 'the same step with the loss as composed tf ops (`fused: false`) instead of the one-kernel FrugalDistillationLoss, for comparison',
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...stepParams(0), fused: 0 },
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fused: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
     id: 'distill-step-live',
     title: 'distill step, live',
     family,
@@ -260,6 +306,20 @@ export const distillCases: BenchCase[] = [
     torch: 'distill-epoch',
     setup: () => {
       const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-epoch-composed',
+    title: 'epoch, composed loss',
+    family,
+    what: 'the same epoch with the composed loss (`fused: false`), for comparison',
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...epochParams(0), fused: 0 },
+    torch: 'distill-epoch',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fused: 0 });
       return { step: d.epoch, dispose: d.dispose };
     },
   },

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../../lib/backend';
 import { klDivergence } from '../../lib/distill/kl';
+import { hasFusedDistillationLoss } from '../../lib/distill/fused-loss';
 import { distillationLoss } from '../../lib/distill/loss';
 import { entropy, logSoftmaxWithTemperature, softmaxWithTemperature, softTargets } from '../../lib/distill/temperature';
 import { compareClose, entropyAtol, loadGolden, logSoftmaxAtol, RTOL } from './golden';
@@ -63,23 +64,26 @@ export function distillGoldenSuite(backend: BackendName): void {
             });
           });
 
-          it('distillationLoss value for alpha 0, 0.5, 1 and its gradient w.r.t. the student logits', () => {
-            tf.tidy(() => {
-              for (const [alphaText, expected] of Object.entries(g.loss)) {
-                const loss = distillationLoss({ alpha: Number(alphaText), temperature: g.T });
-                const v = loss(labels(), student(), teacher()).dataSync();
-                // Reference: alpha * F.cross_entropy(s, y) + (1 - alpha) * T^2 * KL, float64
-                expect(compareClose(v, [expected]), `alpha=${alphaText}`).toBeNull();
-              }
-              const loss = distillationLoss({ alpha: golden.grad_alpha, temperature: g.T });
-              const y = labels();
-              const t = teacher();
-              const grad = tf.grad((s: tf.Tensor) => loss(y, s as tf.Tensor2D, t))(student());
-              const rows = grad.slice([0, 0], [c.rows, classes]).dataSync();
-              // Reference: torch autograd of the same loss (alpha = 0.5), float64
-              expect(compareClose(rows, g.grad_student)).toBeNull();
+          // fused: the one-kernel path (lib/distill/fused-loss.ts: wasm, cpu); false: the composed tf ops.
+          for (const fused of hasFusedDistillationLoss(backend) ? [true, false] : [false]) {
+            it(`distillationLoss value for alpha 0, 0.5, 1 and its gradient w.r.t. the student logits (fused: ${fused})`, () => {
+              tf.tidy(() => {
+                for (const [alphaText, expected] of Object.entries(g.loss)) {
+                  const loss = distillationLoss({ alpha: Number(alphaText), temperature: g.T, fused });
+                  const v = loss(labels(), student(), teacher()).dataSync();
+                  // Reference: alpha * F.cross_entropy(s, y) + (1 - alpha) * T^2 * KL, float64
+                  expect(compareClose(v, [expected]), `alpha=${alphaText}`).toBeNull();
+                }
+                const loss = distillationLoss({ alpha: golden.grad_alpha, temperature: g.T, fused });
+                const y = labels();
+                const t = teacher();
+                const grad = tf.grad((s: tf.Tensor) => loss(y, s as tf.Tensor2D, t))(student());
+                const rows = grad.slice([0, 0], [c.rows, classes]).dataSync();
+                // Reference: torch autograd of the same loss (alpha = 0.5), float64
+                expect(compareClose(rows, g.grad_student)).toBeNull();
+              });
             });
-          });
+          }
         });
       }
     }

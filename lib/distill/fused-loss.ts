@@ -207,7 +207,7 @@ export function registerFusedDistillationLoss(): void {
   const kernels = { wasm: wasmKernel, cpu: cpuKernel };
   for (const backendName of FUSED_DISTILLATION_LOSS_BACKENDS) {
     if (tf.getKernel(FUSED_DISTILLATION_LOSS, backendName) !== undefined) continue;
-    tf.registerKernel({ kernelName: FUSED_DISTILLATION_LOSS, backendName, kernelFunc: kernels[backendName] as unknown as tf.KernelFunc });
+    tf.registerKernel({ kernelName: FUSED_DISTILLATION_LOSS, backendName, kernelFunc: kernels[backendName] });
   }
   if (tf.getGradient(FUSED_DISTILLATION_LOSS) === undefined) {
     tf.registerGradient({
@@ -263,8 +263,8 @@ export function fusedDistillationLossKernel(
   }
   const out = tf.engine().runKernel(
     FUSED_DISTILLATION_LOSS,
-    { logits: studentLogits, teacherLogits, labels } as unknown as tf.NamedTensorMap,
-    { alpha, temperature } as unknown as tf.NamedAttrMap,
+    { logits: studentLogits, teacherLogits, labels },
+    { alpha, temperature },
   ) as unknown as tf.Tensor[];
   return [out[0] as tf.Scalar, out[1] as tf.Tensor2D];
 }

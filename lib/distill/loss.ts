@@ -227,7 +227,7 @@ function kernelDistillationLoss(labels: tf.Tensor1D, student: tf.Tensor2D, teach
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0] as tf.Tensor, dy), // [b, c]
     };
   });
-  return loss(student) as tf.Scalar;
+  return loss(student);
 }
 
 /**

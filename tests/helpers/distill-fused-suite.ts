@@ -156,15 +156,15 @@ export function distillFusedSuite(backend: BackendName): void {
 
     it('rejects bad kernel inputs and attributes, naming the argument and the value', () => {
       tf.tidy(() => {
-        const s = tf.zeros([2, 3]) as tf.Tensor2D;
+        const s = tf.zeros<tf.Rank.R2>([2, 3]);
         const y = tf.tensor1d([0, 1], 'int32');
-        expect(() => fusedDistillationLossKernel(y, s, tf.zeros([2, 4]) as tf.Tensor2D, 0.5, 1))
+        expect(() => fusedDistillationLossKernel(y, s, tf.zeros<tf.Rank.R2>([2, 4]), 0.5, 1))
           .toThrowError(/^teacherLogits must be float32 of studentLogits' shape \[2, 3\], got dtype float32 shape \[2, 4\]$/);
         expect(() => fusedDistillationLossKernel(tf.tensor1d([0, 1, 2], 'int32'), s, s, 0.5, 1))
           .toThrowError(/^labels must be int32 \[2\] \(one per row of studentLogits\), got dtype int32 shape \[3\]$/);
-        expect(() => fusedDistillationLossKernel(tf.tensor1d([0, 1]) as tf.Tensor1D, s, s, 0.5, 1))
+        expect(() => fusedDistillationLossKernel(tf.tensor1d([0, 1]), s, s, 0.5, 1))
           .toThrowError(/^labels must be int32 \[2\] \(one per row of studentLogits\), got dtype float32 shape \[2\]$/);
-        expect(() => fusedDistillationLossKernel(y, tf.zeros([2, 3], 'int32') as tf.Tensor2D, s, 0.5, 1))
+        expect(() => fusedDistillationLossKernel(y, tf.zeros<tf.Rank.R2>([2, 3], 'int32'), s, 0.5, 1))
           .toThrowError(/^studentLogits must be float32 \[batch, classes\], got dtype int32 shape \[2, 3\]$/);
         expect(() => fusedDistillationLossKernel(y, s, s, 2, 1)).toThrowError(/^alpha must be in \[0, 1\], got 2$/);
         expect(() => fusedDistillationLossKernel(y, s, s, 0.5, 0)).toThrowError(/^temperature must be a finite number > 0, got 0$/);

@@ -193,7 +193,7 @@ export const distillCases: BenchCase[] = [
     id: 'distill-forward-composed',
     title: 'forward + loss, composed',
     family,
-    what: 'the same forward pass with the loss as composed tf ops (`fused: false`: about 34 kernels) instead of the one-kernel FrugalDistillationLoss',
+    what: 'the same forward pass with the loss as composed tf ops (`fused: false`: 33 kernels) instead of the one-kernel FrugalDistillationLoss',
     bound: 'kernels',
     boundWhy: kernelsWhy,
     params: { ...DISTILL, live: 0, fused: 0 },

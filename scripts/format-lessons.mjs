@@ -45,6 +45,133 @@ function packImport(line) {
 }
 
 /**
+ * Where a line's trailing `//` comment starts (outside strings and templates), or -1; also -1
+ * when the line ends inside a string or template (then it is no single line of code).
+ * @param {string} line
+ */
+function commentAt(line) {
+  /** @type {string | null} */
+  let quote = null;
+  let depth = 0; // `${` nesting inside a template
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quote) {
+      if (ch === '\\') i++;
+      else if (quote === '`' && ch === '$' && line[i + 1] === '{') {
+        depth++;
+        quote = null;
+        i++;
+      } else if (ch === quote) quote = null;
+    } else if (ch === '/' && line[i + 1] === '/') return i;
+    else if (ch === '/' && line[i + 1] === '*') return -1;
+    else if (ch === "'" || ch === '"' || ch === '`') quote = ch;
+    else if (ch === '}' && depth > 0) {
+      depth--;
+      quote = '`';
+    }
+  }
+  return -1;
+}
+
+/**
+ * Words of `text` packed into lines of at most LINE_WIDTH, each starting with `lead`.
+ * @param {string} lead
+ * @param {string} text
+ */
+function wrapWords(lead, text) {
+  /** @type {string[]} */
+  const out = [];
+  let cur = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (cur && `${cur} ${w}`.length > LINE_WIDTH) {
+      out.push(cur);
+      cur = `${lead}${w}`;
+    } else cur = cur ? `${cur} ${w}` : `${lead}${w}`;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+/**
+ * A string or template literal that makes up a whole over-long line (after an optional
+ * `key: ` and before an optional `,` / `)` / `;`), cut at spaces into pieces joined by `+`,
+ * each piece short enough. Only text outside `${…}` is cut. Null when the line is not one.
+ * @param {string} line
+ * @returns {string | null}
+ */
+function splitLiteral(line) {
+  const m = line.match(/^(\s*)((?:[\w$]+|'[^']*'): |\? |: |return )?(['`])(.*)\3([,;)\]]*(?: \+)?)$/);
+  if (!m) return null;
+  const [, indent = '', prefix = '', q = '', body = '', suffix = ''] = m;
+  if (q === "'" && /(?<!\\)'/.test(body)) return null;
+  // Places where a cut may go: after a space outside `${…}`.
+  /** @type {number[]} */
+  const cuts = [];
+  let depth = 0;
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i];
+    if (ch === '\\') i++;
+    else if (q === '`' && ch === '$' && body[i + 1] === '{') {
+      depth++;
+      i++;
+    } else if (depth > 0 && ch === '`') return null; // a template inside ${}: leave it to a person
+    else if (depth > 0 && ch === '{') depth++;
+    else if (depth > 0 && ch === '}') depth--;
+    else if (depth === 0 && ch === ' ') cuts.push(i + 1);
+  }
+  if (depth !== 0) return null;
+  /** @type {string[]} */
+  const pieces = [];
+  let from = 0;
+  const first = `${indent}${prefix}`.length;
+  const rest = indent.length + 2;
+  while (from < body.length) {
+    const room = LINE_WIDTH - (pieces.length ? rest : first) - 4; // the quotes, ' +'
+    const tail = body.length - from;
+    if (tail + suffix.length <= room + 2) {
+      pieces.push(body.slice(from));
+      break;
+    }
+    const cut = cuts.filter((c) => c > from && c - from <= room).pop();
+    if (cut === undefined) return null;
+    pieces.push(body.slice(from, cut));
+    from = cut;
+  }
+  if (pieces.length < 2) return null;
+  const parts = pieces.map((p) => `${q}${p}${q}`);
+  return [
+    `${indent}${prefix}${parts[0]} +`,
+    ...parts.slice(1, -1).map((p) => `${indent}  ${p} +`),
+    `${indent}  ${parts[parts.length - 1]}${suffix}`,
+  ].join('\n');
+}
+
+/**
+ * An over-long line rewritten so that prettier can wrap it, or null: a trailing comment moves
+ * onto its own lines above, a comment or one-line JSDoc is wrapped, a long literal is split.
+ * @param {string} line
+ * @returns {string | null}
+ */
+function unblock(line) {
+  const indent = line.slice(0, line.length - line.trimStart().length);
+  const t = line.trim();
+  const doc = t.match(/^\/\*\*\s*(.*?)\s*\*\/$/);
+  if (doc) return [`${indent}/**`, ...wrapWords(`${indent} * `, doc[1] ?? ''), `${indent} */`].join('\n');
+  if (t.startsWith('//')) return wrapWords(`${indent}// `, t.replace(/^\/\/\s*/, '')).join('\n');
+  const at = commentAt(line);
+  // Aligned trailing comments (`const G = 8;      // …`): one space may be enough.
+  const close = at > 0 ? `${line.slice(0, at).trimEnd()} ${line.slice(at)}` : line;
+  if (close.length <= LINE_WIDTH) return close;
+  if (at > 0) {
+    const code = line.slice(0, at).trimEnd();
+    const comment = line.slice(at).replace(/^\/\/\s*/, '');
+    if (/^(BEGIN|END) SOLUTION|^CHECK exercise/.test(comment)) return null;
+    return [...wrapWords(`${indent}// `, comment), code].join('\n');
+  }
+  return splitLiteral(line);
+}
+
+/**
  * One code cell's source with its over-long statements reformatted.
  * @param {string} src
  * @returns {Promise<string>}
@@ -60,17 +187,34 @@ async function formatCell(src) {
     if (at < 0) return code;
     const line = lines[at] ?? '';
     tried.add(line);
-    const packed = packImport(line);
+    // Inside a multi-line `import {` … `} from '…';`: repack the whole list.
+    let open = at;
+    while (open >= 0 && !/^import (type )?\{/.test(lines[open] ?? '')) open--;
+    const close = lines.findIndex((l, i) => i >= at && /^\} from /.test(l));
+    const inside = open >= 0 && close >= at && !lines.slice(open, at).some((l) => /^\}/.test(l));
+    const packed = packImport(inside ? lines.slice(open, close + 1).join(' ') : line);
+    if (packed !== null && inside) {
+      lines.splice(open, close + 1 - open, packed);
+      code = lines.join('\n');
+      continue;
+    }
     if (packed !== null) {
       lines[at] = packed;
       code = lines.join('\n');
       continue;
     }
+    // Prettier leaves a line alone when a comment or a literal is what makes it long.
+    const freed = unblock(line);
+    if (freed !== null) {
+      lines[at] = freed;
+      code = lines.join('\n');
+    }
     const start = lines.slice(0, at).reduce((n, l) => n + l.length + 1, 0);
     const indent = line.length - line.trimStart().length;
+    const span = (lines[at] ?? '').length;
     let out;
     try {
-      out = await prettier.format(code, { ...options, rangeStart: start + indent, rangeEnd: start + line.length });
+      out = await prettier.format(code, { ...options, rangeStart: start + indent, rangeEnd: start + span });
     } catch (e) {
       console.warn(`  cannot parse the cell (${String(e).split('\n')[0]}): left as it is`);
       return code;

@@ -5,7 +5,7 @@
 // packed several names a line, as lessons 00 and 01 write them. Markdown, outputs and metadata
 // are untouched; cell sources stay notebook line arrays. Lines prettier cannot wrap (long strings,
 // comments) are listed at the end, to wrap by hand.
-// Usage: node scripts/format-lessons.mjs [NN ...]   (default: every lesson)
+// Usage: npm run format:lessons [-- NN ...]   (default: every lesson)
 //
 // Trailing `;`: tslab displays a cell's last expression statement whether or not it ends in `;`
 // (node_modules/tslab/dist/converter.js, after(): it looks for a ts.ExpressionStatement), so the

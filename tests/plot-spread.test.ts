@@ -19,8 +19,24 @@ describe('spreadFigure', () => {
     expect(dots.mode).toBe('markers');
     expect(dots.x).toEqual(['a', 'a', 'b', 'b', 'b']);
     expect(dots.y).toEqual([0.3, 0.4, 0.1, 0.1, 0.4]);
-    expect(fig.layout.yaxis?.rangemode).toBe('tozero');
+    // No run below 0: the axis runs from 0 to 8 % above the highest dot or whisker, a's
+    // 0.35 + 0.0707 (above b's top dot 0.4 and b's 0.2 + 0.1732). No whisker reaches 0 here.
+    expect(fig.layout.yaxis?.range?.[0]).toBe(0);
+    expect(fig.layout.yaxis?.range?.[1]).toBeCloseTo(1.08 * (0.35 + Math.SQRT2 * 0.05), 12);
+    expect(bars.error_y?.arrayminus?.[0]).toBeCloseTo(Math.SQRT2 * 0.05, 12);
+    expect(bars.error_y?.arrayminus?.[1]).toBeCloseTo(Math.sqrt(0.03), 12);
     expect(fig.layout.yaxis?.title?.text).toBe('accuracy');
+  });
+  it('stops a whisker at 0 for non-negative runs, and keeps 0 in view for signed ones', () => {
+    // Hand computation: [0, 0, 0.03] has mean 0.01 and SD 0.01732: the whisker below is 0.01.
+    const [bars] = spreadFigure({ a: [0, 0, 0.03] }).data as [BarTrace];
+    expect(bars.error_y?.arrayminus?.[0]).toBeCloseTo(0.01, 12);
+    expect(bars.error_y?.array[0]).toBeCloseTo(Math.sqrt(0.0009 / 3), 12);
+    const signed = spreadFigure({ gain: [-0.02, 0.01] });
+    expect(signed.layout.yaxis?.rangemode).toBe('tozero');
+    expect(signed.layout.yaxis?.range).toBeUndefined();
+    expect((signed.data[0] as BarTrace).error_y?.arrayminus).toBeUndefined();
+    expect(spreadFigure({ zero: [0, 0] }).layout.yaxis?.range).toEqual([0, 1]);
   });
   it('gives one run an SD of 0', () => {
     const [bars] = spreadFigure({ only: [0.5] }).data as [BarTrace];

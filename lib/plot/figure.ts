@@ -33,6 +33,8 @@ export interface PlotAxis {
   automargin?: boolean;
   /** `'tozero'`: the axis always includes 0, so bar heights compare honestly. */
   rangemode?: 'tozero';
+  /** The axis's fixed extent [from, to] (plotly then does not autorange it). */
+  range?: [number, number];
 }
 
 /** The layout of a figure (the subset of plotly's `layout` that the builders set). */
@@ -91,7 +93,7 @@ export interface BarTrace {
   x: Array<string | number>;
   y: number[];
   /** Error bars: `array[i]` above and below bar i (`spreadFigure`: one SD). */
-  error_y?: { type: 'data'; array: number[]; visible: true };
+  error_y?: { type: 'data'; array: number[]; arrayminus?: number[]; visible: true };
   marker?: { color?: string; opacity?: number };
 }
 

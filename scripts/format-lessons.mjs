@@ -203,6 +203,16 @@ async function formatCell(src) {
       code = lines.join('\n');
       continue;
     }
+    // A long comment line that a comment line follows: reflow the two as one paragraph, so that
+    // the wrap leaves no one-word line behind.
+    const next = lines[at + 1] ?? '';
+    const lead = line.slice(0, line.length - line.trimStart().length);
+    const isText = /** @param {string} l */ (l) => l.startsWith(`${lead}// `) && !/SOLUTION|CHECK exercise/.test(l);
+    if (isText(line) && isText(next) && next.slice(lead.length + 3).trim() !== '') {
+      lines.splice(at, 2, wrapWords(`${lead}// `, `${line.slice(lead.length + 3)} ${next.slice(lead.length + 3)}`).join('\n'));
+      code = lines.join('\n');
+      continue;
+    }
     // Prettier leaves a line alone when a comment or a literal is what makes it long.
     const freed = unblock(line);
     if (freed !== null) {

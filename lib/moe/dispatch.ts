@@ -4,7 +4,9 @@
  * that use only kernels every course backend has.
  *
  * The plan is made on the CPU from the router's choices (`[n, k]` expert ids, read back once per
- * step). Each expert then runs on its own rows only: compute follows the active experts.
+ * step). Each expert then runs on its own rows only: compute follows the active experts. The
+ * layer runs them one FFN per expert (`host` or `kernels` row moves) or capacity-padded in
+ * batched products (`batched`, {@link padDispatch}); see {@link SparseMode}.
  *
  * Priority under a capacity: all first choices (slot 0) are served before any second choice
  * (slot 1), and within a slot tokens are served in order (GShard, Lepikhin et al. 2020, §2.2 and

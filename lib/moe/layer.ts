@@ -38,11 +38,15 @@
  *
  * **Compute.** With `dispatch: 'sparse'` (default) the router's choices are read back (one
  * `[n, k]` int32 sync per call); each expert gets its own tokens (at most `capacity` rows),
- * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. On the
- * `cpu` and `wasm` backends the rows move on the host in two ops (`dispatchRows`, `combineRows`
- * in `dispatch.ts`: one read of the input, one multi-output op, one combine that also weights by
- * the gates); elsewhere with gather/scatter kernels (`rowMoves`). An expert no token chose
- * does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
+ * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. How
+ * (`layer.rowMoves`, a `SparseMode`; same values and gradients in every mode): on the `cpu` and
+ * `wasm` backends one FFN per expert, the rows moved on the host in two ops (`dispatchRows`,
+ * `combineRows` in `dispatch.ts`: one read of the input, one multi-output op, one combine that
+ * also weights by the gates); on `tensorflow` capacity-padded (`batched`: one gather into
+ * `[E', C, d]`, C the largest load, two batched matMuls with the active experts' stacked
+ * weights, one scatter-add; padding rows read a zero row and are weighted by 0, and are the only
+ * extra FLOPs); elsewhere one FFN per expert with gather/scatter kernels (`kernels`). An expert
+ * no token chose does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
  *
@@ -368,7 +372,9 @@ export class MoE extends tf.layers.Layer {
   /**
    * Each expert on its own rows, gate-weighted, added back to `[n, d]`.
    *
-   * On the host (`cpu`, `wasm`; see {@link RowMoves}) the rows move in two ops: one
+   * With `batched` (the default on `tensorflow`; see {@link SparseMode}) all experts run at
+   * once, capacity-padded ({@link MoE.batchedExperts}). Otherwise one FFN per active expert.
+   * On the host (`host`, the default on `cpu` and `wasm`) the rows move in two ops: one
    * {@link dispatchRows} that reads `x` once and hands each active expert its rows, and one
    * {@link combineRows} that weights every expert's output rows by their gates and adds them into
    * the tokens' rows (its backward gives each expert its rows of the gradient and the gates their
@@ -426,15 +432,15 @@ export class MoE extends tf.layers.Layer {
     const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
     const xPad: tf.Tensor2D = tf.concat([x, tf.zeros([1, d])], 0); // [n + 1, d]: row n is the padding rows' input
     const xs = tf.reshape(gatherRows(xPad, tokenIds, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
-    let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1) as tf.Tensor3D); // [A, C, d] @ [A, d, h] -> [A, C, h]
+    let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
     if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
     hid = activate(hid, activation);
-    let y: tf.Tensor = tf.matMul(hid as tf.Tensor3D, stack((w) => w.w2) as tf.Tensor3D); // [A, C, h] @ [A, h, d] -> [A, C, d]
+    let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
     if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
     const gPad: tf.Tensor2D = tf.concat([tf.reshape(gates, [n * k, 1]), tf.zeros([1, 1])], 0); // [n, k] -> [n·k + 1, 1]: the last is the padding's gate 0
     const g = gatherRows(gPad, slotIds, moves); // [A·C, 1]
     const weighted = tf.mul<tf.Tensor2D>(tf.reshape(y, [A * C, d]), g); // [A, C, d] -> [A·C, d]
-    const outIds = tokenIds.map((t) => (t === n ? 0 : t)); // padding rows (all zeros now) add into token 0
+    const outIds = tokenIds.map((t) => (t === n ? 0 : t)); // padding rows (weighted by 0: zeros) add into token 0
     return scatterAddRows(weighted, outIds, n, moves); // [A·C, d] -> [n, d]
   }
 

@@ -103,6 +103,16 @@ describe('grpoLoopDiagram', () => {
   });
 });
 
+describe('diagram', () => {
+  it('carries its text twin as the SVG <desc>, escaped, so the description travels with the picture', () => {
+    for (const d of [distillationWorkflowDiagram(), moeRoutingDiagram({ gates: [0.5, 0.3, 0.2], topK: 2, token: '<cat>' }), mlaDiagram({ dModel: 64, dLatent: 8, heads: 4, headDim: 16 }), grpoLoopDiagram({ groupSize: 8, rewards: [1, 0, 0, 1, 1, 0, 0, 0] })]) {
+      const desc = d.svg.match(/<desc>([^<]*)<\/desc>/)?.[1];
+      expect(desc).toBe(d.text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;'));
+      expect(desc?.length).toBeGreaterThan(50);
+    }
+  });
+});
+
 describe('showDiagram', () => {
   it('sends SVG and text; outside a kernel the text goes to stdout', () => {
     const d = grpoLoopDiagram({ groupSize: 4 });

@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { distillationLoss } from '../lib/distill/loss';
-import { flatAdam, FlatAdamOptimizer, flatRmsprop, FlatRmspropOptimizer } from '../lib/optim/flat';
+import { flatAdam, FlatAdamOptimizer, flatLamb, FlatLambOptimizer, flatRmsprop, FlatRmspropOptimizer } from '../lib/optim/flat';
+import { lamb, type LambArgs } from '../lib/optim/lamb';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
 
@@ -75,6 +76,56 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
+    it('flatLamb follows the lib\'s LambOptimizer for 20 steps: weight decay on all, on matrices only, bounded phi', async () => {
+      await initBackend({ force: backend });
+      const cases: LambArgs[] = [
+        { learningRate: 0.01, weightDecay: 0 },
+        { learningRate: 0.02, weightDecay: 0.1 },
+        { learningRate: 0.02, weightDecay: 0.1, excludeFromWeightDecay: 'vectors' },
+        { learningRate: 0.01, weightDecay: 0.01, weightNormBounds: [0.5, 1.5], epsilon: 1e-3 },
+      ];
+      for (const args of cases) {
+        // Reference: the lib's per-variable LAMB (tests/optim-lamb.test.ts checks it against
+        // Algorithm 2 by hand); the flat one takes the norms by segment sums, so float32 rounding differs.
+        const ref = train(lamb(args), 20);
+        const flat = train(flatLamb(args), 20);
+        expect(maxAbsDiff(flat, ref), JSON.stringify(args)).toBeLessThan(1e-5);
+        const start = problem(3);
+        const w0 = start.vars.flatMap((v) => Array.from(v.dataSync()));
+        start.dispose();
+        expect(maxAbsDiff(flat, w0), 'training moved the weights').toBeGreaterThan(1e-2);
+      }
+    });
+
+    it('flatLamb records the same trust ratios as LambOptimizer, and is 1 for a variable of zeros', async () => {
+      await initBackend({ force: backend });
+      const ratiosOf = (opt: FlatLambOptimizer | ReturnType<typeof lamb>): number[] => {
+        const p = problem(11);
+        const zero = tf.variable(tf.zeros([3])); // ||w|| = 0: ratio 1 by definition
+        const loss = (): tf.Scalar => tf.add(p.loss(), tf.sum(tf.square(tf.sub(zero, 1))));
+        for (let i = 0; i < 3; i++) tf.dispose(opt.minimize(loss, false, [...p.vars, zero]) ?? []);
+        const names = [...p.vars, zero].map((v) => v.name);
+        const out = names.map((nm) => opt.lastTrustRatios.get(nm) as number);
+        opt.dispose();
+        p.dispose();
+        zero.dispose();
+        return out;
+      };
+      const args: LambArgs = { learningRate: 0.01, weightDecay: 0.01, recordTrustRatios: true };
+      const ref = ratiosOf(lamb(args));
+      const flat = ratiosOf(flatLamb(args));
+      expect(flat).toHaveLength(5);
+      flat.forEach((r, i) => expect(r, `variable ${i}`).toBeCloseTo(ref[i] as number, 5));
+      expect(ref[4]).not.toBe(1); // after three steps the zero vector has moved: a real ratio
+      const first = flatLamb(args);
+      const z = tf.variable(tf.zeros([2]));
+      const gz = tf.ones([2]);
+      first.applyGradients({ [z.name]: gz });
+      expect(first.lastTrustRatios.get(z.name), 'a variable of zeros gets ratio 1').toBe(1);
+      tf.dispose([z, gz]);
+      first.dispose();
+    });
+
     it('a step dispatches fewer kernels than tfjs\'s Adam: 12 + 1 + 4 per variable, against 14 per variable + 4', async () => {
       await initBackend({ force: backend });
       const count = async (opt: tf.Optimizer): Promise<number> => {
@@ -95,6 +146,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(tfAdam).toBe(60);
       expect(flat).toBeLessThanOrEqual(12 + 1 + 4 * 4);
       expect(flat).toBeLessThan(tfAdam / 2);
+      // LAMB: the lib's per-variable one against the flat one (segment sums for the norms)
+      const perVariable = await count(lamb({ learningRate: 0.01 }));
+      const flatL = await count(flatLamb({ learningRate: 0.01 }));
+      // Hand count (lib/optim/flat.ts): 42 per variable; flat 36 + 4 per variable, on wasm
+      // (no UnsortedSegmentSum kernel: a split and a sum per variable for each norm) 38 + 6.
+      expect(perVariable).toBe(42 * 4);
+      expect(flatL).toBe(backend === 'cpu' ? 36 + 4 * 4 : 38 + 6 * 4);
     });
   });
 }
@@ -134,6 +192,10 @@ describe('flat optimizers: state, serialisation, errors, leaks', () => {
     const registry = tf.serialization.SerializationMap.getMap().classNameMap;
     expect(registry['FlatAdam']?.[0]).toBe(FlatAdamOptimizer);
     expect(registry['FlatRMSProp']?.[0]).toBe(FlatRmspropOptimizer);
+    expect(registry['FlatLamb']?.[0]).toBe(FlatLambOptimizer);
+    const l = flatLamb({ learningRate: 0.02, weightDecay: 0.1, excludeFromWeightDecay: 'vectors', weightNormBounds: [0, 10] }).getConfig();
+    expect(FlatLambOptimizer.fromConfig(FlatLambOptimizer, l).getConfig()).toEqual(l);
+    expect(lamb({ learningRate: 0.02, weightDecay: 0.1, excludeFromWeightDecay: 'vectors', weightNormBounds: [0, 10] }).getConfig()).toEqual(l);
     const adam = flatAdam(0.02, 0.8, 0.99, 1e-6).getConfig();
     expect(FlatAdamOptimizer.fromConfig(FlatAdamOptimizer, adam).getConfig()).toEqual({ learningRate: 0.02, beta1: 0.8, beta2: 0.99, epsilon: 1e-6 });
     const rms = flatRmsprop(0.02, 0.8, 0.5, 1e-6).getConfig();
@@ -145,6 +207,7 @@ describe('flat optimizers: state, serialisation, errors, leaks', () => {
     expect(() => flatAdam(0.1, 1)).toThrowError(/^beta1 must be a number in \[0, 1\), got 1$/);
     expect(() => flatAdam(0.1, 0.9, 0.999, -1)).toThrowError(/^epsilon must be a finite number >= 0, got -1$/);
     expect(() => flatRmsprop(0.1, 1)).toThrowError(/^decay must be a number in \[0, 1\), got 1$/);
+    expect(() => flatLamb({ learningRate: 0.1, weightDecay: -1 })).toThrowError(/^weightDecay must be a finite number >= 0, got -1$/);
     const w = tf.variable(tf.zeros([2, 3]));
     const g = tf.zeros([3, 2]);
     const opt = flatAdam(0.1);
@@ -159,7 +222,11 @@ describe('flat optimizers: state, serialisation, errors, leaks', () => {
   it.each([
     ['flatAdam', () => flatAdam(0.01)],
     ['flatRmsprop with momentum', () => flatRmsprop(0.01, 0.9, 0.9)],
+    ['flatLamb recording its ratios', () => flatLamb({ learningRate: 0.01, weightDecay: 0.1, excludeFromWeightDecay: 'vectors', recordTrustRatios: true })],
   ] as Array<[string, () => tf.Optimizer]>)('a training step with %s leaks nothing; dispose frees the state', async (name, make) => {
+    // The state: one flat tensor per slot (Adam: m, v; RMSprop with momentum: rms, momentum);
+    // LAMB also keeps two constants, the segment ids and the per-element weight decay.
+    const stateTensors = name.startsWith('flatLamb') ? 4 : 2;
     await initBackend({ force: 'wasm' });
     const p = problem(9);
     const opt = make();
@@ -169,7 +236,7 @@ describe('flat optimizers: state, serialisation, errors, leaks', () => {
     expectNoLeak(() => opt.minimize(p.loss, true, p.vars), `${name} step`);
     expect(tf.memory().numTensors).toBe(withState);
     opt.dispose();
-    expect(withState - fresh, 'the flat state: one tensor per slot, nothing else').toBe(2); // Adam: m, v; RMSprop with momentum: rms, momentum
+    expect(withState - fresh, 'the flat state and constants, nothing else').toBe(stateTensors);
     expect(tf.memory().numTensors, 'dispose frees the whole state').toBe(fresh);
     p.dispose();
   });

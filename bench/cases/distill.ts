@@ -40,8 +40,11 @@ const EPOCH_ROWS = 1259;
 /** Seed of the `Rng` whose permutation orders the rows; the order is sent to PyTorch. */
 const SHUFFLE_SEED = 7;
 
-/** `flat`: 1 (default) the lib's flat-parameter `flatAdam` (lib/optim/flat.ts, as lessons 03-04 use); 0 `tf.train.adam`. */
-type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1 };
+/**
+ * `flat`: 1 (default) the lib's flat-parameter `flatAdam` (lib/optim/flat.ts, as lessons 03-04 use); 0 `tf.train.adam`.
+ * `lamb`: 1 the lib's per-variable LAMB, 2 its flat `flatLamb` (weight decay 0.01), instead of Adam.
+ */
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2 };
 
 /**
  * The pieces of a distillation step: data, the student, the teacher (live) or its logits
@@ -57,7 +60,10 @@ function distillSetup(p: DistillParams) {
   const student = denseStack([p.inputs, p.hidden, p.classes], 20);
   const teacher = denseStack([p.inputs, p.teacherHidden, p.teacherHidden, p.classes], 30);
   const cached = teacher.predict(x) as tf.Tensor2D; // [n, classes]
-  const optimizer = p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr, 0.9, 0.999, 1e-7);
+  const optimizer =
+    p.lamb === 1 ? lib.lamb({ learningRate: p.lr, weightDecay: 0.01 })
+    : p.lamb === 2 ? lib.flatLamb({ learningRate: p.lr, weightDecay: 0.01 })
+    : p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr, 0.9, 0.999, 1e-7);
   const vars = trainableVariables(student);
   const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true });
   const live = p.live === 1;
@@ -94,7 +100,7 @@ const order = (n: number): number[] => new lib.Rng(SHUFFLE_SEED).permutation(n);
 const stepParams = (live: 0 | 1) => ({ ...DISTILL, live, order: order(DISTILL.batch) });
 const epochParams = (live: 0 | 1) => ({ ...DISTILL, examples: EPOCH_ROWS, live, order: order(EPOCH_ROWS) });
 
-/** The optimiser's update alone (distill-adam, distill-adam-tf): the first step's gradients, held fixed. */
+/** The optimiser's update alone (distill-adam, distill-adam-tf, distill-lamb, distill-lamb-flat): the first step's gradients, held fixed. */
 function adamUpdate(p: DistillParams): CaseInstance {
   const d = distillSetup(p);
   const { value, grads } = tf.variableGrads(d.forward, d.vars);
@@ -206,6 +212,26 @@ export const distillCases: BenchCase[] = [
     params: { ...DISTILL, live: 0, flat: 0 },
     torch: 'distill-adam',
     setup: () => adamUpdate({ ...DISTILL, live: 0, flat: 0 }),
+  },
+  {
+    id: 'distill-lamb',
+    title: 'step: LAMB update',
+    family,
+    what: "the lib's per-variable LAMB update alone (weight decay 0.01), the gradients of the first step held fixed; no PyTorch twin (PyTorch has no LAMB)",
+    bound: 'kernels',
+    boundWhy: '42 small kernels per weight tensor',
+    params: { ...DISTILL, live: 0, lamb: 1 },
+    setup: () => adamUpdate({ ...DISTILL, live: 0, lamb: 1 }),
+  },
+  {
+    id: 'distill-lamb-flat',
+    title: 'step: flat LAMB update',
+    family,
+    what: "the same update by the lib's flatLamb (one flat vector; per-variable norms by segment sums)",
+    bound: 'kernels',
+    boundWhy: 'the lib\'s flatLamb: 36 kernels (38 on wasm) plus 4 (6) per weight tensor',
+    params: { ...DISTILL, live: 0, lamb: 2 },
+    setup: () => adamUpdate({ ...DISTILL, live: 0, lamb: 2 }),
   },
   {
     id: 'distill-step',

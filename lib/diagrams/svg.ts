@@ -8,7 +8,7 @@ import { escapeHtml } from '../table';
 
 /** A diagram: standalone SVG markup and a plain-text description of the same content. */
 export interface Diagram {
-  /** `<svg xmlns=…>…</svg>`, with a <title> for screen readers. */
+  /** `<svg xmlns=…>…</svg>`, with a <title> and, as its <desc>, the text below (screen readers, the book). */
   svg: string;
   /** The same content as text (the `text/plain` part, and what tests read). */
   text: string;
@@ -100,11 +100,15 @@ function markers(colors: readonly string[]): string {
     .join('');
 }
 
-/** Wraps parts into a standalone SVG with a title, a white background and the arrowheads. */
+/**
+ * Wraps parts into a standalone SVG with a title, a white background and the arrowheads. The
+ * text twin goes in as the SVG's `<desc>`, so that the description travels with the picture
+ * (the book and nbconvert embed the SVG alone; screen readers read the title and the desc).
+ */
 export function diagram(title: string, width: number, height: number, parts: readonly string[], text: string): Diagram {
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(title)}">` +
-    `<title>${escapeHtml(title)}</title><defs>${markers(Object.values(COLORS))}</defs>` +
+    `<title>${escapeHtml(title)}</title><desc>${escapeHtml(text)}</desc><defs>${markers(Object.values(COLORS))}</defs>` +
     `<rect width="${width}" height="${height}" fill="white"/>${label(12, 22, title, { anchor: 'start', size: 15, bold: true })}` +
     `${parts.join('')}</svg>`;
   return { svg, text, width, height };

@@ -1,6 +1,6 @@
 /**
- * Flat-parameter ("multi-tensor", PyTorch's `foreach`) Adam and RMSprop: the same updates as
- * `tf.train.adam` and `tf.train.rmsprop`, but on one flat vector holding every trained weight's
+ * Flat-parameter ("multi-tensor", PyTorch's `foreach`) Adam, RMSprop and LAMB: the same updates as
+ * `tf.train.adam`, `tf.train.rmsprop` and the lib's {@link LambOptimizer}, but on one flat vector holding every trained weight's
  * gradient, so a step dispatches a fixed handful of kernels instead of a dozen per weight tensor.
  *
  * Why: a small model's training step on the WASM backend costs per kernel dispatched, not per
@@ -27,7 +27,7 @@
  * (tests/optim-flat.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { OptimizerNamedTensor } from './lamb';
+import { LambOptimizer, type LambArgs, type OptimizerNamedTensor } from './lamb';
 
 function checkNumber(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
   if (typeof value !== 'number' || !ok(value)) throw new Error(`${name} must be ${rule}, got ${String(value)}`);
@@ -42,6 +42,20 @@ interface FlatGroup {
   sizes: number[];
   /** State slot name (`m`, `v`, `rms`, `momentum`) -> flat variable [total]. */
   slots: Map<string, tf.Variable>;
+  /** Constant tensors a subclass derives from the group once (e.g. segment ids), kept until dispose. */
+  constants: Map<string, tf.Tensor>;
+}
+
+/** What {@link FlatOptimizer.flatStep} may read of the group it updates. */
+export interface FlatGroupView {
+  /** The variables, in the order of the flat vector. */
+  readonly vars: readonly tf.Variable[];
+  /** Number of elements of each variable. */
+  readonly sizes: readonly number[];
+  /** The current weights as one flat vector `[total]` (made on first call within the step). */
+  flatWeights(): tf.Tensor1D;
+  /** A constant of the group, made by `make` on first use and kept until the optimizer is disposed. */
+  constant<T extends tf.Tensor>(key: string, make: () => T): T;
 }
 
 /**
@@ -68,8 +82,9 @@ export abstract class FlatOptimizer extends tf.Optimizer {
    * @param g the flat gradient `[total]`
    * @param slots the group's state, by slot name
    * @param t this step's number, from 1
+   * @param group the variables being updated, their flat weights and the group's constants
    */
-  protected abstract flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number): tf.Tensor1D;
+  protected abstract flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number, group: FlatGroupView): tf.Tensor1D;
 
   /**
    * One step for every variable in `variableGradients` (name -> gradient); variables with a null
@@ -90,7 +105,27 @@ export abstract class FlatOptimizer extends tf.Optimizer {
     tf.tidy(() => {
       const flat = entries.map(([, gr]) => tf.reshape(gr, [-1])); // each [size]
       const g = (flat.length === 1 ? flat[0] : tf.concat(flat)) as tf.Tensor1D; // [total]
-      const delta = this.flatStep(g, group.slots, t); // [total]
+      let w: tf.Tensor1D | null = null;
+      const view: FlatGroupView = {
+        vars: group.vars,
+        sizes: group.sizes,
+        flatWeights: () => {
+          if (w === null) {
+            const ws = group.vars.map((v) => tf.reshape(v, [-1])); // each [size]
+            w = (ws.length === 1 ? ws[0] : tf.concat(ws)) as tf.Tensor1D; // [total]
+          }
+          return w;
+        },
+        constant: <T extends tf.Tensor>(key: string, make: () => T): T => {
+          let c = group.constants.get(key);
+          if (c === undefined) {
+            c = tf.keep(make());
+            group.constants.set(key, c);
+          }
+          return c as T;
+        },
+      };
+      const delta = this.flatStep(g, group.slots, t, view); // [total]
       const parts = group.vars.length === 1 ? [delta] : tf.split(delta, group.sizes);
       group.vars.forEach((w, i) => {
         w.assign(tf.add(w, tf.reshape(parts[i] as tf.Tensor, w.shape))); // [size] -> w's shape
@@ -115,14 +150,17 @@ export abstract class FlatOptimizer extends tf.Optimizer {
     const sizes = vars.map((w) => w.size);
     const total = sizes.reduce((a, b) => a + b, 0);
     const slots = new Map(this.slotNames().map((s) => [s, tf.tidy(() => tf.keep(tf.zeros([total]).variable(false)))] as const));
-    const group = { vars, sizes, slots };
+    const group = { vars, sizes, slots, constants: new Map<string, tf.Tensor>() };
     this.groups.set(key, group);
     return group;
   }
 
   /** Disposes the optimizer's state. */
   override dispose(): void {
-    for (const g of this.groups.values()) for (const s of g.slots.values()) s.dispose();
+    for (const g of this.groups.values()) {
+      for (const s of g.slots.values()) s.dispose();
+      for (const c of g.constants.values()) c.dispose();
+    }
     this.groups.clear();
   }
 
@@ -171,7 +209,7 @@ export abstract class FlatOptimizer extends tf.Optimizer {
       state.set(slot, tf.tidy(() => tf.concat(part.map((e) => tf.reshape(e.tensor, [-1]))).variable(false)));
     });
     this.dispose();
-    this.groups.set(names.join('\u0000'), { vars, sizes: vars.map((w) => w.size), slots: state });
+    this.groups.set(names.join('\u0000'), { vars, sizes: vars.map((w) => w.size), slots: state, constants: new Map() });
   }
 }
 
@@ -326,4 +364,157 @@ export function flatAdam(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsil
  */
 export function flatRmsprop(learningRate: number, decay = 0.9, momentum = 0, epsilon = 1e-7): FlatRmspropOptimizer {
   return new FlatRmspropOptimizer({ learningRate, decay, momentum, epsilon });
+}
+
+/**
+ * LAMB (lib/optim/lamb.ts, You et al. 2019, Algorithm 2) on one flat vector. The update is
+ * {@link LambOptimizer}'s; what changes is how the per-variable ("per-layer") norms are taken:
+ * one `UnsortedSegmentSum` over the flat squares gives every variable's ‖w‖² at once (and one
+ * more every ‖u‖²), and one `Gather` spreads each variable's trust ratio back over its
+ * elements. A step is then 36 kernels plus 4 per variable (to flatten and to write back),
+ * where {@link LambOptimizer} dispatches 42 per variable. tfjs-wasm has no
+ * `UnsortedSegmentSum`: there each norm takes a split and one sum per variable, 38 kernels plus
+ * 6 per variable. For a 2-layer MLP's 4 variables: 52 (cpu) and 62 (wasm) against 168
+ * (tests/optim-flat.test.ts counts them).
+ */
+export class FlatLambOptimizer extends FlatOptimizer {
+  /** The name tfjs serialisation knows this class by. */
+  static get className(): string {
+    return 'FlatLamb';
+  }
+
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  /** Which variables skip the weight decay (see {@link LambArgs}). */
+  readonly excludeFromWeightDecay: 'none' | 'vectors';
+  /** Bounds of phi (see {@link LambArgs}). */
+  readonly weightNormBounds: readonly [number, number];
+  /** With `recordTrustRatios`: variable name -> trust ratio of the last step. */
+  readonly lastTrustRatios = new Map<string, number>();
+  private readonly recordTrustRatios: boolean;
+  /** The last step's ratios `[variables]`, kept to be read after the step. */
+  private pendingRatios: { names: string[]; ratios: tf.Tensor1D } | null = null;
+
+  /**
+   * @throws Error naming the argument, with {@link LambOptimizer}'s messages and defaults.
+   */
+  constructor(args: LambArgs) {
+    if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
+    super(args.learningRate);
+    // The same checks and defaults as LambOptimizer: let it validate, then copy.
+    const ref = new LambOptimizer(args);
+    this.beta1 = ref.beta1;
+    this.beta2 = ref.beta2;
+    this.epsilon = ref.epsilon;
+    this.weightDecay = ref.weightDecay;
+    this.excludeFromWeightDecay = ref.excludeFromWeightDecay;
+    this.weightNormBounds = ref.weightNormBounds;
+    this.recordTrustRatios = args.recordTrustRatios ?? false;
+    ref.dispose();
+  }
+
+  protected slotNames(): string[] {
+    return ['m', 'v'];
+  }
+
+  protected flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number, group: FlatGroupView): tf.Tensor1D {
+    const mVar = slots.get('m') as tf.Variable;
+    const vVar = slots.get('v') as tf.Variable;
+    const n = group.vars.length;
+    // segment[i] = the variable element i belongs to, [total]
+    const segment = group.constant('segment', () =>
+      tf.tensor1d(Int32Array.from(group.sizes.flatMap((size, j) => new Array<number>(size).fill(j))), 'int32'),
+    );
+    const m = tf.add(tf.mul(mVar, this.beta1), tf.mul(g, 1 - this.beta1)); // [total]
+    const v = tf.add(tf.mul(vVar, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)); // [total]
+    mVar.assign(m);
+    vVar.assign(v);
+    const bc1 = 1 - this.beta1 ** t; // bias corrections, plain numbers
+    const bc2 = 1 - this.beta2 ** t;
+    const r = tf.div<tf.Tensor1D>(tf.mul(m, 1 / bc1), tf.add(tf.sqrt(tf.mul(v, 1 / bc2)), this.epsilon)); // Adam direction, [total]
+    const w = group.flatWeights(); // [total]
+    let u = r;
+    if (this.weightDecay !== 0) {
+      const vectorsExcluded = this.excludeFromWeightDecay === 'vectors' && group.vars.some((x) => x.rank <= 1);
+      // lambda per element: 0 on the excluded variables (rank <= 1), [total]
+      const decay = vectorsExcluded
+        ? group.constant('decay', () => tf.tensor1d(Float32Array.from(group.vars.flatMap((x) => new Array<number>(x.size).fill(x.rank <= 1 ? 0 : this.weightDecay)))))
+        : this.weightDecay;
+      u = tf.add(r, tf.mul(w, decay));
+    }
+    const [lo, hi] = this.weightNormBounds;
+    // Sum of each variable's squares, [total] -> [n]: one segment sum where the backend has the
+    // kernel (cpu, tensorflow, webgl); tfjs-wasm 4.22 has none, so there a split and one sum per variable.
+    const segmentSums = (x: tf.Tensor1D): tf.Tensor1D =>
+      hasSegmentSum ? tf.unsortedSegmentSum(x, segment, n) : tf.stack(tf.split(x, [...group.sizes]).map((part) => tf.sum(part))) as tf.Tensor1D;
+    const hasSegmentSum = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined;
+    const rawNorm = tf.sqrt(segmentSums(tf.square(w))); // ||w|| per variable, [n]
+    // phi(||w||) = min(max(||w||, lo), hi); the identity with the default bounds.
+    const wNorm = lo === 0 && hi === Number.POSITIVE_INFINITY ? rawNorm : tf.clipByValue(rawNorm, lo, hi);
+    const uNorm = tf.sqrt(segmentSums(tf.square(u))); // ||u|| per variable, [n]
+    const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
+    const ratio = tf.where(bothPositive, tf.div(wNorm, tf.maximum(uNorm, Number.MIN_VALUE)), tf.onesLike(wNorm)) as tf.Tensor1D; // [n]
+    if (this.recordTrustRatios) {
+      this.pendingRatios?.ratios.dispose();
+      this.pendingRatios = { names: group.vars.map((x) => x.name), ratios: tf.keep(ratio) };
+    }
+    // -lr * ratio, spread over each variable's elements, times u
+    return tf.mul<tf.Tensor1D>(tf.gather(tf.mul(ratio, -this.learningRate), segment), u);
+  }
+
+  override applyGradients(variableGradients: tf.NamedTensorMap | OptimizerNamedTensor[]): void {
+    super.applyGradients(variableGradients);
+    if (this.pendingRatios !== null) {
+      const { names, ratios } = this.pendingRatios;
+      const values = ratios.dataSync();
+      this.lastTrustRatios.clear();
+      names.forEach((name, j) => this.lastTrustRatios.set(name, values[j] as number));
+      ratios.dispose();
+      this.pendingRatios = null;
+    }
+  }
+
+  /** The hyper-parameters (not the state), as {@link LambOptimizer} writes them. */
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      learningRate: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      weightDecay: this.weightDecay,
+      excludeFromWeightDecay: this.excludeFromWeightDecay,
+      // JSON has no Infinity: an absent upper bound is written as null.
+      weightNormBounds: [this.weightNormBounds[0], Number.isFinite(this.weightNormBounds[1]) ? this.weightNormBounds[1] : null],
+    };
+  }
+
+  /** Rebuilds an optimizer from {@link getConfig}'s output (used by tfjs serialisation). */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls({
+      learningRate: config['learningRate'],
+      beta1: config['beta1'],
+      beta2: config['beta2'],
+      epsilon: config['epsilon'],
+      weightDecay: config['weightDecay'],
+      excludeFromWeightDecay: (config['excludeFromWeightDecay'] ?? 'none') as 'none' | 'vectors',
+      weightNormBounds: Array.isArray(config['weightNormBounds'])
+        ? [config['weightNormBounds'][0] as number, (config['weightNormBounds'][1] ?? Number.POSITIVE_INFINITY) as number]
+        : undefined,
+    });
+  }
+}
+
+tf.serialization.registerClass(FlatLambOptimizer);
+
+/**
+ * Creates a {@link FlatLambOptimizer}, with {@link lamb}'s arguments and defaults.
+ * @throws Error naming a bad hyper-parameter.
+ */
+export function flatLamb(args: LambArgs): FlatLambOptimizer {
+  return new FlatLambOptimizer(args);
 }

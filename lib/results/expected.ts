@@ -246,7 +246,7 @@ export const EXPECTED = {
     expected: 40,
     tolerance: 34,
     unit: '×',
-    source: 'this course (measured on a loaded 2-vCPU machine: 41.6 at load 18, since the absorbed path became a few plain products; about 15 before; wide margin)',
+    source: 'this course (measured on this 2-vCPU machine since the absorbed path became a few plain products: 41.6 at load 18, 7.0 quiet at load 1; the naive step slows more under load; wide margin)',
   },
   '10.v2-mla-over-mha': {
     lesson: '10',

@@ -32,3 +32,12 @@ export function median(xs: readonly number[]): number {
 export function percent(fraction: number, digits = 1): string {
   return `${(100 * fraction).toFixed(digits)} %`;
 }
+
+/**
+ * The mean and sample standard deviation of repeated runs as `'m ± s'`, both multiplied by
+ * `scale` (100 for percentages) and written with `digits` decimals:
+ * `meanStd([0.3, 0.4], 100)` is `'35.0 ± 7.1'`. @throws as {@link mean}.
+ */
+export function meanStd(xs: readonly number[], scale = 1, digits = 1): string {
+  return `${(scale * mean(xs)).toFixed(digits)} ± ${(scale * std(xs)).toFixed(digits)}`;
+}

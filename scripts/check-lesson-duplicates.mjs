@@ -1,10 +1,24 @@
 // npm test step: fails when six or more identical lines (blank lines skipped) stand in the code
 // cells of two different lessons. Such code is a helper that belongs in lib/ (BRIEF: lessons
-// import, never copy). Usage: node scripts/check-lesson-duplicates.mjs [--min-lines N]
+// import, never copy). Fails too when a lesson's code line is longer than the lib's width (100
+// characters, scripts/lib/line-width.mjs): JupyterLab cuts it off at the right edge
+// (`node scripts/format-lessons.mjs NN` wraps it). Usage:
+// node scripts/check-lesson-duplicates.mjs [--min-lines N]
 import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
 import { ROOT, listLessons } from './lib/env.mjs';
+import { LINE_WIDTH, longCodeLines } from './lib/line-width.mjs';
 import { codeCells, findRepeatedCode } from './lib/repeated-code.mjs';
+
+let long = 0;
+for (const path of listLessons()) {
+  for (const l of longCodeLines(JSON.parse(readFileSync(path, 'utf8')))) {
+    long++;
+    console.log(`${basename(path)} cell ${l.cell} line ${l.line}: ${l.length} characters (at most ${LINE_WIDTH})`);
+    console.log(`    ${l.text.trim().slice(0, 96)}`);
+  }
+}
+if (long) console.log(`\n${long} lesson code line(s) over ${LINE_WIDTH} characters: wrap them (node scripts/format-lessons.mjs NN).\n`);
 
 const at = process.argv.indexOf('--min-lines');
 const minLines = at > 0 ? Number(process.argv[at + 1]) : 6;
@@ -15,7 +29,8 @@ const lessons = listLessons().map((path) => ({
 const runs = findRepeatedCode(lessons, minLines);
 if (runs.length === 0) {
   console.log(`no code repeated across the ${lessons.length} lessons (runs of ${minLines}+ identical lines)`);
-  process.exit(0);
+  if (long === 0) console.log(`no lesson code line over ${LINE_WIDTH} characters`);
+  process.exit(long ? 1 : 0);
 }
 /** @param {import('./lib/repeated-code.mjs').Place} p */
 const where = (p) => `${basename(p.lesson)} cell ${p.cell} line ${p.line}`;

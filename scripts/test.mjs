@@ -16,7 +16,7 @@ const steps = [
   ['markdownlint', 'node', ['scripts/lint-md.mjs']],
   ['eslint (typescript-eslint, type-checked)', 'npm', ['run', '-s', 'lint']],
   ['bench smoke (every case once, leak-checked, no PyTorch)', 'node', ['bench/dist/main.js', '--smoke']],
-  ['lessons: no code repeated across lessons', 'node', ['scripts/check-lesson-duplicates.mjs']],
+  ['lessons: no code repeated across lessons, no code line over 100 characters', 'node', ['scripts/check-lesson-duplicates.mjs']],
   ...(quick
     ? []
     : /** @type {Step[]} */ ([

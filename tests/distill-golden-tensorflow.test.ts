@@ -2,21 +2,9 @@
 // (@tensorflow/tfjs-node, installed by `npm run setup:native`). The same suite as the cpu and wasm
 // files. Where tfjs-node is not installed the suite is skipped, unless FRUGAL_REQUIRE_NATIVE=1
 // (set by .ci/run after setup:native), which turns a missing engine into a failure.
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { distillGoldenSuite } from './helpers/distill-golden-suite';
-
-function nativeInstalled(): boolean {
-  try {
-    const req = createRequire(import.meta.url);
-    const { name } = req('@tensorflow/tfjs-node/package.json') as { name?: string };
-    // danfojs's alias answers to the name only through its own nested node_modules; the root
-    // resolution finds the real package or nothing.
-    return name === '@tensorflow/tfjs-node' && req.resolve('@tensorflow/tfjs-node').includes('tfjs-node');
-  } catch {
-    return false;
-  }
-}
+import { nativeInstalled } from './helpers/native';
 
 if (nativeInstalled()) {
   distillGoldenSuite('tensorflow');

@@ -1,13 +1,15 @@
 /**
  * lib/moe on the WASM backend (the lessons' backend): the sparse path moves rows on the host there
  * (dispatchRows / combineRows; tfjs's own gather gradient needs UnsortedSegmentSum, which WASM
- * lacks), and sparse == dense in values and gradients. Vitest gives this file its own fork.
+ * lacks), and sparse == dense in values and gradients, in every sparse mode (host, kernels,
+ * batched). Vitest gives this file its own fork.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { moe, type MoE } from '../lib/moe/layer';
 import { Rng } from '../lib/random';
+import { moeModesSuite } from './helpers/moe-modes-suite';
 
 beforeAll(async () => {
   await initBackend({ force: 'wasm' });
@@ -41,3 +43,6 @@ describe('MoE on wasm', () => {
     });
   });
 });
+
+// The cpu file's tolerance: these small cases agree within 1e-5 on wasm too.
+moeModesSuite('wasm', 1e-5);

@@ -6,11 +6,12 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { loadBalancingLoss, loadEntropy, routerZLoss, updateRoutingBias } from '../lib/moe/balance';
-import { combineRows, dispatchRows, expertCapacity, gatherRows, multiOutputEngine, planDispatch, scatterAddRows } from '../lib/moe/dispatch';
+import { combineRows, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, multiOutputEngine, padDispatch, planDispatch, scatterAddRows } from '../lib/moe/dispatch';
 import { fineGrainedMoEArgs, MoE, moe, moeForward, type MoEArgs } from '../lib/moe/layer';
 import { route } from '../lib/moe/router';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
+import { moeModesSuite } from './helpers/moe-modes-suite';
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });
@@ -71,6 +72,27 @@ describe('dispatch plan and capacity', () => {
     const q = planDispatch([0, 0, 0, 1], 1, 2, 1);
     expect(q.droppedTokens).toBe(2);
     expect(Array.from(q.assignment)).toEqual([0, -1, -1, 1]);
+  });
+
+  it('padDispatch lays the served slots out as [E\', C] rows, C the largest load, padding at a zero row (hand example)', () => {
+    // choices (k = 1) of 5 tokens among 3 experts: [0, 0, 2, 0, 2], unbounded: loads [3, 0, 2].
+    // Active experts [0, 2], C = 3: rows 0..2 serve expert 0 (tokens 0, 1, 3), rows 3..5 expert 2
+    // (tokens 2, 4, then one padding row pointing at token id n = 5 and slot id n·k = 5).
+    const p = padDispatch(planDispatch([0, 0, 2, 0, 2], 1, 3, Number.POSITIVE_INFINITY));
+    expect(p?.experts).toEqual([0, 2]);
+    expect(p?.rowsPerExpert).toBe(3);
+    expect(Array.from(p?.tokenIds ?? [])).toEqual([0, 1, 3, 2, 4, 5]);
+    expect(Array.from(p?.slotIds ?? [])).toEqual([0, 1, 3, 2, 4, 5]);
+    expect(p?.paddingRows).toBe(1);
+    // k = 2 with a capacity of 2 (the hand example above): loads [2, 2], no padding, C = 2 ≤ capacity;
+    // expert 1 serves t1's slot 0 (flat 2) then t0's slot 1 (flat 1)
+    const q = padDispatch(planDispatch([0, 1, 1, 0, 0, 1], 2, 2, 2));
+    expect(q?.rowsPerExpert).toBe(2);
+    expect(Array.from(q?.tokenIds ?? [])).toEqual([0, 2, 1, 0]);
+    expect(Array.from(q?.slotIds ?? [])).toEqual([0, 4, 2, 1]);
+    expect(q?.paddingRows).toBe(0);
+    expect(padDispatch(planDispatch([], 1, 2, 1))).toBeNull(); // no token: no expert runs
+    expect(defaultSparseMode()).toBe('host'); // this file runs on cpu
   });
 
   for (const moves of ['host', 'kernels'] as const) {
@@ -480,6 +502,9 @@ describe('MoE layer', () => {
     layer.rowMoves = 'kernels'; // the gather/scatter-kernel path too
     for (let i = 0; i < 10; i++) step();
     expect(tf.memory().numTensors).toBe(before);
+    layer.rowMoves = 'batched'; // and the capacity-padded one
+    for (let i = 0; i < 10; i++) step();
+    expect(tf.memory().numTensors).toBe(before);
     layer.rowMoves = 'auto';
     expectNoLeak(() => moeForward(layer, x, { training: true }), 'moeForward');
     // apply keeps the last call's three loss tensors (replacing the previous ones): steady after one call
@@ -596,3 +621,5 @@ describe('matMul2d', () => {
     });
   });
 });
+
+moeModesSuite('cpu', 1e-5);

@@ -276,7 +276,10 @@ describe.skipIf(noChromium)(`renderPng (${NEEDS_CHROMIUM})`, () => {
 /** Compiles lib/plot and what it imports to CommonJS under out/test-lib, for child scripts. */
 function buildPlotLib(): string {
   const outDir = path.join(ROOT, 'out', 'test-lib');
-  const files = ['plot/index.ts', 'plot/figure.ts', 'plot/builders.ts', 'plot/render.ts', 'display.ts', 'node-require.ts', 'assert.ts'];
+  const files = [
+    'plot/index.ts', 'plot/figure.ts', 'plot/builders.ts', 'plot/render.ts', 'display.ts', 'node-require.ts', 'assert.ts',
+    'stats.ts', 'measure.ts', // spreadFigure's mean and std
+  ];
   for (const f of files) {
     const src = fs.readFileSync(path.join(ROOT, 'lib', f), 'utf8');
     const { outputText } = ts.transpileModule(src, {

@@ -18,12 +18,13 @@ export const moeFlops = (active: number): number => 3 * MOE.tokens * (2 * MOE.d 
 
 /**
  * `dense: true` runs all 8 experts on every token and weights them by the same (zero for
- * unchosen) gates; `dense: false` is the sparse dispatch (each expert gets its own tokens), its
- * rows moved the layer's default way (`'auto'`: on the host on cpu and wasm) or by gather/scatter
- * kernels (`'kernels'`, the dispatch before issue 9's second pass).
+ * unchosen) gates; `dense: false` is the sparse dispatch (each expert gets its own tokens) in the
+ * layer's default mode (`'auto'`: host row moves on cpu and wasm, capacity-padded batched
+ * products on tensorflow) or a given one (`'kernels'`: gather/scatter kernels, the dispatch
+ * before issue 9's second pass; `'batched'`: capacity-padded).
  * -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
  */
-function moeSetup(dense: boolean, rowMoves: 'auto' | 'kernels' = 'auto') {
+function moeSetup(dense: boolean, rowMoves: lib.SparseMode | 'auto' = 'auto') {
   const { tokens: n, d, h, experts: E } = MOE;
   const layer = lib.moe({ experts: E, topK: MOE.topK, expertHidden: h, units: d, useBias: false, dispatch: dense ? 'dense' : 'sparse' });
   layer.rowMoves = rowMoves;
@@ -57,9 +58,9 @@ export const moeCases: BenchCase[] = [
     id: 'moe-sparse',
     title: 'MoE top-2 of 8, sparse',
     family: 'moe',
-    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens",
+    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu and wasm, batched on tensorflow)",
     bound: 'memory',
-    boundWhy: 'gathers, splits, transposes and scatter-adds of tokens × width',
+    boundWhy: 'row moves and per-expert kernels (cpu, wasm); on tensorflow the batched products',
     params: { ...MOE, dense: 0 },
     flops: moeFlops(MOE.topK),
     torch: 'moe',
@@ -76,6 +77,18 @@ export const moeCases: BenchCase[] = [
     flops: moeFlops(MOE.topK),
     torch: 'moe',
     setup: () => moeSetup(false, 'kernels'),
+  },
+  {
+    id: 'moe-sparse-batched',
+    title: 'MoE top-2 of 8, sparse, batched',
+    family: 'moe',
+    what: "the sparse layer capacity-padded (`layer.rowMoves = 'batched'`): one gather into [E', C, d], two batched products with the stacked experts, one scatter-add",
+    bound: 'FLOPs',
+    boundWhy: "E'·C rows through batched products, C the largest expert load; kernels constant in E",
+    params: { ...MOE, dense: 0 },
+    flops: moeFlops(MOE.topK),
+    torch: 'moe',
+    setup: () => moeSetup(false, 'batched'),
   },
   {
     id: 'moe-dense',

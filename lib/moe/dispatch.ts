@@ -4,7 +4,9 @@
  * that use only kernels every course backend has.
  *
  * The plan is made on the CPU from the router's choices (`[n, k]` expert ids, read back once per
- * step). Each expert then runs on its own rows only: compute follows the active experts.
+ * step). Each expert then runs on its own rows only: compute follows the active experts. The
+ * layer runs them one FFN per expert (`host` or `kernels` row moves) or capacity-padded in
+ * batched products (`batched`, {@link padDispatch}); see {@link SparseMode}.
  *
  * Priority under a capacity: all first choices (slot 0) are served before any second choice
  * (slot 1), and within a slot tokens are served in order (GShard, Lepikhin et al. 2020, §2.2 and
@@ -118,6 +120,69 @@ export type RowMoves = 'host' | 'kernels';
 export function defaultRowMoves(): RowMoves {
   const b = tf.getBackend();
   return b === 'cpu' || b === 'wasm' ? 'host' : 'kernels';
+}
+
+/**
+ * How the sparse MoE layer runs its experts. All three run each chosen expert on its own tokens
+ * only, and give the same values and gradients:
+ * - `host`: one FFN per active expert, its rows moved on the host ({@link dispatchRows},
+ *   {@link combineRows});
+ * - `kernels`: one FFN per active expert, its rows moved by gather/scatter kernels;
+ * - `batched`: capacity-padded, as GShard and Switch implementations do ({@link padDispatch}):
+ *   one gather of every active expert's rows into an `[E', C, d]` buffer, two batched matMuls
+ *   with the stacked expert weights, one scatter-add back. Its kernel count does not grow with
+ *   the number of experts; it computes `E'·C` rows where the others compute the served slots
+ *   (the padding rows are extra FLOPs, zero rows whose outputs are weighted by 0).
+ */
+export type SparseMode = RowMoves | 'batched';
+
+/**
+ * The sparse mode for the active backend: `host` on `cpu` and `wasm` (per-expert products are
+ * fast there and batched 3-D products are not), `batched` on `tensorflow` (native TensorFlow,
+ * where every op has a fixed cost and the per-expert ops dominated: bench/README.md), `kernels`
+ * elsewhere (not measured: webgl, webgpu).
+ */
+export function defaultSparseMode(): SparseMode {
+  const b = tf.getBackend();
+  if (b === 'tensorflow') return 'batched';
+  return defaultRowMoves();
+}
+
+/** A capacity-padded dispatch: every active expert gets `C` rows, its tokens then padding. */
+export interface PaddedDispatch {
+  /** The experts that serve at least one slot, in increasing order (E' of them). */
+  experts: number[];
+  /** Rows per expert C: the largest load among them (≤ the plan's capacity). */
+  rowsPerExpert: number;
+  /** `[E'·C]` token id of each row, expert-major; `tokens` (one past the last token: a zero row) for padding. */
+  tokenIds: Int32Array;
+  /** `[E'·C]` flat slot id (`token · k + slot`) of each row; `tokens · k` (one past the last slot: a zero gate) for padding. */
+  slotIds: Int32Array;
+  /** Padding rows, `E'·C − served slots`. */
+  paddingRows: number;
+}
+
+/**
+ * Lays the plan's served slots out as an `[E', C]` grid (GShard's dispatch tensor, as index
+ * lists): row `i · C + r` is expert `experts[i]`'s r-th token, in the plan's service order. `C`
+ * is the largest load after the capacity cut, so no served slot is lost and no row beyond what
+ * the busiest expert needs is added; with a capacity factor, `C ≤ capacity`.
+ * @returns null when every slot was dropped (no expert runs).
+ */
+export function padDispatch(plan: DispatchPlan): PaddedDispatch | null {
+  const experts = plan.load.flatMap((l, e) => (l > 0 ? [e] : []));
+  if (experts.length === 0) return null;
+  const C = Math.max(...experts.map((e) => plan.load[e] as number));
+  const tokenIds = new Int32Array(experts.length * C).fill(plan.tokens);
+  const slotIds = new Int32Array(experts.length * C).fill(plan.tokens * plan.topK);
+  let served = 0;
+  experts.forEach((e, i) => {
+    const toks = plan.tokenIds[e] as Int32Array;
+    tokenIds.set(toks, i * C);
+    slotIds.set(plan.slotIds[e] as Int32Array, i * C);
+    served += toks.length;
+  });
+  return { experts, rowsPerExpert: C, tokenIds, slotIds, paddingRows: experts.length * C - served };
 }
 
 function idArray(ids: tf.Tensor1D | Int32Array): Int32Array {

@@ -38,11 +38,15 @@
  *
  * **Compute.** With `dispatch: 'sparse'` (default) the router's choices are read back (one
  * `[n, k]` int32 sync per call); each expert gets its own tokens (at most `capacity` rows),
- * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. On the
- * `cpu` and `wasm` backends the rows move on the host in two ops (`dispatchRows`, `combineRows`
- * in `dispatch.ts`: one read of the input, one multi-output op, one combine that also weights by
- * the gates); elsewhere with gather/scatter kernels (`rowMoves`). An expert no token chose
- * does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
+ * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. How
+ * (`layer.rowMoves`, a `SparseMode`; same values and gradients in every mode): on the `cpu` and
+ * `wasm` backends one FFN per expert, the rows moved on the host in two ops (`dispatchRows`,
+ * `combineRows` in `dispatch.ts`: one read of the input, one multi-output op, one combine that
+ * also weights by the gates); on `tensorflow` capacity-padded (`batched`: one gather into
+ * `[E', C, d]`, C the largest load, two batched matMuls with the active experts' stacked
+ * weights, one scatter-add; padding rows read a zero row and are weighted by 0, and are the only
+ * extra FLOPs); elsewhere one FFN per expert with gather/scatter kernels (`kernels`). An expert
+ * no token chose does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
  *
@@ -55,7 +59,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
 import { loadBalancingLoss, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
-import { combineRows, defaultRowMoves, dispatchRows, expertCapacity, gatherRows, planDispatch, scatterAddRows, type DispatchPlan, type RowMoves } from './dispatch';
+import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, type DispatchPlan, type SparseMode } from './dispatch';
 import { assertTopK, route, type RouterKind } from './router';
 import { matMul2d } from '../ops/matmul';
 
@@ -271,10 +275,11 @@ export class MoE extends tf.layers.Layer {
   /** The last call's statistics, or null before the first call. */
   lastStats: MoEStats | null = null;
   /**
-   * How the sparse path moves rows (not part of the config: it changes speed, not results):
-   * `auto` (default) is {@link defaultRowMoves}, `host` on `cpu`/`wasm`, `kernels` elsewhere.
+   * How the sparse path runs its experts and moves their rows (not part of the config: it changes
+   * speed, not results; see {@link SparseMode}): `auto` (default) is {@link defaultSparseMode},
+   * `host` on `cpu`/`wasm`, `batched` (capacity-padded) on `tensorflow`, `kernels` elsewhere.
    */
-  rowMoves: RowMoves | 'auto' = 'auto';
+  rowMoves: SparseMode | 'auto' = 'auto';
 
   /** @throws Error naming a bad argument (see {@link MoEArgs}). */
   constructor(args: MoEArgs) {
@@ -367,7 +372,9 @@ export class MoE extends tf.layers.Layer {
   /**
    * Each expert on its own rows, gate-weighted, added back to `[n, d]`.
    *
-   * On the host (`cpu`, `wasm`; see {@link RowMoves}) the rows move in two ops: one
+   * With `batched` (the default on `tensorflow`; see {@link SparseMode}) all experts run at
+   * once, capacity-padded ({@link MoE.batchedExperts}). Otherwise one FFN per active expert.
+   * On the host (`host`, the default on `cpu` and `wasm`) the rows move in two ops: one
    * {@link dispatchRows} that reads `x` once and hands each active expert its rows, and one
    * {@link combineRows} that weights every expert's output rows by their gates and adds them into
    * the tokens' rows (its backward gives each expert its rows of the gradient and the gates their
@@ -381,7 +388,8 @@ export class MoE extends tf.layers.Layer {
     const active = plan.tokenIds.map((ids, e) => ({ e, ids, slots: plan.slotIds[e] as Int32Array })).filter((a) => a.ids.length > 0);
     if (active.length === 0) return tf.zeros([n, d]); // every slot dropped
     const ffn = (xe: tf.Tensor2D, i: number) => this.ffn(xe, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights); // [c_e, d]
-    const moves = this.rowMoves === 'auto' ? defaultRowMoves() : this.rowMoves;
+    const moves = this.rowMoves === 'auto' ? defaultSparseMode() : this.rowMoves;
+    if (moves === 'batched') return this.batchedExperts(x, gates, plan);
     if (moves === 'host') {
       const parts = dispatchRows(x, active.map((a) => a.ids)); // [n, d] -> E' x [c_e, d]
       return combineRows(gates, parts.map(ffn), active.map((a) => a.ids), active.map((a) => a.slots)); // E' x [c_e, d] -> [n, d]
@@ -401,6 +409,39 @@ export class MoE extends tf.layers.Layer {
     const y = outs.length === 1 ? (outs[0] as tf.Tensor2D) : tf.concat<tf.Tensor2D>(outs, 0); // [A, d]
     const g = gatherRows(tf.reshape(gates, [n * k, 1]), concatIds(active.map((a) => a.slots)), moves); // [n, k] -> [n·k, 1] -> [A, 1]
     return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n, moves); // [A, d] -> [n, d]
+  }
+
+  /**
+   * The capacity-padded sparse path (`rowMoves: 'batched'`, see {@link padDispatch}): each active
+   * expert gets `C` rows (its tokens, then padding rows that read a zero row), one gather brings
+   * them into `[E', C, d]`, the FFN runs as batched matMuls with the active experts' weights
+   * stacked (`[E', d, h]`, `[E', h, d]`), and one scatter-add brings the gate-weighted rows back
+   * to `[n, d]`. Padding rows get gate 0 and add exactly 0 (to token 0), so they change neither
+   * the output nor any gradient. Kernels per call do not depend on E; the products compute
+   * `E'·C` rows instead of the served slots.
+   */
+  private batchedExperts(x: tf.Tensor2D, gates: tf.Tensor2D, plan: DispatchPlan): tf.Tensor2D {
+    const [n, d] = x.shape;
+    const { topK: k, expertHidden: h, activation, useBias } = this.cfg;
+    const pad = padDispatch(plan);
+    if (pad === null) return tf.zeros([n, d]); // every slot dropped
+    const { experts, rowsPerExpert: C, tokenIds, slotIds } = pad;
+    const A = experts.length;
+    const moves = defaultRowMoves(); // how the gather and the scatter move rows
+    const weights = experts.map((e) => this.expertWeights[e] as FfnWeights);
+    const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
+    const xPad: tf.Tensor2D = tf.concat([x, tf.zeros([1, d])], 0); // [n + 1, d]: row n is the padding rows' input
+    const xs = tf.reshape(gatherRows(xPad, tokenIds, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
+    let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
+    if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
+    hid = activate(hid, activation);
+    let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
+    if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
+    const gPad: tf.Tensor2D = tf.concat([tf.reshape(gates, [n * k, 1]), tf.zeros([1, 1])], 0); // [n, k] -> [n·k + 1, 1]: the last is the padding's gate 0
+    const g = gatherRows(gPad, slotIds, moves); // [A·C, 1]
+    const weighted = tf.mul<tf.Tensor2D>(tf.reshape(y, [A * C, d]), g); // [A, C, d] -> [A·C, d]
+    const outIds = tokenIds.map((t) => (t === n ? 0 : t)); // padding rows (weighted by 0: zeros) add into token 0
+    return scatterAddRows(weighted, outIds, n, moves); // [A·C, d] -> [n, d]
   }
 
   /**

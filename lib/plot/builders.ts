@@ -22,6 +22,7 @@ import {
   type ScatterTrace,
 } from './figure';
 import { isArray } from '../assert';
+import { mean, std } from '../stats';
 
 /** Named series: `{ train: losses, val: valLosses }`. */
 export type NamedSeries = Readonly<Record<string, NumericArray>>;
@@ -265,6 +266,72 @@ export function barFigure(
       barmode: 'group',
       xaxis: axis(options.xTitle, { type: 'category' }),
       yaxis: axis(options.yTitle, options.logY ? { type: 'log' } : {}),
+    },
+  });
+}
+
+export interface SpreadOptions extends FigureOptions {
+  xTitle?: string;
+  yTitle?: string;
+}
+
+/**
+ * Repeated runs (seeds) per category, drawn so that a reader sees whether the differences
+ * between categories exceed the run-to-run noise: a bar at each category's mean, an error bar
+ * of ± one sample standard deviation over its runs, and every run as a dot. The y axis always
+ * includes 0, so bar heights are not magnified. When no run is negative (accuracies, counts,
+ * times), the axis starts at 0 and a whisker stops there: a quantity that cannot be negative
+ * gets no whisker below 0.
+ *
+ * @example spreadFigure({ 'SFT, real': [0.03, 0.02, 0.04], RL: [0.01, 0.02, 0.02] }, { yTitle: 'accuracy' })
+ * @throws {Error} if there are no categories, a category has no runs, or a value is not finite.
+ */
+export function spreadFigure(runs: Readonly<Record<string, NumericArray>>, options: SpreadOptions = {}): Figure {
+  checkFigureOptions(options);
+  assert(typeof runs === 'object' && runs !== null && !isArray(runs), () => `runs must be an object { category: values }, got ${describeValue(runs)}`);
+  const entries = Object.entries(runs);
+  assert(entries.length > 0, 'runs must have at least one category, got none');
+  const cats: string[] = [];
+  const values: number[][] = [];
+  for (const [name, v] of entries) {
+    const ys = toNumbers(v, `runs of "${name}"`); // non-empty and finite, or it throws
+    cats.push(name);
+    values.push(ys);
+  }
+  const means = values.map((ys) => mean(ys));
+  const sds = values.map((ys) => std(ys));
+  const nonNegative = values.every((ys) => ys.every((y) => y >= 0));
+  const bars: BarTrace = {
+    type: 'bar',
+    name: 'mean ± SD',
+    x: cats,
+    y: means,
+    error_y: {
+      type: 'data',
+      array: sds,
+      ...(nonNegative ? { arrayminus: sds.map((sd, i) => Math.min(sd, means[i]!)) } : {}),
+      visible: true,
+    },
+    marker: { color: '#9ec5e8' },
+  };
+  // From 0 to a little above the highest dot or whisker (a flat [0, 1] when everything is 0).
+  const top = Math.max(...values.flat(), ...means.map((m, i) => m + sds[i]!));
+  const yRange: PlotAxis = nonNegative ? { range: [0, top > 0 ? 1.08 * top : 1] } : { rangemode: 'tozero' };
+  const dots: ScatterTrace = {
+    type: 'scatter',
+    name: 'each run',
+    mode: 'markers',
+    x: values.flatMap((ys, i) => ys.map(() => cats[i]!)),
+    y: values.flat(),
+    marker: { size: 8, color: '#1f3b73' },
+  };
+  return withSummary({
+    config: { ...PLOT_CONFIG },
+    data: [bars, dots],
+    layout: {
+      ...baseLayout(options),
+      xaxis: axis(options.xTitle, { type: 'category' }),
+      yaxis: axis(options.yTitle, yRange),
     },
   });
 }

@@ -31,6 +31,10 @@ export interface PlotAxis {
   zerolinecolor?: string;
   linecolor?: string;
   automargin?: boolean;
+  /** `'tozero'`: the axis always includes 0, so bar heights compare honestly. */
+  rangemode?: 'tozero';
+  /** The axis's fixed extent [from, to] (plotly then does not autorange it). */
+  range?: [number, number];
 }
 
 /** The layout of a figure (the subset of plotly's `layout` that the builders set). */
@@ -57,7 +61,8 @@ export interface PlotLayout {
 export interface ScatterTrace {
   type: 'scatter';
   name?: string;
-  x: number[];
+  /** Numbers, or category labels when the points sit over bars (`spreadFigure`). */
+  x: Array<number | string>;
   y: number[];
   mode: 'lines' | 'markers' | 'lines+markers' | 'markers+text';
   /** `'y2'` draws the trace against the right-hand y axis. */
@@ -65,7 +70,7 @@ export interface ScatterTrace {
   /** Text drawn next to each point (with mode `'markers+text'`). */
   text?: string[];
   textposition?: 'top center';
-  marker?: { size?: number };
+  marker?: { size?: number; color?: string };
 }
 
 /** A matrix drawn as coloured cells (`heatmapFigure`). */
@@ -87,6 +92,9 @@ export interface BarTrace {
   name?: string;
   x: Array<string | number>;
   y: number[];
+  /** Error bars: `array[i]` above and below bar i (`spreadFigure`: one SD). */
+  error_y?: { type: 'data'; array: number[]; arrayminus?: number[]; visible: true };
+  marker?: { color?: string; opacity?: number };
 }
 
 /** Counts of values per bin (`histogramFigure`). */

@@ -27,6 +27,15 @@ export function assertIntegerAtLeast(v: number, name: string, min: number): void
 }
 
 /**
+ * `value` when it is a number that passes `ok`.
+ * @throws Error `${name} must be ${rule}, got ${value}` otherwise.
+ */
+export function checkNumber(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
+  if (typeof value !== 'number' || !ok(value)) throw new Error(`${name} must be ${rule}, got ${String(value)}`);
+  return value;
+}
+
+/**
  * `v instanceof tf.Tensor` as a type guard: it narrows to `tf.Tensor`, where the bare `instanceof`
  * narrows an `unknown` to `tf.Tensor<any>` (whose shape is `any`).
  */

@@ -27,12 +27,8 @@
  * (tests/optim-flat.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { LambOptimizer, type LambArgs, type OptimizerNamedTensor } from './lamb';
-
-function checkNumber(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
-  if (typeof value !== 'number' || !ok(value)) throw new Error(`${name} must be ${rule}, got ${String(value)}`);
-  return value;
-}
+import { checkNumber } from '../assert';
+import { lambArgsFromConfig, lambConfig, lambHyperParameters, trustRatio, type LambArgs, type OptimizerNamedTensor } from './lamb';
 
 /** One ordered group of variables and its flat state. */
 interface FlatGroup {
@@ -401,18 +397,15 @@ export class FlatLambOptimizer extends FlatOptimizer {
    * @throws Error naming the argument, with {@link LambOptimizer}'s messages and defaults.
    */
   constructor(args: LambArgs) {
-    if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
-    super(args.learningRate);
-    // The same checks and defaults as LambOptimizer: let it validate, then copy.
-    const ref = new LambOptimizer(args);
-    this.beta1 = ref.beta1;
-    this.beta2 = ref.beta2;
-    this.epsilon = ref.epsilon;
-    this.weightDecay = ref.weightDecay;
-    this.excludeFromWeightDecay = ref.excludeFromWeightDecay;
-    this.weightNormBounds = ref.weightNormBounds;
+    const h = lambHyperParameters(args); // LambOptimizer's checks and defaults
+    super(h.learningRate);
+    this.beta1 = h.beta1;
+    this.beta2 = h.beta2;
+    this.epsilon = h.epsilon;
+    this.weightDecay = h.weightDecay;
+    this.excludeFromWeightDecay = h.excludeFromWeightDecay;
+    this.weightNormBounds = h.weightNormBounds;
     this.recordTrustRatios = args.recordTrustRatios ?? false;
-    ref.dispose();
   }
 
   protected slotNames(): string[] {
@@ -444,18 +437,14 @@ export class FlatLambOptimizer extends FlatOptimizer {
         : this.weightDecay;
       u = tf.add(r, tf.mul(w, decay));
     }
-    const [lo, hi] = this.weightNormBounds;
     // Sum of each variable's squares, [total] -> [n]: one segment sum where the backend has the
     // kernel (cpu, tensorflow, webgl); tfjs-wasm 4.22 has none, so there a split and one sum per variable.
+    const hasSegmentSum = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined;
     const segmentSums = (x: tf.Tensor1D): tf.Tensor1D =>
       hasSegmentSum ? tf.unsortedSegmentSum(x, segment, n) : tf.stack(tf.split(x, [...group.sizes]).map((part) => tf.sum(part))) as tf.Tensor1D;
-    const hasSegmentSum = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) !== undefined;
-    const rawNorm = tf.sqrt(segmentSums(tf.square(w))); // ||w|| per variable, [n]
-    // phi(||w||) = min(max(||w||, lo), hi); the identity with the default bounds.
-    const wNorm = lo === 0 && hi === Number.POSITIVE_INFINITY ? rawNorm : tf.clipByValue(rawNorm, lo, hi);
+    const wNorm = tf.sqrt(segmentSums(tf.square(w))); // ||w|| per variable, [n]
     const uNorm = tf.sqrt(segmentSums(tf.square(u))); // ||u|| per variable, [n]
-    const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
-    const ratio = tf.where(bothPositive, tf.div(wNorm, tf.maximum(uNorm, Number.MIN_VALUE)), tf.onesLike(wNorm)) as tf.Tensor1D; // [n]
+    const ratio = trustRatio(wNorm, uNorm, this.weightNormBounds); // [n]
     if (this.recordTrustRatios) {
       this.pendingRatios?.ratios.dispose();
       this.pendingRatios = { names: group.vars.map((x) => x.name), ratios: tf.keep(ratio) };
@@ -478,16 +467,7 @@ export class FlatLambOptimizer extends FlatOptimizer {
 
   /** The hyper-parameters (not the state), as {@link LambOptimizer} writes them. */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      learningRate: this.learningRate,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      epsilon: this.epsilon,
-      weightDecay: this.weightDecay,
-      excludeFromWeightDecay: this.excludeFromWeightDecay,
-      // JSON has no Infinity: an absent upper bound is written as null.
-      weightNormBounds: [this.weightNormBounds[0], Number.isFinite(this.weightNormBounds[1]) ? this.weightNormBounds[1] : null],
-    };
+    return lambConfig(this);
   }
 
   /** Rebuilds an optimizer from {@link getConfig}'s output (used by tfjs serialisation). */
@@ -495,17 +475,7 @@ export class FlatLambOptimizer extends FlatOptimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    return new cls({
-      learningRate: config['learningRate'],
-      beta1: config['beta1'],
-      beta2: config['beta2'],
-      epsilon: config['epsilon'],
-      weightDecay: config['weightDecay'],
-      excludeFromWeightDecay: (config['excludeFromWeightDecay'] ?? 'none') as 'none' | 'vectors',
-      weightNormBounds: Array.isArray(config['weightNormBounds'])
-        ? [config['weightNormBounds'][0] as number, (config['weightNormBounds'][1] ?? Number.POSITIVE_INFINITY) as number]
-        : undefined,
-    });
+    return new cls(lambArgsFromConfig(config));
   }
 }
 

@@ -31,6 +31,7 @@
  * (`opt.learningRate = schedule(step)`, see lib/optim/schedules.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { checkNumber } from '../assert';
 
 /** Hyper-parameters of {@link LambOptimizer}. */
 export interface LambArgs {
@@ -74,9 +75,85 @@ interface Moments {
   v: tf.Variable;
 }
 
-function checkNumber(name: string, value: unknown, ok: (x: number) => boolean, rule: string): number {
-  if (typeof value !== 'number' || !ok(value)) throw new Error(`${name} must be ${rule}, got ${String(value)}`);
-  return value;
+/** LAMB's hyper-parameters after their checks and defaults (shared with lib/optim/flat's flatLamb). */
+export interface LambHyperParameters {
+  learningRate: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  excludeFromWeightDecay: 'none' | 'vectors';
+  weightNormBounds: readonly [number, number];
+}
+
+/**
+ * Checks LAMB's arguments and fills the defaults.
+ * @throws Error naming the argument: `learningRate must be a finite number > 0, got 0`,
+ *   `beta1 must be a number in [0, 1), got 1`, `epsilon must be a finite number >= 0, got -1`,
+ *   `weightDecay must be a finite number >= 0, got -0.1`.
+ */
+export function lambHyperParameters(args: LambArgs): LambHyperParameters {
+  if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
+  const learningRate = checkNumber('learningRate', args.learningRate, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
+  const beta1 = checkNumber('beta1', args.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  const beta2 = checkNumber('beta2', args.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+  const epsilon = checkNumber('epsilon', args.epsilon ?? 1e-6, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+  const weightDecay = checkNumber('weightDecay', args.weightDecay ?? 0.01, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+  const exclude = args.excludeFromWeightDecay ?? 'none';
+  if (exclude !== 'none' && exclude !== 'vectors') {
+    throw new Error(`excludeFromWeightDecay must be 'none' or 'vectors', got ${JSON.stringify(exclude)}`);
+  }
+  const bounds = args.weightNormBounds ?? [0, Number.POSITIVE_INFINITY];
+  const [lo, hi] = Array.isArray(bounds) ? bounds : [];
+  if (!(Array.isArray(bounds) && bounds.length === 2 && typeof lo === 'number' && typeof hi === 'number' && lo >= 0 && hi >= lo)) {
+    throw new Error(`weightNormBounds must be [lower, upper] with 0 <= lower <= upper, got ${JSON.stringify(bounds)}`);
+  }
+  return { learningRate, beta1, beta2, epsilon, weightDecay, excludeFromWeightDecay: exclude, weightNormBounds: [lo, hi] };
+}
+
+/** LAMB's config (the hyper-parameters, not the state), for `getConfig`. */
+export function lambConfig(h: LambHyperParameters): tf.serialization.ConfigDict {
+  return {
+    learningRate: h.learningRate,
+    beta1: h.beta1,
+    beta2: h.beta2,
+    epsilon: h.epsilon,
+    weightDecay: h.weightDecay,
+    excludeFromWeightDecay: h.excludeFromWeightDecay,
+    // JSON has no Infinity: an absent upper bound is written as null.
+    weightNormBounds: [h.weightNormBounds[0], Number.isFinite(h.weightNormBounds[1]) ? h.weightNormBounds[1] : null],
+  };
+}
+
+/** The arguments {@link lambConfig}'s output describes, for `fromConfig`. */
+export function lambArgsFromConfig(config: tf.serialization.ConfigDict): LambArgs {
+  return {
+    learningRate: config['learningRate'] as number,
+    beta1: config['beta1'] as number,
+    beta2: config['beta2'] as number,
+    epsilon: config['epsilon'] as number,
+    weightDecay: config['weightDecay'] as number,
+    excludeFromWeightDecay: (config['excludeFromWeightDecay'] ?? 'none') as 'none' | 'vectors',
+    weightNormBounds: Array.isArray(config['weightNormBounds'])
+      ? [config['weightNormBounds'][0] as number, (config['weightNormBounds'][1] ?? Number.POSITIVE_INFINITY) as number]
+      : undefined,
+  };
+}
+
+/**
+ * LAMB's trust ratio phi(||w||) / ||u||, elementwise over any shape of norms (one per
+ * variable), with phi(z) = min(max(z, lower), upper); 1 where either norm is 0.
+ * @param wNorm ||w|| per variable
+ * @param uNorm ||u|| per variable, the same shape
+ */
+export function trustRatio<T extends tf.Tensor>(wNorm: T, uNorm: T, bounds: readonly [number, number]): T {
+  return tf.tidy(() => {
+    const [lo, hi] = bounds;
+    // phi(||w||); the identity with the default bounds
+    const phi = lo === 0 && hi === Number.POSITIVE_INFINITY ? wNorm : tf.clipByValue(wNorm, lo, hi);
+    const bothPositive = tf.logicalAnd(tf.greater(phi, 0), tf.greater(uNorm, 0));
+    return tf.where(bothPositive, tf.div(phi, tf.maximum(uNorm, Number.MIN_VALUE)), tf.onesLike(phi)) as T;
+  });
 }
 
 /** The LAMB optimizer. Create it with `new LambOptimizer({...})` or {@link lamb}. */
@@ -109,23 +186,14 @@ export class LambOptimizer extends tf.Optimizer {
    */
   constructor(args: LambArgs) {
     super();
-    if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
-    this.learningRate = checkNumber('learningRate', args.learningRate, (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
-    this.beta1 = checkNumber('beta1', args.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
-    this.beta2 = checkNumber('beta2', args.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
-    this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-6, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
-    this.weightDecay = checkNumber('weightDecay', args.weightDecay ?? 0.01, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
-    const exclude = args.excludeFromWeightDecay ?? 'none';
-    if (exclude !== 'none' && exclude !== 'vectors') {
-      throw new Error(`excludeFromWeightDecay must be 'none' or 'vectors', got ${JSON.stringify(exclude)}`);
-    }
-    this.excludeFromWeightDecay = exclude;
-    const bounds = args.weightNormBounds ?? [0, Number.POSITIVE_INFINITY];
-    const [lo, hi] = Array.isArray(bounds) ? bounds : [];
-    if (!(Array.isArray(bounds) && bounds.length === 2 && typeof lo === 'number' && typeof hi === 'number' && lo >= 0 && hi >= lo)) {
-      throw new Error(`weightNormBounds must be [lower, upper] with 0 <= lower <= upper, got ${JSON.stringify(bounds)}`);
-    }
-    this.weightNormBounds = [lo, hi];
+    const h = lambHyperParameters(args);
+    this.learningRate = h.learningRate;
+    this.beta1 = h.beta1;
+    this.beta2 = h.beta2;
+    this.epsilon = h.epsilon;
+    this.weightDecay = h.weightDecay;
+    this.excludeFromWeightDecay = h.excludeFromWeightDecay;
+    this.weightNormBounds = h.weightNormBounds;
     this.recordTrustRatios = args.recordTrustRatios ?? false;
   }
 
@@ -164,13 +232,7 @@ export class LambOptimizer extends tf.Optimizer {
         const r = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), this.epsilon)); // Adam direction
         const decays = this.weightDecay !== 0 && !(this.excludeFromWeightDecay === 'vectors' && value.rank <= 1);
         const u = decays ? tf.add(r, tf.mul(value, this.weightDecay)) : r;
-        const [lo, hi] = this.weightNormBounds;
-        const rawNorm = tf.norm(value);
-        // phi(||w||) = min(max(||w||, lo), hi); the identity with the default bounds.
-        const wNorm = lo === 0 && hi === Number.POSITIVE_INFINITY ? rawNorm : tf.clipByValue(rawNorm, lo, hi);
-        const uNorm = tf.norm(u);
-        const bothPositive = tf.logicalAnd(tf.greater(wNorm, 0), tf.greater(uNorm, 0));
-        const ratio = tf.where(bothPositive, tf.div(wNorm, tf.maximum(uNorm, Number.MIN_VALUE)), tf.onesLike(wNorm));
+        const ratio = trustRatio(tf.norm(value), tf.norm(u), this.weightNormBounds);
         value.assign(tf.sub(value, tf.mul(u, tf.mul(ratio, this.learningRate))));
         if (this.recordTrustRatios) ratios.push([name, tf.keep(ratio)]);
       }
@@ -232,16 +294,7 @@ export class LambOptimizer extends tf.Optimizer {
 
   /** The hyper-parameters (not the state). */
   override getConfig(): tf.serialization.ConfigDict {
-    return {
-      learningRate: this.learningRate,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      epsilon: this.epsilon,
-      weightDecay: this.weightDecay,
-      excludeFromWeightDecay: this.excludeFromWeightDecay,
-      // JSON has no Infinity: an absent upper bound is written as null.
-      weightNormBounds: [this.weightNormBounds[0], Number.isFinite(this.weightNormBounds[1]) ? this.weightNormBounds[1] : null],
-    };
+    return lambConfig(this);
   }
 
   /** Rebuilds an optimizer from {@link getConfig}'s output (used by tfjs serialisation). */
@@ -249,17 +302,7 @@ export class LambOptimizer extends tf.Optimizer {
     cls: tf.serialization.SerializableConstructor<T>,
     config: tf.serialization.ConfigDict,
   ): T {
-    return new cls({
-      learningRate: config['learningRate'],
-      beta1: config['beta1'],
-      beta2: config['beta2'],
-      epsilon: config['epsilon'],
-      weightDecay: config['weightDecay'],
-      excludeFromWeightDecay: (config['excludeFromWeightDecay'] ?? 'none') as 'none' | 'vectors',
-      weightNormBounds: Array.isArray(config['weightNormBounds'])
-        ? [config['weightNormBounds'][0] as number, (config['weightNormBounds'][1] ?? Number.POSITIVE_INFINITY) as number]
-        : undefined,
-    });
+    return new cls(lambArgsFromConfig(config));
   }
 }
 

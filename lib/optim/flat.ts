@@ -28,6 +28,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkNumber } from '../assert';
+import { adamScalars, FUSED_ADAM, FUSED_ADAM_BACKENDS, fusedAdamKernel, hasFusedAdam } from './fused-adam';
 import { lambArgsFromConfig, lambConfig, lambHyperParameters, trustRatio, type LambArgs, type OptimizerNamedTensor } from './lamb';
 
 /** One ordered group of variables and its flat state. */
@@ -83,6 +84,17 @@ export abstract class FlatOptimizer extends tf.Optimizer {
   protected abstract flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number, group: FlatGroupView): tf.Tensor1D;
 
   /**
+   * A whole step in one fused kernel, where the subclass has one for the active backend: updates
+   * the variables and the slots (`assign`) and returns true; false (the default) runs the composed
+   * path ({@link flatStep} on the flat vector); so does a subclass without it. Runs inside a tidy.
+   * @param grads the gradients, in the order of `vars`, each of its variable's shape
+   * @param slots the group's state, by slot name
+   * @param t this step's number, from 1
+   * @param vars the variables being updated
+   */
+  protected fusedStep?(grads: readonly tf.Tensor[], slots: Map<string, tf.Variable>, t: number, vars: readonly tf.Variable[]): boolean;
+
+  /**
    * One step for every variable in `variableGradients` (name -> gradient); variables with a null
    * gradient are skipped. Does not dispose the gradients.
    * @throws Error when a name is not a registered variable, a gradient's shape differs from its
@@ -99,6 +111,7 @@ export abstract class FlatOptimizer extends tf.Optimizer {
     const group = this.group(entries);
     const t = this.iterations + 1;
     tf.tidy(() => {
+      if (this.fusedStep?.(entries.map(([, gr]) => gr), group.slots, t, group.vars) === true) return;
       const flat = entries.map(([, gr]) => tf.reshape(gr, [-1])); // each [size]
       const g = (flat.length === 1 ? flat[0] : tf.concat(flat)) as tf.Tensor1D; // [total]
       let w: tf.Tensor1D | null = null;
@@ -219,9 +232,22 @@ export interface FlatAdamArgs {
   beta2?: number;
   /** Added to sqrt(v_hat), >= 0. Default 1e-7 (tfjs's float32 epsilon, `tf.train.adam`'s default). */
   epsilon?: number;
+  /**
+   * Which implementation runs a step. Default (undefined): the one-kernel `FrugalAdamUpdate`
+   * (lib/optim/fused-adam.ts) where the active backend has it (wasm, cpu), else the composed tf
+   * ops on the flat vector. `true`: the fused kernel, or an error on a backend without it.
+   * `false`: the composed ops anywhere (for comparison). Both give bit-identical weights on cpu
+   * and wasm. Not a hyper-parameter: {@link FlatAdamOptimizer.getConfig} leaves it out.
+   */
+  fused?: boolean;
 }
 
-/** Adam on one flat vector: `tf.train.adam`'s update in 12 kernels plus 3 per variable. */
+/**
+ * Adam on one flat vector: `tf.train.adam`'s update. On wasm and cpu one kernel
+ * (`FrugalAdamUpdate`, lib/optim/fused-adam.ts) reads every gradient, weight and moment and writes
+ * the new ones; elsewhere (or with `fused: false`) 12 kernels on the flat vector plus 1 + 4 per
+ * variable to flatten and to apply the step.
+ */
 export class FlatAdamOptimizer extends FlatOptimizer {
   /** The name tfjs serialisation knows this class by. */
   static get className(): string {
@@ -231,10 +257,13 @@ export class FlatAdamOptimizer extends FlatOptimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
+  /** The `fused` choice (see {@link FlatAdamArgs}); may be changed between steps. */
+  fused: boolean | undefined;
 
   /**
    * @throws Error naming the argument: `learningRate must be a finite number > 0, got 0`,
-   *   `beta1 must be a number in [0, 1), got 1`, `epsilon must be a finite number >= 0, got -1`.
+   *   `beta1 must be a number in [0, 1), got 1`, `epsilon must be a finite number >= 0, got -1`,
+   *   `fused must be a boolean or undefined, got 1`.
    */
   constructor(args: FlatAdamArgs) {
     if (args === null || typeof args !== 'object') throw new Error(`args must be an object { learningRate, ... }, got ${String(args)}`);
@@ -242,23 +271,41 @@ export class FlatAdamOptimizer extends FlatOptimizer {
     this.beta1 = checkNumber('beta1', args.beta1 ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     this.beta2 = checkNumber('beta2', args.beta2 ?? 0.999, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-7, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+    this.fused = checkFused(args.fused);
   }
 
   protected slotNames(): string[] {
     return ['m', 'v'];
   }
 
+  /** The kernel's attributes for step `t`. */
+  private attrs(t: number) {
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, step: t };
+  }
+
   protected flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>, t: number): tf.Tensor1D {
     const mVar = slots.get('m') as tf.Variable;
     const vVar = slots.get('v') as tf.Variable;
-    const m = tf.add(tf.mul(mVar, this.beta1), tf.mul(g, 1 - this.beta1)); // [total]
-    const v = tf.add(tf.mul(vVar, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)); // [total]
+    // The float32 scalars, shared with the fused kernel (bias corrections in float64, then rounded).
+    const k = adamScalars(this.attrs(t));
+    const m = tf.add(tf.mul(mVar, k.b1), tf.mul(g, k.oneMinusB1)); // [total]
+    const v = tf.add(tf.mul(vVar, k.b2), tf.mul(tf.square(g), k.oneMinusB2)); // [total]
     mVar.assign(m);
     vVar.assign(v);
-    const bc1 = 1 - this.beta1 ** t; // bias corrections, plain numbers
-    const bc2 = 1 - this.beta2 ** t;
     // -lr * (m / bc1) / (sqrt(v / bc2) + epsilon), with -lr / bc1 folded into one scalar
-    return tf.div<tf.Tensor1D>(tf.mul(m, -this.learningRate / bc1), tf.add(tf.sqrt(tf.mul(v, 1 / bc2)), this.epsilon));
+    return tf.div<tf.Tensor1D>(tf.mul(m, k.scale), tf.add(tf.sqrt(tf.mul(v, k.invBc2)), k.epsilon));
+  }
+
+  /** The whole step as `FrugalAdamUpdate` (1 kernel), on the backends that have it unless `fused: false`. */
+  protected override fusedStep(grads: readonly tf.Tensor[], slots: Map<string, tf.Variable>, t: number, vars: readonly tf.Variable[]): boolean {
+    if (!useFusedKernel(this.fused)) return false;
+    const mVar = slots.get('m') as tf.Variable;
+    const vVar = slots.get('v') as tf.Variable;
+    const out = fusedAdamKernel(vars, grads, mVar as tf.Tensor1D, vVar as tf.Tensor1D, this.attrs(t)); // [w0', ..., m', v']
+    vars.forEach((w, j) => w.assign(out[j] as tf.Tensor));
+    mVar.assign(out[vars.length] as tf.Tensor);
+    vVar.assign(out[vars.length + 1] as tf.Tensor);
+    return true;
   }
 
   /** The hyper-parameters (not the state). */
@@ -276,6 +323,28 @@ export class FlatAdamOptimizer extends FlatOptimizer {
 }
 
 tf.serialization.registerClass(FlatAdamOptimizer);
+
+/**
+ * The `fused` option, checked.
+ * @throws Error `fused must be a boolean or undefined, got 1`.
+ */
+function checkFused(fused: unknown): boolean | undefined {
+  if (fused !== undefined && typeof fused !== 'boolean') throw new Error(`fused must be a boolean or undefined, got ${String(fused)}`);
+  return fused;
+}
+
+/**
+ * Whether a step runs the one-kernel update, from the `fused` choice and the active backend.
+ * @throws Error `fused: true needs the FrugalAdamUpdate kernel (wasm, cpu), but the backend is webgl`.
+ */
+function useFusedKernel(fused: boolean | undefined): boolean {
+  if (checkFused(fused) === false) return false;
+  const available = hasFusedAdam();
+  if (!available && fused === true) {
+    throw new Error(`fused: true needs the ${FUSED_ADAM} kernel (${FUSED_ADAM_BACKENDS.join(', ')}), but the backend is ${tf.getBackend()}`);
+  }
+  return available;
+}
 
 /** Hyper-parameters of {@link FlatRmspropOptimizer}, as `tf.train.rmsprop` takes them. */
 export interface FlatRmspropArgs {
@@ -346,11 +415,12 @@ export class FlatRmspropOptimizer extends FlatOptimizer {
 tf.serialization.registerClass(FlatRmspropOptimizer);
 
 /**
- * Creates a {@link FlatAdamOptimizer}, with `tf.train.adam`'s arguments and defaults.
+ * Creates a {@link FlatAdamOptimizer}, with `tf.train.adam`'s arguments and defaults, and the
+ * `fused` choice of {@link FlatAdamArgs} (default: the one-kernel update on wasm and cpu).
  * @throws Error naming a bad hyper-parameter.
  */
-export function flatAdam(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7): FlatAdamOptimizer {
-  return new FlatAdamOptimizer({ learningRate, beta1, beta2, epsilon });
+export function flatAdam(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7, fused?: boolean): FlatAdamOptimizer {
+  return new FlatAdamOptimizer({ learningRate, beta1, beta2, epsilon, ...(fused === undefined ? {} : { fused }) });
 }
 
 /**

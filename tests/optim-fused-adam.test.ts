@@ -106,27 +106,27 @@ for (const backend of ['cpu', 'wasm'] as const) {
       await initBackend({ force: backend });
       const w = tf.tensor1d([1, -2, 0.5]);
       const g = tf.tensor1d([0.5, -4, 0]);
-      const zeros = tf.zeros([3]) as tf.Tensor1D;
+      const zeros = tf.zeros<tf.Rank.R1>([3]);
       const [w1, m1, v1] = fusedAdamKernel([w], [g], zeros, zeros, { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 1 });
       // Hand: m = 0.1 g, v = 0.001 g^2; bias-corrected m_hat = g, v_hat = g^2 (Kingma & Ba, Alg. 1)
       expect(Array.from((w1 as tf.Tensor).dataSync())).toEqual([1 - 0.1, -2 + 0.1, 0.5].map((x, i) => expect.closeTo(x, i === 2 ? 7 : 6) as number));
       expect(Array.from((m1 as tf.Tensor).dataSync())).toEqual([0.05, -0.4, 0].map((x) => expect.closeTo(x, 7) as number));
       expect(Array.from((v1 as tf.Tensor).dataSync())).toEqual([0.00025, 0.016, 0].map((x) => expect.closeTo(x, 8) as number));
       expect((w1 as tf.Tensor).shape).toEqual([3]);
-      tf.dispose([w, g, zeros, w1 as tf.Tensor, m1 as tf.Tensor, v1 as tf.Tensor]);
+      tf.dispose([w, g, zeros, w1, m1, v1]);
     });
 
     it('rejects bad inputs and attributes naming them, before allocating anything', async () => {
       await initBackend({ force: backend });
       const w = tf.zeros([2, 3]);
       const b = tf.zeros([3]);
-      const m = tf.zeros([9]) as tf.Tensor1D;
+      const m = tf.zeros<tf.Rank.R1>([9]);
       const attrs = { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 1 };
       const bad = tf.zeros([4]);
       const before = tf.memory().numTensors;
       expect(() => fusedAdamKernel([w, b], [w, bad], m, m, attrs)).toThrowError(/^g1 must be float32 of w1's shape \[3\], got dtype float32 shape \[4\]$/);
       expect(tf.memory().numTensors, 'no output allocated').toBe(before);
-      const wrongM = tf.zeros([8]) as tf.Tensor1D;
+      const wrongM = tf.zeros<tf.Rank.R1>([8]);
       expect(() => fusedAdamKernel([w, b], [w, b], wrongM, m, attrs)).toThrowError(/^m must be float32 \[9\] \(the weights' total size\), got dtype float32 shape \[8\]$/);
       const intW = tf.zeros([3], 'int32');
       expect(() => fusedAdamKernel([intW], [b], b as tf.Tensor1D, b as tf.Tensor1D, attrs)).toThrowError(/^w0 must be float32, got dtype int32 shape \[3\]$/);
@@ -176,7 +176,7 @@ describe('FrugalAdamUpdate: scalars and backends without it', () => {
 
   it('a backend without the kernel: flatAdam composes (default) or, with fused: true, names the kernel and the backend', async () => {
     await initBackend({ force: 'cpu' });
-    const cpu = tf.findBackend('cpu') as tf.KernelBackend;
+    const cpu = tf.findBackend('cpu');
     const Cpu = cpu.constructor as new () => tf.KernelBackend;
     tf.registerBackend('frugal-no-adam', () => new Cpu(), -1);
     expect(hasFusedAdam('frugal-no-adam')).toBe(false);

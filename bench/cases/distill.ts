@@ -11,7 +11,8 @@ import { denseStack, hashFill, trainableVariables } from '../fill.js';
 
 /**
  * Lessons 03 and 04's distillation step: the student 64-8-10, batch 64, Adam at 0.01 (the lib's
- * flatAdam; the `-tf` cases: tf.train.adam), loss =
+ * flatAdam, one fused kernel on wasm and cpu; the `-adam-composed` cases: its composed tf ops; the
+ * `-tf` cases: tf.train.adam), loss =
  * distillationLoss({ alpha: 0.5, temperature: 4 }); the teacher 64-256-256-10 (without dropout:
  * the teacher runs in inference mode) either cached (its logits are an input) or live (its
  * forward pass runs inside the step, as in lesson 04).
@@ -42,11 +43,12 @@ const SHUFFLE_SEED = 7;
 
 /**
  * `flat`: 1 (default) the lib's flat-parameter `flatAdam` (lib/optim/flat.ts, as lessons 03-04
- * use); 0 `tf.train.adam`. `lamb`: 1 the lib's per-variable LAMB, 2 its flat `flatLamb` (weight
+ * use); 0 `tf.train.adam`. `fusedAdam`: 1 (default) flatAdam's one-kernel update where the
+ * backend has it (lib/optim/fused-adam.ts: wasm, cpu); 0 its composed tf ops (`fused: false`). `lamb`: 1 the lib's per-variable LAMB, 2 its flat `flatLamb` (weight
  * decay 0.01), instead of Adam. `fused`: 1 (default) the loss's one-kernel path where the
  * backend has it (lib/distill/fused-loss.ts: wasm, cpu); 0 the composed tf ops (`fused: false`).
  */
-type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2; fused?: 0 | 1 };
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2; fused?: 0 | 1; fusedAdam?: 0 | 1 };
 
 /**
  * The pieces of a distillation step: data, the student, the teacher (live) or its logits
@@ -65,7 +67,7 @@ function distillSetup(p: DistillParams) {
   const optimizer =
     p.lamb === 1 ? lib.lamb({ learningRate: p.lr, weightDecay: 0.01 })
     : p.lamb === 2 ? lib.flatLamb({ learningRate: p.lr, weightDecay: 0.01 })
-    : p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr, 0.9, 0.999, 1e-7);
+    : p.flat === 0 ? tf.train.adam(p.lr, 0.9, 0.999, 1e-7) : lib.flatAdam(p.lr, 0.9, 0.999, 1e-7, p.fusedAdam === 0 ? false : undefined);
   const vars = trainableVariables(student);
   const loss = lib.distillationLoss({ alpha: p.alpha, temperature: p.temperature, trusted: true, ...(p.fused === 0 ? { fused: false } : {}) });
   const live = p.live === 1;
@@ -102,7 +104,7 @@ const order = (n: number): number[] => new lib.Rng(SHUFFLE_SEED).permutation(n);
 const stepParams = (live: 0 | 1) => ({ ...DISTILL, live, order: order(DISTILL.batch) });
 const epochParams = (live: 0 | 1) => ({ ...DISTILL, examples: EPOCH_ROWS, live, order: order(EPOCH_ROWS) });
 
-/** The optimiser's update alone (distill-adam, distill-adam-tf, distill-lamb, distill-lamb-flat): the first step's gradients, held fixed. */
+/** The optimiser's update alone (distill-adam, distill-adam-composed, distill-adam-tf, distill-lamb, distill-lamb-flat): the first step's gradients, held fixed. */
 function adamUpdate(p: DistillParams): CaseInstance {
   const d = distillSetup(p);
   const { value, grads } = tf.variableGrads(d.forward, d.vars);
@@ -227,10 +229,21 @@ export const distillCases: BenchCase[] = [
     family,
     what: "Adam's update alone, the gradients of the first step held fixed",
     bound: 'kernels',
-    boundWhy: 'the lib\'s flatAdam: 12 kernels on one flat vector, plus 4 per weight tensor',
+    boundWhy: 'the lib\'s flatAdam: one FrugalAdamUpdate kernel reads every weight, gradient and moment and writes the new ones',
     params: { ...DISTILL, live: 0 },
     torch: 'distill-adam',
     setup: () => adamUpdate({ ...DISTILL, live: 0 }),
+  },
+  {
+    id: 'distill-adam-composed',
+    title: 'step: flat Adam, composed',
+    family,
+    what: "the same update by flatAdam's composed tf ops (`fused: false`) instead of the one-kernel FrugalAdamUpdate, for comparison",
+    bound: 'kernels',
+    boundWhy: '12 kernels on one flat vector, plus 1 + 4 per weight tensor to flatten and apply',
+    params: { ...DISTILL, live: 0, fusedAdam: 0 },
+    torch: 'distill-adam',
+    setup: () => adamUpdate({ ...DISTILL, live: 0, fusedAdam: 0 }),
   },
   {
     id: 'distill-adam-tf',
@@ -306,6 +319,20 @@ export const distillCases: BenchCase[] = [
     },
   },
   {
+    id: 'distill-step-adam-composed',
+    title: 'step, composed Adam',
+    family,
+    what: "the same step with flatAdam's composed tf ops (`fused: false`: 26 kernels) instead of the one-kernel FrugalAdamUpdate, for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...stepParams(0), fusedAdam: 0 },
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fusedAdam: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
     id: 'distill-step-live',
     title: 'distill step, live',
     family,
@@ -344,6 +371,20 @@ export const distillCases: BenchCase[] = [
     torch: 'distill-epoch',
     setup: () => {
       const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fused: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-epoch-adam-composed',
+    title: 'epoch, composed Adam',
+    family,
+    what: "the same epoch with flatAdam's composed tf ops (`fused: false`), for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...epochParams(0), fusedAdam: 0 },
+    torch: 'distill-epoch',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedAdam: 0 });
       return { step: d.epoch, dispose: d.dispose };
     },
   },

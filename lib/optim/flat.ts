@@ -27,7 +27,7 @@
  * (tests/optim-flat.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkNumber } from '../assert';
+import { checkNumber, stringOf } from '../assert';
 import { adamScalars, FUSED_ADAM, FUSED_ADAM_BACKENDS, fusedAdamKernel, hasFusedAdam } from './fused-adam';
 import { lambArgsFromConfig, lambConfig, lambHyperParameters, trustRatio, type LambArgs, type OptimizerNamedTensor } from './lamb';
 
@@ -329,7 +329,7 @@ tf.serialization.registerClass(FlatAdamOptimizer);
  * @throws Error `fused must be a boolean or undefined, got 1`.
  */
 function checkFused(fused: unknown): boolean | undefined {
-  if (fused !== undefined && typeof fused !== 'boolean') throw new Error(`fused must be a boolean or undefined, got ${String(fused)}`);
+  if (fused !== undefined && typeof fused !== 'boolean') throw new Error(`fused must be a boolean or undefined, got ${stringOf(fused)}`);
   return fused;
 }
 

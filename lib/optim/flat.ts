@@ -25,6 +25,11 @@
  * The bias corrections are computed in float64 on the host (tfjs multiplies float32
  * accumulators), so the weights agree with tfjs's optimizers to float32 rounding, not bit for bit
  * (tests/optim-flat.test.ts).
+ *
+ * Adam goes one step further on wasm and cpu: one registered kernel, `FrugalAdamUpdate`
+ * (lib/optim/fused-adam.ts), reads every gradient, weight and moment and writes the new ones, so
+ * a step is 1 kernel whatever the number of variables, with weights and moments bit-identical to
+ * the composed path above (tests/optim-fused-adam.test.ts); `fused: false` keeps the composed one.
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkNumber, stringOf } from '../assert';

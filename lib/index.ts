@@ -69,3 +69,4 @@ export * from './knobs';
 export * from './train/curves';
 export * from './distill/fused-loss';
 export * from './optim/fused-adam';
+export * from './optim/fused-rmsprop';

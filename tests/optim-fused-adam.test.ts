@@ -8,33 +8,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { distillationLoss } from '../lib/distill/loss';
-import { flatAdam, FlatAdamOptimizer } from '../lib/optim/flat';
+import { flatAdam, FlatAdamOptimizer, flatRmsprop, FlatRmspropOptimizer } from '../lib/optim/flat';
 import { adamScalars, FUSED_ADAM, fusedAdamKernel, hasFusedAdam } from '../lib/optim/fused-adam';
-import { Rng } from '../lib/random';
+import { FUSED_RMSPROP, fusedRmspropKernel, hasFusedRmsprop } from '../lib/optim/fused-rmsprop';
 import { expectNoLeak } from './helpers/leak';
+import { optimProblem } from './helpers/optim-problem';
 
-/** A 4-8-3 MLP's weights (two kernels, two biases) and a distillation loss on fixed data. */
-function problem(seed: number): { vars: tf.Variable[]; loss: () => tf.Scalar; dispose: () => void } {
-  const rng = new Rng(seed);
-  const normal = (shape: number[], std: number): tf.Tensor =>
-    tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal(0, std)), shape);
-  const x = normal([16, 4], 1) as tf.Tensor2D;
-  const teacher = normal([16, 3], 3) as tf.Tensor2D;
-  const labels = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32');
-  const vars = [normal([4, 8], 0.5), normal([8], 0.1), normal([8, 3], 0.5), normal([3], 0.1)].map((t) => {
-    const v = tf.variable(t);
-    t.dispose();
-    return v;
-  });
-  const [w1, b1, w2, b2] = vars as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
-  const kd = distillationLoss({ alpha: 0.5, temperature: 4, trusted: true });
-  const loss = (): tf.Scalar => kd(labels, tf.add<tf.Tensor2D>(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2), teacher);
-  return { vars, loss, dispose: () => tf.dispose([x, teacher, labels, ...vars]) };
-}
+const problem = optimProblem;
 
 /** Trains `steps` steps and returns the weights, then the moments (tfjs's layout), as plain numbers. */
-async function train(opt: FlatAdamOptimizer, steps: number, seed = 3): Promise<{ weights: number[]; state: number[] }> {
+async function train(opt: tf.Optimizer, steps: number, seed = 3): Promise<{ weights: number[]; state: number[] }> {
   const p = problem(seed);
   for (let i = 0; i < steps; i++) tf.dispose(opt.minimize(p.loss, false, p.vars) ?? []);
   const weights = p.vars.flatMap((v) => Array.from(v.dataSync()));
@@ -57,6 +40,13 @@ const CONFIGS = [
   { learningRate: 0.1, epsilon: 1e-3 },
   { learningRate: 0.05, beta1: 0, beta2: 0.5, epsilon: 0 },
   { learningRate: 0.003, beta1: 0.95, beta2: 0.9999, epsilon: 1e-8 },
+] as const;
+
+const RMSPROP_CONFIGS = [
+  { learningRate: 0.01 }, // tf.train.rmsprop's defaults: decay 0.9, no momentum
+  { learningRate: 0.01, momentum: 0.9 },
+  { learningRate: 0.05, decay: 0.5, momentum: 0.5, epsilon: 0 },
+  { learningRate: 0.003, decay: 0.99, epsilon: 1e-3 },
 ] as const;
 
 for (const backend of ['cpu', 'wasm'] as const) {
@@ -83,6 +73,39 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
+    it('flatRmsprop: FrugalRmspropUpdate gives bit-identical weights and state to its composed path over 30 steps, with and without momentum', async () => {
+      await initBackend({ force: backend });
+      expect(hasFusedRmsprop()).toBe(true);
+      for (const args of RMSPROP_CONFIGS) {
+        const fused = await train(new FlatRmspropOptimizer({ ...args, fused: true }), 30);
+        // Reference: the composed path on the flat vector, same weights and data
+        const composed = await train(new FlatRmspropOptimizer({ ...args, fused: false }), 30);
+        expect(differences(fused.weights, composed.weights), `weights differ at, ${JSON.stringify(args)}`).toEqual([]);
+        expect(differences(fused.state, composed.state), `state differs at, ${JSON.stringify(args)}`).toEqual([]);
+        expect(fused.state.length, 'rms (and momentum) for 67 weights').toBe(1 + 67 * ('momentum' in args ? 2 : 1));
+        const start = problem(3);
+        const w0 = start.vars.flatMap((v) => Array.from(v.dataSync()));
+        start.dispose();
+        expect(Math.max(...fused.weights.map((x, i) => Math.abs(x - (w0[i] as number))))).toBeGreaterThan(args.learningRate);
+      }
+    });
+
+    it('flatRmsprop: one step by hand, and bad inputs named', async () => {
+      await initBackend({ force: backend });
+      const w = tf.tensor1d([1, -2]);
+      const g = tf.tensor1d([0.5, -4]);
+      const zeros = tf.zeros<tf.Rank.R1>([2]);
+      // Hand: ms = 0.1 g^2 (decay 0.9), w' = w - lr g / sqrt(ms) = w - 0.01 sign(g) / sqrt(0.1)
+      const [w1, ms1] = fusedRmspropKernel([w], [g], zeros, undefined, { learningRate: 0.01, decay: 0.9, momentum: 0, epsilon: 0 });
+      expect(Array.from((w1 as tf.Tensor).dataSync())).toEqual([1 - 0.01 / Math.sqrt(0.1), -2 + 0.01 / Math.sqrt(0.1)].map((x) => expect.closeTo(x, 6) as number));
+      expect(Array.from((ms1 as tf.Tensor).dataSync())).toEqual([0.025, 1.6].map((x) => expect.closeTo(x, 6) as number));
+      expect(() => fusedRmspropKernel([w], [g], zeros, undefined, { learningRate: 0.01, decay: 0.9, momentum: 0.5, epsilon: 0 }))
+        .toThrowError(/^FrugalRmspropUpdate needs inputs w0 … w\{n-1\}, g0 … g\{n-1\}, rms and momentum \(n >= 1\), got rms, w0, g0$/);
+      expect(() => fusedRmspropKernel([w], [g], zeros, undefined, { learningRate: 0.01, decay: 1, momentum: 0, epsilon: 0 })).toThrowError(/^decay must be a number in \[0, 1\), got 1$/);
+      expect(() => new FlatRmspropOptimizer({ learningRate: 0.1, fused: 'yes' as unknown as boolean })).toThrowError(/^fused must be a boolean or undefined, got yes$/);
+      tf.dispose([w, g, zeros, w1, ms1]);
+    });
+
     it('a step is 1 kernel, against 26 composed for 4 variables', async () => {
       await initBackend({ force: backend });
       const count = async (opt: tf.Optimizer): Promise<string[]> => {
@@ -100,6 +123,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // then Reshape and Add per variable.
       const composed = await count(flatAdam(0.01, 0.9, 0.999, 1e-7, false));
       expect(composed).toHaveLength(4 + 1 + 12 + 1 + 4 * 2);
+      expect(await count(flatRmsprop(0.01, 0.9, 0.9))).toEqual([FUSED_RMSPROP]);
     });
 
     it('one step by hand: t = 1 moves each weight by -lr g / (|g| + eps)', async () => {
@@ -139,10 +163,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose([w, b, m, bad, wrongM, intW]);
     });
 
-    it('many steps leak nothing; the state stays two flat tensors', async () => {
+    it.each([
+      ['flatAdam', () => flatAdam(0.01)],
+      ['flatRmsprop with momentum', () => flatRmsprop(0.01, 0.9, 0.9)],
+    ] as Array<[string, () => tf.Optimizer]>)('%s: many steps leak nothing; the state stays two flat tensors', async (_name, make) => {
       await initBackend({ force: backend });
       const p = problem(9);
-      const opt = flatAdam(0.01);
+      const opt = make();
       const fresh = tf.memory().numTensors;
       tf.dispose(opt.minimize(p.loss, false, p.vars) ?? []); // creates the state (m, v)
       const withState = tf.memory().numTensors;

@@ -26,14 +26,18 @@
  * accumulators), so the weights agree with tfjs's optimizers to float32 rounding, not bit for bit
  * (tests/optim-flat.test.ts).
  *
- * Adam goes one step further on wasm and cpu: one registered kernel, `FrugalAdamUpdate`
- * (lib/optim/fused-adam.ts), reads every gradient, weight and moment and writes the new ones, so
- * a step is 1 kernel whatever the number of variables, with weights and moments bit-identical to
- * the composed path above (tests/optim-fused-adam.test.ts); `fused: false` keeps the composed one.
+ * Adam and RMSprop go one step further on wasm and cpu: one registered kernel each,
+ * `FrugalAdamUpdate` (lib/optim/fused-adam.ts) and `FrugalRmspropUpdate`
+ * (lib/optim/fused-rmsprop.ts), reads every gradient, weight and state slot and writes the new
+ * ones, so a step is 1 kernel whatever the number of variables, with weights and state
+ * bit-identical to the composed path above (tests/optim-fused-adam.test.ts); `fused: false` keeps
+ * the composed one.
  */
 import * as tf from '@tensorflow/tfjs';
 import { checkNumber, stringOf } from '../assert';
-import { adamScalars, FUSED_ADAM, FUSED_ADAM_BACKENDS, fusedAdamKernel, hasFusedAdam } from './fused-adam';
+import { adamScalars, FUSED_ADAM, fusedAdamKernel } from './fused-adam';
+import { FUSED_UPDATE_BACKENDS } from './fused-kernels';
+import { FUSED_RMSPROP, fusedRmspropKernel, rmspropScalars } from './fused-rmsprop';
 import { lambArgsFromConfig, lambConfig, lambHyperParameters, trustRatio, type LambArgs, type OptimizerNamedTensor } from './lamb';
 
 /** One ordered group of variables and its flat state. */
@@ -303,7 +307,7 @@ export class FlatAdamOptimizer extends FlatOptimizer {
 
   /** The whole step as `FrugalAdamUpdate` (1 kernel), on the backends that have it unless `fused: false`. */
   protected override fusedStep(grads: readonly tf.Tensor[], slots: Map<string, tf.Variable>, t: number, vars: readonly tf.Variable[]): boolean {
-    if (!useFusedKernel(this.fused)) return false;
+    if (!useFusedKernel(FUSED_ADAM, this.fused)) return false;
     const mVar = slots.get('m') as tf.Variable;
     const vVar = slots.get('v') as tf.Variable;
     const out = fusedAdamKernel(vars, grads, mVar as tf.Tensor1D, vVar as tf.Tensor1D, this.attrs(t)); // [w0', ..., m', v']
@@ -339,14 +343,14 @@ function checkFused(fused: unknown): boolean | undefined {
 }
 
 /**
- * Whether a step runs the one-kernel update, from the `fused` choice and the active backend.
+ * Whether a step runs the one-kernel update `kernelName`, from the `fused` choice and the active backend.
  * @throws Error `fused: true needs the FrugalAdamUpdate kernel (wasm, cpu), but the backend is webgl`.
  */
-function useFusedKernel(fused: boolean | undefined): boolean {
+function useFusedKernel(kernelName: string, fused: boolean | undefined): boolean {
   if (checkFused(fused) === false) return false;
-  const available = hasFusedAdam();
+  const available = tf.getKernel(kernelName, tf.getBackend()) !== undefined;
   if (!available && fused === true) {
-    throw new Error(`fused: true needs the ${FUSED_ADAM} kernel (${FUSED_ADAM_BACKENDS.join(', ')}), but the backend is ${tf.getBackend()}`);
+    throw new Error(`fused: true needs the ${kernelName} kernel (${FUSED_UPDATE_BACKENDS.join(', ')}), but the backend is ${tf.getBackend()}`);
   }
   return available;
 }
@@ -361,9 +365,18 @@ export interface FlatRmspropArgs {
   momentum?: number;
   /** Added to the mean square under the root, >= 0. Default 1e-7 (`tf.train.rmsprop`'s default). */
   epsilon?: number;
+  /**
+   * Which implementation runs a step, as {@link FlatAdamArgs}' `fused`: default the one-kernel
+   * `FrugalRmspropUpdate` (lib/optim/fused-rmsprop.ts) on wasm and cpu, `false` the composed ops.
+   */
+  fused?: boolean;
 }
 
-/** RMSprop (non-centred) on one flat vector: `tf.train.rmsprop`'s update in a few kernels. */
+/**
+ * RMSprop (non-centred) on one flat vector: `tf.train.rmsprop`'s update. On wasm and cpu one
+ * kernel (`FrugalRmspropUpdate`, lib/optim/fused-rmsprop.ts); elsewhere (or with `fused: false`)
+ * a few kernels on the flat vector plus 1 + 4 per variable.
+ */
 export class FlatRmspropOptimizer extends FlatOptimizer {
   /** The name tfjs serialisation knows this class by. */
   static get className(): string {
@@ -373,6 +386,8 @@ export class FlatRmspropOptimizer extends FlatOptimizer {
   readonly decay: number;
   readonly momentum: number;
   readonly epsilon: number;
+  /** The `fused` choice (see {@link FlatRmspropArgs}); may be changed between steps. */
+  fused: boolean | undefined;
 
   /**
    * @throws Error naming the argument: `decay must be a number in [0, 1), got 1`, and as
@@ -384,23 +399,42 @@ export class FlatRmspropOptimizer extends FlatOptimizer {
     this.decay = checkNumber('decay', args.decay ?? 0.9, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     this.momentum = checkNumber('momentum', args.momentum ?? 0, (x) => x >= 0 && x < 1, 'a number in [0, 1)');
     this.epsilon = checkNumber('epsilon', args.epsilon ?? 1e-7, (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0');
+    this.fused = checkFused(args.fused);
   }
 
   protected slotNames(): string[] {
     return this.momentum > 0 ? ['rms', 'momentum'] : ['rms'];
   }
 
+  /** The kernel's attributes. */
+  private attrs() {
+    return { learningRate: this.learningRate, decay: this.decay, momentum: this.momentum, epsilon: this.epsilon };
+  }
+
   protected flatStep(g: tf.Tensor1D, slots: Map<string, tf.Variable>): tf.Tensor1D {
     const msVar = slots.get('rms') as tf.Variable;
-    const ms = tf.add(tf.mul(msVar, this.decay), tf.mul(tf.square(g), 1 - this.decay)); // [total]
+    const k = rmspropScalars(this.attrs()); // the float32 scalars, shared with the fused kernel
+    const ms = tf.add(tf.mul(msVar, k.decay), tf.mul(tf.square(g), k.oneMinusDecay)); // [total]
     msVar.assign(ms);
     const momVar = slots.get('momentum');
-    const rootMs = tf.sqrt(tf.add(ms, this.epsilon)); // [total]
+    const rootMs = tf.sqrt(tf.add(ms, k.epsilon)); // [total]
     // momentum 0: the change is -lr g / sqrt(ms + epsilon), with -lr as one scalar
-    if (momVar === undefined) return tf.div<tf.Tensor1D>(tf.mul(g, -this.learningRate), rootMs);
-    const mom = tf.add(tf.mul(momVar, this.momentum), tf.div(tf.mul(g, this.learningRate), rootMs));
+    if (momVar === undefined) return tf.div<tf.Tensor1D>(tf.mul(g, k.negLr), rootMs);
+    const mom = tf.add(tf.mul(momVar, k.momentum), tf.div(tf.mul(g, k.lr), rootMs));
     momVar.assign(mom);
     return tf.neg(mom) as tf.Tensor1D;
+  }
+
+  /** The whole step as `FrugalRmspropUpdate` (1 kernel), on the backends that have it unless `fused: false`. */
+  protected override fusedStep(grads: readonly tf.Tensor[], slots: Map<string, tf.Variable>, _t: number, vars: readonly tf.Variable[]): boolean {
+    if (!useFusedKernel(FUSED_RMSPROP, this.fused)) return false;
+    const msVar = slots.get('rms') as tf.Variable;
+    const momVar = slots.get('momentum');
+    const out = fusedRmspropKernel(vars, grads, msVar as tf.Tensor1D, momVar as tf.Tensor1D | undefined, this.attrs()); // [w0', ..., rms', momentum']
+    vars.forEach((w, j) => w.assign(out[j] as tf.Tensor));
+    msVar.assign(out[vars.length] as tf.Tensor);
+    momVar?.assign(out[vars.length + 1] as tf.Tensor);
+    return true;
   }
 
   /** The hyper-parameters (not the state). */
@@ -430,11 +464,11 @@ export function flatAdam(learningRate: number, beta1 = 0.9, beta2 = 0.999, epsil
 
 /**
  * Creates a {@link FlatRmspropOptimizer}, with `tf.train.rmsprop`'s arguments and defaults
- * (non-centred only).
+ * (non-centred only), and the `fused` choice of {@link FlatRmspropArgs}.
  * @throws Error naming a bad hyper-parameter.
  */
-export function flatRmsprop(learningRate: number, decay = 0.9, momentum = 0, epsilon = 1e-7): FlatRmspropOptimizer {
-  return new FlatRmspropOptimizer({ learningRate, decay, momentum, epsilon });
+export function flatRmsprop(learningRate: number, decay = 0.9, momentum = 0, epsilon = 1e-7, fused?: boolean): FlatRmspropOptimizer {
+  return new FlatRmspropOptimizer({ learningRate, decay, momentum, epsilon, ...(fused === undefined ? {} : { fused }) });
 }
 
 /**

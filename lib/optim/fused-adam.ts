@@ -23,19 +23,20 @@
  * float64 and stores float32) and on wasm (float32 arithmetic); tests/optim-fused-adam.test.ts
  * checks it.
  *
- * The kernels are plain JavaScript loops over the tensors' memory: on wasm, views of the heap
- * (`typedArrayFromHeap`, no copy), on cpu the backend's arrays. Other backends (webgl, tensorflow)
- * have no such kernel and keep the composed tf ops ({@link hasFusedAdam}). The kernels are
- * registered when this module loads (idempotent). No gradient is registered: an optimiser's update
- * is not differentiated.
+ * The kernels are plain JavaScript loops over the tensors' memory (lib/optim/fused-kernels.ts: on
+ * wasm, views of the heap, no copy; on cpu the backend's arrays). Other backends (webgl,
+ * tensorflow) have no such kernel and keep the composed tf ops ({@link hasFusedAdam}). The kernels
+ * are registered when this module loads (idempotent). No gradient is registered: an optimiser's
+ * update is not differentiated.
  */
 import * as tf from '@tensorflow/tfjs';
+import { FUSED_UPDATE_BACKENDS, numberAttr, registerFlatUpdate, runFlatUpdate, type FlatUpdateSpec } from './fused-kernels';
 
 /** The kernel's name in the tfjs registry. */
 export const FUSED_ADAM = 'FrugalAdamUpdate';
 
 /** Backends the fused kernel is registered for. */
-export const FUSED_ADAM_BACKENDS = ['wasm', 'cpu'] as const;
+export const FUSED_ADAM_BACKENDS = FUSED_UPDATE_BACKENDS;
 
 /** Adam's hyper-parameters and step number: the kernel's attributes. */
 export interface FusedAdamAttrs {
@@ -123,142 +124,32 @@ export function fusedAdamRange(
   }
 }
 
-/** What the kernel functions need of the wasm backend (tfjs-backend-wasm 4.22's BackendWasm). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-/** What the kernel functions need of the cpu backend (tfjs-backend-cpu 4.22's MathBackendCPU). */
-interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: Record<string, unknown>;
-}
-
-/** The inputs, checked: n weights and gradients of equal shapes, flat moments of the total size. */
-interface CheckedInputs {
-  w: tf.TensorInfo[];
-  g: tf.TensorInfo[];
-  m: tf.TensorInfo;
-  v: tf.TensorInfo;
-  total: number;
-}
-
-const sizeOf = (info: tf.TensorInfo): number => info.shape.reduce((a, b) => a * b, 1);
-const shapeText = (info: tf.TensorInfo): string => `[${info.shape.join(', ')}]`;
-
-/**
- * The inputs, checked.
- * @throws Error naming the input: `FrugalAdamUpdate needs inputs w0 … w{n-1}, g0 … g{n-1}, m and v
- *   (n >= 1), got w0, m`, `g1 must be float32 of w1's shape [8], got dtype float32 shape [3]`,
- *   `m must be float32 [106] (the weights' total size), got dtype float32 shape [100]`.
- */
-function kernelInputs(args: KernelArgs): CheckedInputs {
-  const names = Object.keys(args.inputs);
-  const n = names.filter((k) => /^w\d+$/.test(k)).length;
-  const expected = [...Array.from({ length: n }, (_, j) => `w${j}`), ...Array.from({ length: n }, (_, j) => `g${j}`), 'm', 'v'];
-  if (n < 1 || names.length !== expected.length || expected.some((k) => args.inputs[k] === undefined)) {
-    throw new Error(`${FUSED_ADAM} needs inputs w0 … w{n-1}, g0 … g{n-1}, m and v (n >= 1), got ${names.join(', ') || 'none'}`);
-  }
-  const w: tf.TensorInfo[] = [];
-  const g: tf.TensorInfo[] = [];
-  let total = 0;
-  for (let j = 0; j < n; j++) {
-    const wj = args.inputs[`w${j}`] as tf.TensorInfo;
-    const gj = args.inputs[`g${j}`] as tf.TensorInfo;
-    if (wj.dtype !== 'float32') throw new Error(`w${j} must be float32, got dtype ${wj.dtype} shape ${shapeText(wj)}`);
-    if (gj.dtype !== 'float32' || !tf.util.arraysEqual(gj.shape, wj.shape)) {
-      throw new Error(`g${j} must be float32 of w${j}'s shape ${shapeText(wj)}, got dtype ${gj.dtype} shape ${shapeText(gj)}`);
-    }
-    w.push(wj);
-    g.push(gj);
-    total += sizeOf(wj);
-  }
-  const m = args.inputs['m'] as tf.TensorInfo;
-  const v = args.inputs['v'] as tf.TensorInfo;
-  for (const [name, s] of [['m', m], ['v', v]] as const) {
-    if (s.dtype !== 'float32' || s.shape.length !== 1 || s.shape[0] !== total) {
-      throw new Error(`${name} must be float32 [${total}] (the weights' total size), got dtype ${s.dtype} shape ${shapeText(s)}`);
-    }
-  }
-  return { w, g, m, v, total };
-}
+/** The kernel: Adam's scalars from the attributes, slots `m` and `v`, the loop above. */
+const ADAM_SPEC: FlatUpdateSpec<AdamScalars> = {
+  kernelName: FUSED_ADAM,
+  scalars: (at) => adamScalars(adamAttrs(at)),
+  slots: () => ['m', 'v'],
+  range: (w, g, [m, v], offset, size, k, wOut, [mOut, vOut]) =>
+    fusedAdamRange(w, g, m as ArrayLike<number>, v as ArrayLike<number>, offset, size, k, wOut, mOut as Float32Array, vOut as Float32Array),
+};
 
 /**
  * The attributes, checked (the optimiser checks them before; this guards direct `runKernel` calls).
  * @throws Error `learningRate must be a finite number > 0, got 0`, `step must be an integer >= 1, got 0`, ...
  */
-function kernelAttrs(args: KernelArgs): FusedAdamAttrs {
-  const at = args.attrs ?? {};
-  const num = (name: string, ok: (x: number) => boolean, what: string): number => {
-    const x = at[name];
-    if (typeof x !== 'number' || !ok(x)) throw new Error(`${name} must be ${what}, got ${String(x)}`);
-    return x;
-  };
+function adamAttrs(at: Record<string, unknown>): FusedAdamAttrs {
   return {
-    learningRate: num('learningRate', (x) => Number.isFinite(x) && x > 0, 'a finite number > 0'),
-    beta1: num('beta1', (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
-    beta2: num('beta2', (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
-    epsilon: num('epsilon', (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0'),
-    step: num('step', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1'),
+    learningRate: numberAttr(at, 'learningRate', (x) => Number.isFinite(x) && x > 0, 'a finite number > 0'),
+    beta1: numberAttr(at, 'beta1', (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
+    beta2: numberAttr(at, 'beta2', (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
+    epsilon: numberAttr(at, 'epsilon', (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0'),
+    step: numberAttr(at, 'step', (x) => Number.isInteger(x) && x >= 1, 'an integer >= 1'),
   };
-}
-
-/** The wasm kernel: every output allocated first (an allocation can grow the heap), then views of the heap. */
-function wasmKernel(args: KernelArgs): tf.TensorInfo[] {
-  const { w, g, m, v, total } = kernelInputs(args);
-  const k = adamScalars(kernelAttrs(args));
-  const backend = args.backend as WasmBackendLike;
-  const wOuts = w.map((wj) => backend.makeOutput([...wj.shape], 'float32'));
-  const mOut = backend.makeOutput([total], 'float32');
-  const vOut = backend.makeOutput([total], 'float32');
-  // Views taken after every allocation: growing the heap would detach earlier ones.
-  const heap = (info: tf.TensorInfo) => backend.typedArrayFromHeap(info) as Float32Array;
-  const mIn = heap(m);
-  const vIn = heap(v);
-  const mNew = heap(mOut);
-  const vNew = heap(vOut);
-  let offset = 0;
-  w.forEach((wj, j) => {
-    const size = sizeOf(wj);
-    fusedAdamRange(heap(wj), heap(g[j] as tf.TensorInfo), mIn, vIn, offset, size, k, heap(wOuts[j] as tf.TensorInfo), mNew, vNew);
-    offset += size;
-  });
-  return [...wOuts, mOut, vOut];
-}
-
-/** The cpu kernel: the backend's own arrays, outputs made from new ones. */
-function cpuKernel(args: KernelArgs): tf.TensorInfo[] {
-  const { w, g, m, v, total } = kernelInputs(args);
-  const k = adamScalars(kernelAttrs(args));
-  const backend = args.backend as CpuBackendLike;
-  const values = (info: tf.TensorInfo) => backend.data.get(info.dataId).values as ArrayLike<number>;
-  const mNew = new Float32Array(total);
-  const vNew = new Float32Array(total);
-  let offset = 0;
-  const wOuts = w.map((wj, j) => {
-    const size = sizeOf(wj);
-    const out = new Float32Array(size);
-    fusedAdamRange(values(wj), values(g[j] as tf.TensorInfo), values(m), values(v), offset, size, k, out, mNew, vNew);
-    offset += size;
-    return backend.makeTensorInfo([...wj.shape], 'float32', out);
-  });
-  return [...wOuts, backend.makeTensorInfo([total], 'float32', mNew), backend.makeTensorInfo([total], 'float32', vNew)];
 }
 
 /** Registers the kernel for wasm and cpu. Idempotent (a second call, or a second copy of the lib, leaves the first). */
 export function registerFusedAdam(): void {
-  const kernels = { wasm: wasmKernel, cpu: cpuKernel };
-  for (const backendName of FUSED_ADAM_BACKENDS) {
-    if (tf.getKernel(FUSED_ADAM, backendName) !== undefined) continue;
-    tf.registerKernel({ kernelName: FUSED_ADAM, backendName, kernelFunc: kernels[backendName] });
-  }
+  registerFlatUpdate(ADAM_SPEC);
 }
 
 registerFusedAdam();
@@ -290,15 +181,5 @@ export function fusedAdamKernel(
   v: tf.Tensor1D,
   attrs: FusedAdamAttrs,
 ): tf.Tensor[] {
-  const backend = tf.getBackend();
-  if (!hasFusedAdam(backend)) {
-    throw new Error(`${FUSED_ADAM} is registered for ${FUSED_ADAM_BACKENDS.join(' and ')}, not for backend ${backend}`);
-  }
-  if (weights.length !== grads.length) throw new Error(`grads must hold one gradient per weight (${weights.length}), got ${grads.length}`);
-  const inputs: Record<string, tf.Tensor> = { m, v };
-  weights.forEach((w, j) => {
-    inputs[`w${j}`] = w;
-    inputs[`g${j}`] = grads[j] as tf.Tensor;
-  });
-  return tf.engine().runKernel(FUSED_ADAM, inputs, { ...attrs }) as unknown as tf.Tensor[];
+  return runFlatUpdate(FUSED_ADAM, weights, grads, { m, v }, attrs);
 }

@@ -247,14 +247,16 @@ export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D | Int32Array, moves:
         gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
       };
     }
-    // The gradient may run after the caller's tidy: it gets its own copy of the ids.
+    // The gradient may run after the caller's tidy: it gets its own copy of the ids, uploaded
+    // as [m, 1] (the scatter's index shape: no reshape kernel there).
     const idt = tf.tensor1d(idv, 'int32');
-    (args[1] as tf.GradSaveFunc)([idt]);
+    const idt2 = tf.tensor2d(idv, [m, 1], 'int32');
+    (args[1] as tf.GradSaveFunc)([idt2]);
     const value = tf.gather(xs, idt);
-    idt.dispose(); // the saved copy lives on
+    tf.dispose([idt, idt2]); // the saved copy lives on
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0] as tf.Tensor1D, [m, 1]), dy, [n, d]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0] as tf.Tensor2D, dy, [n, d]),
     };
   });
   return f(x) as tf.Tensor2D;
@@ -280,7 +282,7 @@ export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array,
     }
     const idt = tf.tensor1d(idv, 'int32');
     (args[1] as tf.GradSaveFunc)([idt]); // see gatherRows
-    const value = tf.tidy(() => tf.scatterND(tf.reshape(idt, [m, 1]), r, [n, d]));
+    const value = tf.tidy(() => tf.scatterND(tf.tensor2d(idv, [m, 1], 'int32'), r, [n, d])); // ids as [m, 1]: no reshape kernel
     idt.dispose();
     return {
       value,

@@ -466,7 +466,7 @@ export class MoE extends tf.layers.Layer {
     hid = activate(hid, activation);
     let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
     if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
-    const flat: tf.Tensor2D = fromScores ? tf.reshape(source.scores, [n * E, 1]) as tf.Tensor2D : tf.reshape(source.gates, [n * k, 1]) as tf.Tensor2D; // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
+    const flat: tf.Tensor2D = fromScores ? tf.reshape<tf.Rank.R2>(source.scores, [n * E, 1]) : tf.reshape<tf.Rank.R2>(source.gates, [n * k, 1]); // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
     let g = gatherRows(flat, gateIds, moves); // [A·C, 1]
     if (mask) g = tf.mul<tf.Tensor2D>(g, tf.tensor2d(mask, [rows, 1])); // padding rows: gate 0
     const weighted = tf.mul<tf.Tensor2D>(tf.reshape(y, [rows, d]), g); // [A, C, d] -> [A·C, d]

@@ -293,6 +293,44 @@ export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array,
 }
 
 /**
+ * Gate-weighted rows, `rows[i] · gates[i] · mask[i]`, as one op whose gradient is
+ * `[dy · g', Σ_j dy_ij · rows_ij · mask_i]` with `g' = gates · mask`: the values and gradients of
+ * `tf.mul(rows, tf.mul(gates, mask))`, in 2 + 3 kernels where tfjs's two broadcasting products
+ * take 2 + 6 (its product gradient casts both operands and reshapes the row sums). The capacity-
+ * padded MoE layer uses it with a 0/1 mask that zeroes its padding rows' gates.
+ * @param rows `[m, d]`.
+ * @param gates `[m, 1]`.
+ * @param mask m values multiplying the gates (constant: no gradient), or null for none.
+ * @throws Error when the shapes or the mask's length do not match.
+ */
+export function weightRows(rows: tf.Tensor2D, gates: tf.Tensor2D, mask: Float32Array | null = null): tf.Tensor2D {
+  const [m] = rows.shape;
+  assert(rows.rank === 2 && gates.rank === 2 && gates.shape[0] === m && gates.shape[1] === 1,
+    () => `weightRows needs rows [m, d] and gates [m, 1], got [${rows.shape.join(', ')}] and [${gates.shape.join(', ')}]`);
+  assert(mask === null || mask.length === m, () => `weightRows needs one mask value per row (${m}), got ${mask?.length}`);
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const y = args[0] as tf.Tensor2D;
+    const g = args[1] as tf.Tensor2D;
+    const save = args[2] as tf.GradSaveFunc;
+    const mk = mask ? tf.tensor2d(mask, [m, 1]) : null;
+    const gm = mk ? tf.mul<tf.Tensor2D>(g, mk) : g; // [m, 1]
+    save(mk ? [y, gm, mk] : [y, gm]);
+    const value = tf.mul<tf.Tensor2D>(y, gm); // [m, d]
+    if (mk) tf.dispose([mk, gm]); // the saved copies live on
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [ys, gms, mks] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
+        const dRows = tf.mul(dy, gms); // [m, d]
+        const dg = tf.sum(tf.mul(dy, ys), 1, true); // [m, d] -> [m, 1]
+        return [dRows, mks ? tf.mul(dg, mks) : dg];
+      },
+    };
+  });
+  return f(rows, gates);
+}
+
+/**
  * tfjs's engine runs ops with several outputs and one gradient function (SplitV, TopK) through
  * `runKernelFunc`, which `tf.customGrad` wraps for one output only. It is not in tfjs's public
  * types: we use it when it is there (tfjs 4.22, pinned; tests/moe.test.ts checks that it is), and

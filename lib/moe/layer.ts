@@ -59,7 +59,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
 import { loadBalancingLossFromCounts, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
-import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, type DispatchPlan, type SparseMode } from './dispatch';
+import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, weightRows, type DispatchPlan, type SparseMode } from './dispatch';
 import { assertTopK, chooseExperts, pickGates, type RouterKind } from './router';
 import { matMul2d } from '../ops/matmul';
 
@@ -467,9 +467,8 @@ export class MoE extends tf.layers.Layer {
     let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
     if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
     const flat: tf.Tensor2D = fromScores ? tf.reshape<tf.Rank.R2>(source.scores, [n * E, 1]) : tf.reshape<tf.Rank.R2>(source.gates, [n * k, 1]); // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
-    let g = gatherRows(flat, gateIds, moves); // [A·C, 1]
-    if (mask) g = tf.mul<tf.Tensor2D>(g, tf.tensor2d(mask, [rows, 1])); // padding rows: gate 0
-    const weighted = tf.mul<tf.Tensor2D>(tf.reshape(y, [rows, d]), g); // [A, C, d] -> [A·C, d]
+    const g = gatherRows(flat, gateIds, moves); // [A·C, 1]
+    const weighted = weightRows(tf.reshape(y, [rows, d]), g, mask); // [A, C, d] -> [A·C, d]; padding rows: gate 0
     return scatterAddRows(weighted, rowTokens, n, moves); // [A·C, d] -> [n, d]
   }
 

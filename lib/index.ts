@@ -68,3 +68,4 @@ export * from './ops/wasm-matmul';
 export * from './knobs';
 export * from './train/curves';
 export * from './distill/fused-loss';
+export * from './ops/relu';

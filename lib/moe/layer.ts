@@ -62,6 +62,7 @@ import { loadBalancingLossFromCounts, loadEntropy, routerEntropy, routerZLoss, u
 import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, weightRows, type DispatchPlan, type SparseMode } from './dispatch';
 import { assertTopK, chooseExperts, pickGates, type RouterKind } from './router';
 import { matMul2d } from '../ops/matmul';
+import { reluSignGrad } from '../ops/relu';
 
 /** Activation of the expert FFNs. */
 export type MoEActivation = 'relu' | 'gelu' | 'silu';
@@ -248,7 +249,8 @@ function pickOnHost(scores: Float32Array, expertIndex: Int32Array, E: number, k:
 
 /** The expert FFN's activation, as tensor ops. */
 function activate(h: tf.Tensor, activation: MoEActivation): tf.Tensor {
-  if (activation === 'relu') return tf.relu(h);
+  // On native TensorFlow tfjs's relu gradient (Step) is six ops and a JavaScript fill: lib/ops/relu.ts
+  if (activation === 'relu') return tf.getBackend() === 'tensorflow' ? reluSignGrad(h) : tf.relu(h);
   if (activation === 'silu') return tf.mul(h, tf.sigmoid(h));
   // gelu, tanh approximation (Hendrycks & Gimpel 2016): 0.5 h (1 + tanh(√(2/π) (h + 0.044715 h³)))
   const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3))));

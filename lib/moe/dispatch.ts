@@ -111,7 +111,7 @@ export function planDispatch(expertIndex: Int32Array | readonly number[], topK: 
  * How rows are moved: `host` copies them with typed-array loops on the CPU (the tensors of the
  * `cpu` and `wasm` backends live in host memory, and tfjs-wasm 4.22's Gather and ScatterNd
  * kernels walk the rows element by element: measured here, gathering 8192 rows of 64 floats took
- * ~50 ms under load against ~2 ms for the loop); `kernels` uses `tf.gather` / `tf.scatterND`
+ * ~50 ms under load against ~2 ms for the loop); `kernels` uses `tf.gatherND` / `tf.scatterND`
  * (for backends whose data is not on the host, where a read-back would cost more).
  */
 export type RowMoves = 'host' | 'kernels';
@@ -229,7 +229,7 @@ function hostScatterAdd(src: ArrayLike<number>, d: number, ids: Int32Array, n: n
  * incoming rows back to their positions (duplicates summed), written out with `tf.customGrad`
  * because tfjs's own gather gradient needs UnsortedSegmentSum, which the WASM backend lacks.
  * @param ids row ids in [0, n), as an int32 tensor or a plain Int32Array.
- * @param moves `host` (typed-array loops) or `kernels` (tf.gather / tf.scatterND); default
+ * @param moves `host` (typed-array loops) or `kernels` (tf.gatherND / tf.scatterND); default
  *   {@link defaultRowMoves}. Both give the same values and gradients.
  * @throws Error when an id is outside [0, n).
  */
@@ -247,13 +247,14 @@ export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D | Int32Array, moves:
         gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
       };
     }
-    // The gradient may run after the caller's tidy: it gets its own copy of the ids, uploaded
-    // as [m, 1] (the scatter's index shape: no reshape kernel there).
-    const idt = tf.tensor1d(idv, 'int32');
-    const idt2 = tf.tensor2d(idv, [m, 1], 'int32');
-    (args[1] as tf.GradSaveFunc)([idt2]);
-    const value = tf.gather(xs, idt);
-    tf.dispose([idt, idt2]); // the saved copy lives on
+    // The gradient may run after the caller's tidy: it gets its own copy of the ids, as [m, 1],
+    // the index shape of both gatherND and scatterND. gatherND, not gather: tfjs-node 4.22's
+    // GatherV2 reads the indices back and checks each one in JavaScript (0.7 ms against 0.25 ms
+    // for 8960 rows of 64, measured here); the ids were checked above.
+    const idt = tf.tensor2d(idv, [m, 1], 'int32');
+    (args[1] as tf.GradSaveFunc)([idt]);
+    const value = tf.gatherND(xs, idt) as tf.Tensor2D;
+    idt.dispose(); // the saved copy lives on
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0] as tf.Tensor2D, dy, [n, d]),
@@ -280,13 +281,13 @@ export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array,
         gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostGather(dy.dataSync(), d, idv), [m, d]),
       };
     }
-    const idt = tf.tensor1d(idv, 'int32');
-    (args[1] as tf.GradSaveFunc)([idt]); // see gatherRows
-    const value = tf.tidy(() => tf.scatterND(tf.tensor2d(idv, [m, 1], 'int32'), r, [n, d])); // ids as [m, 1]: no reshape kernel
+    const idt = tf.tensor2d(idv, [m, 1], 'int32'); // [m, 1], for scatterND and gatherND (see gatherRows)
+    (args[1] as tf.GradSaveFunc)([idt]);
+    const value = tf.scatterND(idt, r, [n, d]);
     idt.dispose();
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gather(dy, saved[0] as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gatherND(dy, saved[0] as tf.Tensor2D),
     };
   });
   return f(rows) as tf.Tensor2D;

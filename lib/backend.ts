@@ -148,6 +148,30 @@ async function activate(name: string): Promise<void> {
   if (name === 'wasm') installWasmMatMulTransposeFix();
 }
 
+/**
+ * Runs `load` (a `require` of a package) and puts back the backend that was active before it.
+ * Some packages select a backend when they are loaded: `@tensorflow/tfjs-node` calls
+ * `tf.setBackend('tensorflow')` on import, and danfojs-node (lib/table) requires it. Where
+ * `npm run setup:native` has installed it, the first table of a lesson would otherwise move the
+ * rest of the lesson from the backend `initBackend` chose (wasm for a small workload) to native
+ * TensorFlow, while the first cell still reports the choice. Switching back to an initialised
+ * backend is synchronous in tfjs-core, so the backend is restored before `load`'s caller runs
+ * another op.
+ * @throws Error naming both backends when the one that was active cannot be restored.
+ */
+export function keepBackend<T>(what: string, load: () => T): T {
+  const before = tf.getBackend() as string | null | undefined;
+  const result = load();
+  const after = tf.getBackend() as string | null | undefined;
+  if (before && after !== before) {
+    tf.setBackend(before).catch(() => undefined); // a failure shows as the check below
+    if (tf.getBackend() !== before) {
+      throw new Error(`loading ${what} moved the tfjs backend from ${before} to ${String(after)}, and ${before} could not be restored`);
+    }
+  }
+  return result;
+}
+
 /** The real candidates of this course, in order of preference. */
 export function defaultCandidates(): BackendCandidate[] {
   return [

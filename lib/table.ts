@@ -4,10 +4,13 @@
  * `df.columns`, `df.index` and `df.values`.
  *
  * danfojs-node is loaded lazily (it costs about a second), and it shares this project's single
- * tfjs-core (see package.json `overrides`, and tests/table.test.ts).
+ * tfjs-core (see package.json `overrides`, and tests/table.test.ts). Where the native
+ * `@tensorflow/tfjs-node` is installed, danfojs-node loads it, which selects the `tensorflow`
+ * backend: `danfo()` puts back the backend that was active (`keepBackend`, lib/backend).
  */
 import type { DataFrame } from 'danfojs-node';
 import { isArray, stringOf } from './assert';
+import { keepBackend } from './backend';
 import { displayBundle } from './display';
 import { nodeRequire } from './node-require';
 
@@ -115,9 +118,9 @@ export function showTable(df: FrameLike, options: TableOptions = {}): void {
   displayBundle({ 'text/html': tableHtml(df, options), 'text/plain': tableText(df, options) });
 }
 
-/** The danfojs-node module, loaded on first use. */
+/** The danfojs-node module, loaded on first use, leaving the active backend as it was. */
 export function danfo(): typeof import('danfojs-node') {
-  return nodeRequire('danfojs-node') as typeof import('danfojs-node');
+  return keepBackend('danfojs-node', () => nodeRequire('danfojs-node') as typeof import('danfojs-node'));
 }
 
 /**

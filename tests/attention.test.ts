@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import type { AttentionSpec } from '../lib/attention/config';
-import { cacheElementsPerToken, resolveAttention } from '../lib/attention/config';
+import { cacheElementsPerToken, decodeStepFlops, resolveAttention } from '../lib/attention/config';
 import { decodeOneStep, fillCache } from '../lib/attention/fill-cache';
 import { GroupedQueryAttention } from '../lib/attention/gqa';
 import { KvCache } from '../lib/attention/kv-cache';
@@ -383,5 +383,60 @@ describe('fillCache and decodeOneStep', () => {
     expect(() => fillCache(layer, 41)).toThrowError(/decoding past the context: tokens 41 > maxContext 40/);
     tf.dispose([x, ...Object.values(cache.tensors)]);
     layer.dispose();
+  });
+});
+
+describe('decodeStepFlops', () => {
+  /** 2 · m · k · n summed over the matrix products a profile of `fn` saw, read from their shapes. */
+  async function matmulFlops(fn: () => void): Promise<number> {
+    const info = await tf.profile(fn);
+    let flops = 0;
+    for (const k of info.kernels) {
+      if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
+      const a = k.inputShapes[0]!;
+      const out = k.outputShapes[0]!;
+      const m = out[out.length - 2]!;
+      // a is [..., m, k] or, transposed, [..., k, m]
+      const inner = a[a.length - 2] === m ? a[a.length - 1]! : a[a.length - 2]!;
+      flops += 2 * out.reduce((p, v) => p * v, 1) * inner;
+    }
+    return flops;
+  }
+
+  // Sizes chosen distinct so that a wrong term cannot cancel by coincidence.
+  const specs: Record<string, AttentionSpec> = {
+    mha: { kind: 'mha', nHeads: 4, headDim: 6 },
+    gqa: { kind: 'gqa', nHeads: 4, nKvHeads: 2, headDim: 6 },
+    mqa: { kind: 'mqa', nHeads: 4, headDim: 6 },
+    'mla naive': { kind: 'mla', nHeads: 4, headDim: 6, qLatent: 10, kvLatent: 14, ropeHeadDim: 4 },
+    'mla absorbed': { kind: 'mla', nHeads: 4, headDim: 6, qLatent: 10, kvLatent: 14, ropeHeadDim: 4, absorb: true },
+  };
+  for (const [name, spec] of Object.entries(specs)) {
+    it(`${name}: the count equals the FLOPs of the matrix products one step really runs`, async () => {
+      const context = 23;
+      const layer = attentionLayer(spec, { dModel: D, maxContext: 32, seed: 3 });
+      const cache = fillCache(layer, context - 1, { seed: 4 });
+      const x = randomX(5, 1, 1, D);
+      decodeOneStep(layer, cache, x); // computes and keeps MLA's absorbed products, once per weight update
+      const measured = await matmulFlops(() => decodeOneStep(layer, cache, x));
+      expect(decodeStepFlops(spec, D, context).total).toBe(measured);
+      tf.dispose([x, ...Object.values(cache.tensors)]);
+      layer.dispose();
+    });
+  }
+
+  it('MLA at lesson 10\'s shape, by hand: absorbed decoding does 12.6× fewer FLOPs at 1024 tokens', () => {
+    const spec: AttentionSpec = { kind: 'mla', nHeads: 4, headDim: 16, qLatent: 32, kvLatent: 32, ropeHeadDim: 8 };
+    // naive: down 2·64·72 = 9216, up 2·32·4·24 = 6144, out 2·4·16·64 = 8192; keys and values
+    // rebuilt 4·1024·32·4·16 = 8388608, scores and mixing 2·4·1024·40 = 327680
+    expect(decodeStepFlops(spec, 64, 1024, false)).toEqual({ projections: 23552, context: 8716288, total: 8739840 });
+    // absorbed: down 9216, query into latent space 2·32·4·40 = 10240, out 2·4·32·64 = 16384;
+    // scores and mixing against the latents 4·4·1024·40 = 655360
+    expect(decodeStepFlops(spec, 64, 1024, true)).toEqual({ projections: 35840, context: 655360, total: 691200 });
+  });
+
+  it('errors name the argument and the value', () => {
+    expect(() => decodeStepFlops({ kind: 'mha', nHeads: 4 }, 64, 0)).toThrowError(/context.*0/);
+    expect(() => decodeStepFlops({ kind: 'mha', nHeads: 3 }, 64, 8)).toThrowError(/dModel 64 is not divisible by nHeads 3/);
   });
 });

@@ -1,9 +1,12 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, it } from 'vitest';
 import {
   BackendCandidate,
   NotInstalledError,
   explainLoadError,
   initBackend,
+  keepBackend,
   parseBackendName,
   orderForWorkload,
   selectBackend,
@@ -135,5 +138,37 @@ describe('initBackend reasons', () => {
     const r = await initBackend({ force: 'cpu' });
     expect(r.attempts.at(-1)?.reason).toMatch(/^forced by force=cpu;/);
     expect(r.attempts[0]?.reason).toBe('skipped: force=cpu');
+  });
+});
+
+describe('keepBackend', () => {
+  it('puts back the backend that a package selected when loaded (as tfjs-node does), before any other op', async () => {
+    await tf.setBackend('wasm');
+    await tf.setBackend('cpu'); // both initialised, as after initBackend tried one and a package the other
+    const value = keepBackend('a stub', () => {
+      void tf.setBackend('wasm'); // what '@tensorflow/tfjs-node' does on import, with 'tensorflow'
+      expect(tf.getBackend()).toBe('wasm');
+      return 42;
+    });
+    expect(value).toBe(42);
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it('leaves the backend alone when the package does not touch it', async () => {
+    await tf.setBackend('cpu');
+    expect(keepBackend('a stub', () => 'x')).toBe('x');
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it('names both backends when the one that was active cannot be restored', async () => {
+    tf.registerBackend('doomed', () => new (tf.findBackend('cpu').constructor as new () => tf.KernelBackend)());
+    await tf.setBackend('doomed');
+    expect(() =>
+      keepBackend('a stub', () => {
+        void tf.setBackend('cpu');
+        tf.removeBackend('doomed');
+      }),
+    ).toThrowError(/loading a stub moved the tfjs backend from doomed to cpu, and doomed could not be restored/);
+    expect(tf.getBackend()).toBe('cpu');
   });
 });

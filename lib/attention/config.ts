@@ -126,3 +126,51 @@ export function cacheElementsPerToken(spec: AttentionSpec, dModel: number, layer
   if (spec.kind === 'mla') return (spec.kvLatent + spec.ropeHeadDim) * layers;
   return 2 * r.nKvHeads * r.headDim * layers;
 }
+
+/** FLOPs of one decoding step of one attention layer, by part (2 per multiply-add). */
+export interface DecodeStepFlops {
+  /** The new token's projections: queries, its keys and values (or latent), and the output. */
+  projections: number;
+  /** Work that grows with the context: rebuilding keys and values (naive MLA), scores and mixing. */
+  context: number;
+  /** The sum. */
+  total: number;
+}
+
+/**
+ * Matrix-product FLOPs of one decoding step (batch 1, one new token) of one layer, after a cache
+ * of `context − 1` tokens, counted as the lib's layers compute it (softmax, RoPE and masks, a few
+ * per score, are left out):
+ *
+ * - MHA, GQA, MQA: projections `2d(n_h + 2n_g)d_h + 2 n_h d_h d`; context `4 n_h T d_h`.
+ * - MLA naive: projections `2d(d'_c + d_c + d_h^R) + 2d'_c n_h (d_h + d_h^R) + 2 n_h d_h d`;
+ *   context `4 T d_c n_h d_h` (every cached latent's key and value rebuilt) `+ 2 n_h T (2d_h + d_h^R)`.
+ * - MLA absorbed: projections `2d(d'_c + d_c + d_h^R) + 2d'_c n_h (d_c + d_h^R) + 2 n_h d_c d`;
+ *   context `4 n_h T (d_c + d_h^R)` (scores and mixing against the latents as stored). The absorbed
+ *   products `W^UQ W^UKᵀ` and `W^UV W^O` are computed once per weight update, not per step.
+ *
+ * `absorb` (MLA only) defaults to `spec.absorb`.
+ * @throws Error as {@link resolveAttention}, or when `context` is not a positive integer.
+ */
+export function decodeStepFlops(spec: AttentionSpec, dModel: number, context: number, absorb?: boolean): DecodeStepFlops {
+  assertPositiveInteger(context, 'context');
+  const r = resolveAttention(spec, dModel);
+  const [d, h, dh, T] = [dModel, r.nHeads, r.headDim, context];
+  let projections: number;
+  let ctx: number;
+  if (spec.kind === 'mla') {
+    const [dq, dc, dr] = [spec.qLatent, spec.kvLatent, spec.ropeHeadDim];
+    const down = 2 * d * (dq + dc + dr); // c^Q, c^KV and k^R of the new token
+    if (absorb ?? spec.absorb ?? false) {
+      projections = down + 2 * dq * h * (dc + dr) + 2 * h * dc * d;
+      ctx = 4 * h * T * (dc + dr);
+    } else {
+      projections = down + 2 * dq * h * (dh + dr) + 2 * h * dh * d;
+      ctx = 4 * T * dc * h * dh + 2 * h * T * (2 * dh + dr);
+    }
+  } else {
+    projections = 2 * d * (h + 2 * r.nKvHeads) * dh + 2 * h * dh * d;
+    ctx = 4 * h * T * dh;
+  }
+  return { projections, context: ctx, total: projections + ctx };
+}

@@ -132,7 +132,7 @@ export function defaultRowMoves(): RowMoves {
  *   one gather of every active expert's rows into an `[E', C, d]` buffer, two batched matMuls
  *   with the stacked expert weights, one scatter-add back. Its kernel count does not grow with
  *   the number of experts; it computes `E'·C` rows where the others compute the served slots
- *   (the padding rows are extra FLOPs, zero rows whose outputs are weighted by 0).
+ *   (the padding rows are extra FLOPs, rows whose outputs are weighted by 0).
  */
 export type SparseMode = RowMoves | 'batched';
 
@@ -154,7 +154,7 @@ export interface PaddedDispatch {
   experts: number[];
   /** Rows per expert C: the largest load among them (≤ the plan's capacity). */
   rowsPerExpert: number;
-  /** `[E'·C]` token id of each row, expert-major; `tokens` (one past the last token: a zero row) for padding. */
+  /** `[E'·C]` token id of each row, expert-major; `tokens` (one past the last token) for padding (the layer reads token 0 there, weighted by 0). */
   tokenIds: Int32Array;
   /** `[E'·C]` flat slot id (`token · k + slot`) of each row; `tokens · k` (one past the last slot: a zero gate) for padding. */
   slotIds: Int32Array;

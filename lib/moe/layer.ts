@@ -44,7 +44,7 @@
  * `combineRows` in `dispatch.ts`: one read of the input, one multi-output op, one combine that
  * also weights by the gates); on `tensorflow` capacity-padded (`batched`: one gather into
  * `[E', C, d]`, C the largest load, two batched matMuls with the active experts' stacked
- * weights, one scatter-add; padding rows read a zero row and are weighted by 0, and are the only
+ * weights, one scatter-add; padding rows read token 0 and are weighted by 0, and are the only
  * extra FLOPs); elsewhere one FFN per expert with gather/scatter kernels (`kernels`). An expert
  * no token chose does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the

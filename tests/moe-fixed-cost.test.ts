@@ -39,6 +39,11 @@ function suite(backend: BackendName): void {
       expect(values(mine)).toEqual(values(ref));
       expect(values(mine).map((v) => v + 0)).toEqual([0, 0, 0, -4, 0.5, 0, 0, -1]); // dy where x > 0, else 0 (hand; + 0 folds dy · 0's -0 into 0)
       expectNoLeak(() => tf.grad((t: tf.Tensor) => tf.sum(reluSignGrad(t)))(x), 'reluSignGrad');
+      if (backend === 'tensorflow') {
+        // where the layer uses it, a NaN input's gradient is NaN, as tfjs's (TensorFlow's Sign(NaN) is NaN)
+        const nan = tf.tensor1d([Number.NaN]);
+        expect(tf.grad((t: tf.Tensor) => tf.sum(reluSignGrad(t)))(nan).dataSync()[0]).toBeNaN();
+      }
     });
 
     it('weightRows gives tf.mul(rows, tf.mul(gates, mask))\'s values and gradients, bit for bit', () => {

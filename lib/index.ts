@@ -70,3 +70,4 @@ export * from './train/curves';
 export * from './distill/fused-loss';
 export * from './optim/fused-adam';
 export * from './optim/fused-rmsprop';
+export * from './ops/relu';

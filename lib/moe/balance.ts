@@ -36,6 +36,29 @@ export function loadBalancingLoss(probs: tf.Tensor2D, expertIndex: tf.Tensor2D, 
 }
 
 /**
+ * {@link loadBalancingLoss} from the routed counts already on the host (`count_i`, e.g. the
+ * dispatch plan's `routed`): the same value, without the one-hot and count kernels. `f_i =
+ * count_i / (k·T)` is computed here in float64 and stored as float32, which gives the float32
+ * quotient bit for bit (one float64 division then one rounding to float32 never differs from a
+ * float32 division of the same integers).
+ * @param probs `[T, N]` router probabilities.
+ * @param counts slots routed to each expert, N integers summing to T·k.
+ * @param topK k, the slots per token.
+ * @param alpha the weight α.
+ * @throws Error when `counts` does not have N entries.
+ */
+export function loadBalancingLossFromCounts(probs: tf.Tensor2D, counts: readonly number[], topK: number, alpha = 1): tf.Scalar {
+  assert(probs.rank === 2 && counts.length === probs.shape[1],
+    () => `counts must have one entry per expert (${probs.shape[1]}), got ${counts.length}`);
+  const [T, N] = probs.shape;
+  return tf.tidy(() => {
+    const f = tf.tensor1d(Float32Array.from(counts, (c) => c / (T * topK))); // [N]
+    const P = tf.mean(probs, 0); // [N]
+    return tf.mul<tf.Scalar>(alpha * N, tf.sum(tf.mul(f, P)));
+  });
+}
+
+/**
  * The router z-loss (ST-MoE, Zoph et al. 2022, §3.1, eq. 5):
  *
  *     L_z = (1/B) Σ_b ( log Σ_j exp(x_bj) )²

@@ -111,7 +111,7 @@ export function planDispatch(expertIndex: Int32Array | readonly number[], topK: 
  * How rows are moved: `host` copies them with typed-array loops on the CPU (the tensors of the
  * `cpu` and `wasm` backends live in host memory, and tfjs-wasm 4.22's Gather and ScatterNd
  * kernels walk the rows element by element: measured here, gathering 8192 rows of 64 floats took
- * ~50 ms under load against ~2 ms for the loop); `kernels` uses `tf.gather` / `tf.scatterND`
+ * ~50 ms under load against ~2 ms for the loop); `kernels` uses `tf.gatherND` / `tf.scatterND`
  * (for backends whose data is not on the host, where a read-back would cost more).
  */
 export type RowMoves = 'host' | 'kernels';
@@ -132,7 +132,7 @@ export function defaultRowMoves(): RowMoves {
  *   one gather of every active expert's rows into an `[E', C, d]` buffer, two batched matMuls
  *   with the stacked expert weights, one scatter-add back. Its kernel count does not grow with
  *   the number of experts; it computes `E'·C` rows where the others compute the served slots
- *   (the padding rows are extra FLOPs, zero rows whose outputs are weighted by 0).
+ *   (the padding rows are extra FLOPs, rows whose outputs are weighted by 0).
  */
 export type SparseMode = RowMoves | 'batched';
 
@@ -154,7 +154,7 @@ export interface PaddedDispatch {
   experts: number[];
   /** Rows per expert C: the largest load among them (≤ the plan's capacity). */
   rowsPerExpert: number;
-  /** `[E'·C]` token id of each row, expert-major; `tokens` (one past the last token: a zero row) for padding. */
+  /** `[E'·C]` token id of each row, expert-major; `tokens` (one past the last token) for padding (the layer reads token 0 there, weighted by 0). */
   tokenIds: Int32Array;
   /** `[E'·C]` flat slot id (`token · k + slot`) of each row; `tokens · k` (one past the last slot: a zero gate) for padding. */
   slotIds: Int32Array;
@@ -229,7 +229,7 @@ function hostScatterAdd(src: ArrayLike<number>, d: number, ids: Int32Array, n: n
  * incoming rows back to their positions (duplicates summed), written out with `tf.customGrad`
  * because tfjs's own gather gradient needs UnsortedSegmentSum, which the WASM backend lacks.
  * @param ids row ids in [0, n), as an int32 tensor or a plain Int32Array.
- * @param moves `host` (typed-array loops) or `kernels` (tf.gather / tf.scatterND); default
+ * @param moves `host` (typed-array loops) or `kernels` (tf.gatherND / tf.scatterND); default
  *   {@link defaultRowMoves}. Both give the same values and gradients.
  * @throws Error when an id is outside [0, n).
  */
@@ -247,14 +247,17 @@ export function gatherRows(x: tf.Tensor2D, ids: tf.Tensor1D | Int32Array, moves:
         gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostScatterAdd(dy.dataSync(), d, idv, n), [n, d]),
       };
     }
-    // The gradient may run after the caller's tidy: it gets its own copy of the ids.
-    const idt = tf.tensor1d(idv, 'int32');
+    // The gradient may run after the caller's tidy: it gets its own copy of the ids, as [m, 1],
+    // the index shape of both gatherND and scatterND. gatherND, not gather: tfjs-node 4.22's
+    // GatherV2 reads the indices back and checks each one in JavaScript (0.7 ms against 0.25 ms
+    // for 8960 rows of 64, measured here); the ids were checked above.
+    const idt = tf.tensor2d(idv, [m, 1], 'int32');
     (args[1] as tf.GradSaveFunc)([idt]);
-    const value = tf.gather(xs, idt);
+    const value = tf.gatherND(xs, idt) as tf.Tensor2D;
     idt.dispose(); // the saved copy lives on
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0] as tf.Tensor1D, [m, 1]), dy, [n, d]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0] as tf.Tensor2D, dy, [n, d]),
     };
   });
   return f(x) as tf.Tensor2D;
@@ -278,16 +281,54 @@ export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D | Int32Array,
         gradFunc: (dy: tf.Tensor) => tf.tensor2d(hostGather(dy.dataSync(), d, idv), [m, d]),
       };
     }
-    const idt = tf.tensor1d(idv, 'int32');
-    (args[1] as tf.GradSaveFunc)([idt]); // see gatherRows
-    const value = tf.tidy(() => tf.scatterND(tf.reshape(idt, [m, 1]), r, [n, d]));
+    const idt = tf.tensor2d(idv, [m, 1], 'int32'); // [m, 1], for scatterND and gatherND (see gatherRows)
+    (args[1] as tf.GradSaveFunc)([idt]);
+    const value = tf.scatterND(idt, r, [n, d]);
     idt.dispose();
     return {
       value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gather(dy, saved[0] as tf.Tensor1D),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gatherND(dy, saved[0] as tf.Tensor2D),
     };
   });
   return f(rows) as tf.Tensor2D;
+}
+
+/**
+ * Gate-weighted rows, `rows[i] · gates[i] · mask[i]`, as one op whose gradient is
+ * `[dy · g', Σ_j dy_ij · rows_ij · mask_i]` with `g' = gates · mask`: the values and gradients of
+ * `tf.mul(rows, tf.mul(gates, mask))`, in 2 + 3 kernels where tfjs's two broadcasting products
+ * take 2 + 6 (its product gradient casts both operands and reshapes the row sums). The capacity-
+ * padded MoE layer uses it with a 0/1 mask that zeroes its padding rows' gates.
+ * @param rows `[m, d]`.
+ * @param gates `[m, 1]`.
+ * @param mask m values multiplying the gates (constant: no gradient), or null for none.
+ * @throws Error when the shapes or the mask's length do not match.
+ */
+export function weightRows(rows: tf.Tensor2D, gates: tf.Tensor2D, mask: Float32Array | null = null): tf.Tensor2D {
+  const [m] = rows.shape;
+  assert(rows.rank === 2 && gates.rank === 2 && gates.shape[0] === m && gates.shape[1] === 1,
+    () => `weightRows needs rows [m, d] and gates [m, 1], got [${rows.shape.join(', ')}] and [${gates.shape.join(', ')}]`);
+  assert(mask === null || mask.length === m, () => `weightRows needs one mask value per row (${m}), got ${mask?.length}`);
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const y = args[0] as tf.Tensor2D;
+    const g = args[1] as tf.Tensor2D;
+    const save = args[2] as tf.GradSaveFunc;
+    const mk = mask ? tf.tensor2d(mask, [m, 1]) : null;
+    const gm = mk ? tf.mul<tf.Tensor2D>(g, mk) : g; // [m, 1]
+    save(mk ? [y, gm, mk] : [y, gm]);
+    const value = tf.mul<tf.Tensor2D>(y, gm); // [m, d]
+    if (mk) tf.dispose([mk, gm]); // the saved copies live on
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [ys, gms, mks] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
+        const dRows = tf.mul(dy, gms); // [m, d]
+        const dg = tf.sum(tf.mul(dy, ys), 1, true); // [m, d] -> [m, 1]
+        return [dRows, mks ? tf.mul(dg, mks) : dg];
+      },
+    };
+  });
+  return f(rows, gates);
 }
 
 /**

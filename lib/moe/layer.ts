@@ -44,7 +44,7 @@
  * `combineRows` in `dispatch.ts`: one read of the input, one multi-output op, one combine that
  * also weights by the gates); on `tensorflow` capacity-padded (`batched`: one gather into
  * `[E', C, d]`, C the largest load, two batched matMuls with the active experts' stacked
- * weights, one scatter-add; padding rows read a zero row and are weighted by 0, and are the only
+ * weights, one scatter-add; padding rows read token 0 and are weighted by 0, and are the only
  * extra FLOPs); elsewhere one FFN per expert with gather/scatter kernels (`kernels`). An expert
  * no token chose does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
@@ -58,10 +58,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
-import { loadBalancingLoss, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
-import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, type DispatchPlan, type SparseMode } from './dispatch';
-import { assertTopK, route, type RouterKind } from './router';
+import { loadBalancingLossFromCounts, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
+import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, weightRows, type DispatchPlan, type SparseMode } from './dispatch';
+import { assertTopK, chooseExperts, pickGates, type RouterKind } from './router';
 import { matMul2d } from '../ops/matmul';
+import { reluSignGrad } from '../ops/relu';
 
 /** Activation of the expert FFNs. */
 export type MoEActivation = 'relu' | 'gelu' | 'silu';
@@ -239,9 +240,17 @@ function resolveArgs(args: MoEArgs): Required<Omit<MoEArgs, 'units' | 'name' | '
   };
 }
 
+/** `[n·k]` gates picked on the host from the flat `[n, E]` scores at the chosen experts. */
+function pickOnHost(scores: Float32Array, expertIndex: Int32Array, E: number, k: number): Float32Array {
+  const out = new Float32Array(expertIndex.length);
+  for (let i = 0; i < expertIndex.length; i++) out[i] = scores[Math.floor(i / k) * E + (expertIndex[i] as number)] as number;
+  return out;
+}
+
 /** The expert FFN's activation, as tensor ops. */
 function activate(h: tf.Tensor, activation: MoEActivation): tf.Tensor {
-  if (activation === 'relu') return tf.relu(h);
+  // On native TensorFlow tfjs's relu gradient (Step) is six ops and a JavaScript fill: lib/ops/relu.ts
+  if (activation === 'relu') return tf.getBackend() === 'tensorflow' ? reluSignGrad(h) : tf.relu(h);
   if (activation === 'silu') return tf.mul(h, tf.sigmoid(h));
   // gelu, tanh approximation (Hendrycks & Gimpel 2016): 0.5 h (1 + tanh(√(2/π) (h + 0.044715 h³)))
   const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(h, tf.mul(0.044715, tf.pow(h, 3))));
@@ -388,8 +397,8 @@ export class MoE extends tf.layers.Layer {
     const active = plan.tokenIds.map((ids, e) => ({ e, ids, slots: plan.slotIds[e] as Int32Array })).filter((a) => a.ids.length > 0);
     if (active.length === 0) return tf.zeros([n, d]); // every slot dropped
     const ffn = (xe: tf.Tensor2D, i: number) => this.ffn(xe, this.expertWeights[(active[i] as { e: number }).e] as FfnWeights); // [c_e, d]
-    const moves = this.rowMoves === 'auto' ? defaultSparseMode() : this.rowMoves;
-    if (moves === 'batched') return this.batchedExperts(x, gates, plan);
+    const moves = this.sparseMode();
+    assert(moves !== 'batched', () => 'sparseExperts runs one FFN per expert; the batched mode is batchedExperts');
     if (moves === 'host') {
       const parts = dispatchRows(x, active.map((a) => a.ids)); // [n, d] -> E' x [c_e, d]
       return combineRows(gates, parts.map(ffn), active.map((a) => a.ids), active.map((a) => a.slots)); // E' x [c_e, d] -> [n, d]
@@ -411,37 +420,58 @@ export class MoE extends tf.layers.Layer {
     return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n, moves); // [A, d] -> [n, d]
   }
 
+  /** The sparse mode this call uses: {@link MoE.rowMoves}, `auto` resolved for the active backend. */
+  private sparseMode(): SparseMode {
+    return this.rowMoves === 'auto' ? defaultSparseMode() : this.rowMoves;
+  }
+
   /**
    * The capacity-padded sparse path (`rowMoves: 'batched'`, see {@link padDispatch}): each active
-   * expert gets `C` rows (its tokens, then padding rows that read a zero row), one gather brings
-   * them into `[E', C, d]`, the FFN runs as batched matMuls with the active experts' weights
-   * stacked (`[E', d, h]`, `[E', h, d]`), and one scatter-add brings the gate-weighted rows back
-   * to `[n, d]`. Padding rows get gate 0 and add exactly 0 (to token 0), so they change neither
-   * the output nor any gradient. Kernels per call do not depend on E; the products compute
-   * `E'·C` rows instead of the served slots.
+   * expert gets `C` rows (its tokens, then padding rows), one gather brings them into
+   * `[E', C, d]`, the FFN runs as batched matMuls with the active experts' weights stacked
+   * (`[E', d, h]`, `[E', h, d]`), and one scatter-add brings the gate-weighted rows back to
+   * `[n, d]`. Kernels per call do not depend on E; the products compute `E'·C` rows instead of
+   * the served slots.
+   *
+   * The gates are gathered once, straight into the padded rows: from the flat `[n·E]` scores when
+   * they are not normalised (the same floats {@link pickGates} would give), else from the
+   * normalised `[n, k]` gates. Padding rows read token 0 and gate 0 (a 0/1 mask multiplies the
+   * gathered gates when there is padding), so they add exactly 0 to token 0's row and to every
+   * gradient: no zero row is appended to the input or to the gates.
+   * @param gates `{ scores }` (unnormalised gates: the gate of slot (t, e) is `scores[t, e]`) or `{ gates }` (`[n, k]`).
    */
-  private batchedExperts(x: tf.Tensor2D, gates: tf.Tensor2D, plan: DispatchPlan): tf.Tensor2D {
+  private batchedExperts(x: tf.Tensor2D, source: { scores: tf.Tensor2D } | { gates: tf.Tensor2D }, plan: DispatchPlan): tf.Tensor2D {
     const [n, d] = x.shape;
-    const { topK: k, expertHidden: h, activation, useBias } = this.cfg;
+    const { topK: k, experts: E, expertHidden: h, activation, useBias } = this.cfg;
     const pad = padDispatch(plan);
     if (pad === null) return tf.zeros([n, d]); // every slot dropped
-    const { experts, rowsPerExpert: C, tokenIds, slotIds } = pad;
+    const { experts, rowsPerExpert: C, tokenIds, slotIds, paddingRows } = pad;
     const A = experts.length;
-    const moves = defaultRowMoves(); // how the gather and the scatter move rows
+    const moves = defaultRowMoves(); // how the gathers and the scatter move rows
+    const rows = A * C;
+    const rowTokens = new Int32Array(rows); // the token each row reads and adds into; padding rows: token 0
+    const gateIds = new Int32Array(rows); // each row's gate in the flat source; padding rows: 0, masked
+    const mask = paddingRows > 0 ? new Float32Array(rows) : null;
+    const fromScores = 'scores' in source;
+    for (let i = 0; i < rows; i++) {
+      const t = tokenIds[i] as number;
+      if (t === n) continue; // padding
+      rowTokens[i] = t;
+      gateIds[i] = fromScores ? t * E + (experts[Math.floor(i / C)] as number) : (slotIds[i] as number);
+      if (mask) mask[i] = 1;
+    }
     const weights = experts.map((e) => this.expertWeights[e] as FfnWeights);
     const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
-    const xPad: tf.Tensor2D = tf.concat([x, tf.zeros([1, d])], 0); // [n + 1, d]: row n is the padding rows' input
-    const xs = tf.reshape(gatherRows(xPad, tokenIds, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
+    const xs = tf.reshape(gatherRows(x, rowTokens, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
     let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
     if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
     hid = activate(hid, activation);
     let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
     if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
-    const gPad: tf.Tensor2D = tf.concat([tf.reshape(gates, [n * k, 1]), tf.zeros([1, 1])], 0); // [n, k] -> [n·k + 1, 1]: the last is the padding's gate 0
-    const g = gatherRows(gPad, slotIds, moves); // [A·C, 1]
-    const weighted = tf.mul<tf.Tensor2D>(tf.reshape(y, [A * C, d]), g); // [A, C, d] -> [A·C, d]
-    const outIds = tokenIds.map((t) => (t === n ? 0 : t)); // padding rows (weighted by 0: zeros) add into token 0
-    return scatterAddRows(weighted, outIds, n, moves); // [A·C, d] -> [n, d]
+    const flat: tf.Tensor2D = fromScores ? tf.reshape<tf.Rank.R2>(source.scores, [n * E, 1]) : tf.reshape<tf.Rank.R2>(source.gates, [n * k, 1]); // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
+    const g = gatherRows(flat, gateIds, moves); // [A·C, 1]
+    const weighted = weightRows(tf.reshape(y, [rows, d]), g, mask); // [A, C, d] -> [A·C, d]; padding rows: gate 0
+    return scatterAddRows(weighted, rowTokens, n, moves); // [A·C, d] -> [n, d]
   }
 
   /**
@@ -461,7 +491,7 @@ export class MoE extends tf.layers.Layer {
     const { experts: E, topK: k } = this.cfg;
     let stats: MoEStats | null = null;
     const tensors = tf.tidy(() => {
-      const x2: tf.Tensor2D = tf.reshape(x, [-1, d]); // [..., d] -> [n, d]
+      const x2: tf.Tensor2D = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, d]); // [..., d] -> [n, d]
       const n = x2.shape[0];
       assert(n > 0, () => `MoE input must hold at least one token, got shape [${x.shape.join(', ')}]`);
       let logits = matMul2d(x2, (this.routerKernel as tf.LayerVariable).read() as tf.Tensor2D); // [n, E]
@@ -471,23 +501,40 @@ export class MoE extends tf.layers.Layer {
         logits = tf.add<tf.Tensor2D>(logits, tf.mul(tf.randomNormal([n, E], 0, 1, 'float32', this.noiseRng.tfSeed()), std));
       }
       const bias = (this.routingBias as tf.LayerVariable).read() as tf.Tensor1D;
-      const routing = route(logits, { kind: this.cfg.router, topK: k, bias, normalize: this.cfg.normalizeGates });
+      let biasValues = Array.from(bias.dataSync());
+      // An all-zero bias changes no choice: it is not added (one kernel less per call).
+      const biased = biasValues.some((b) => b !== 0);
+      const choice = chooseExperts(logits, { kind: this.cfg.router, topK: k, bias: biased ? bias : undefined });
       const capacity = expertCapacity(n, k, E, this.cfg.capacityFactor ?? undefined);
-      const plan = planDispatch(routing.expertIndex, k, E, capacity);
+      const plan = planDispatch(choice.expertIndex, k, E, capacity);
+      const { normalizeGates } = this.cfg;
+      const batched = this.cfg.dispatch === 'sparse' && this.sparseMode() === 'batched';
       let out: tf.Tensor2D;
-      if (this.cfg.dispatch === 'sparse') {
-        out = this.sparseExperts(x2, routing.gates, plan);
+      let gateValues: Float32Array;
+      if (batched && !normalizeGates) {
+        // The gates are gathered from the scores straight into the padded rows; the statistics'
+        // copy is TopK's values (the same floats) or, with a bias in them, picked from the scores.
+        out = this.batchedExperts(x2, { scores: choice.scores }, plan);
+        gateValues = biased ? pickOnHost(choice.scores.dataSync() as Float32Array, choice.expertIndex, E, k) : Float32Array.from(choice.topValues.dataSync());
       } else {
-        const assigned = tf.tensor2d(plan.assignment, [n, k], 'int32'); // -1 (dropped) one-hot encodes to zeros
-        const gateMatrix: tf.Tensor2D = tf.sum(tf.mul(tf.oneHot(assigned, E), tf.expandDims(routing.gates, 2)), 1); // [n, k, E] -> [n, E]
-        out = this.denseExperts(x2, gateMatrix);
+        const gates = pickGates(choice.scores, choice.expertIndex, k, normalizeGates);
+        if (batched) {
+          out = this.batchedExperts(x2, { gates }, plan);
+        } else if (this.cfg.dispatch === 'sparse') {
+          out = this.sparseExperts(x2, gates, plan);
+        } else {
+          const assigned = tf.tensor2d(plan.assignment, [n, k], 'int32'); // -1 (dropped) one-hot encodes to zeros
+          const gateMatrix: tf.Tensor2D = tf.sum(tf.mul(tf.oneHot(assigned, E), tf.expandDims(gates, 2)), 1); // [n, k, E] -> [n, E]
+          out = this.denseExperts(x2, gateMatrix);
+        }
+        gateValues = Float32Array.from(gates.dataSync());
       }
       if (this.sharedWeights) out = tf.add<tf.Tensor2D>(out, this.ffn(x2, this.sharedWeights));
-      const balanceLoss = loadBalancingLoss(routing.probs, tf.tensor2d(routing.expertIndex, [n, k], 'int32'), 1);
+      // f_i from the plan's counts (the routed slots, before the capacity cut), already on the host
+      const balanceLoss = loadBalancingLossFromCounts(choice.probs, plan.routed, k, 1);
       const zLoss = routerZLoss(logits);
       const auxLoss: tf.Scalar = tf.add(tf.mul(this.cfg.balanceLossWeight, balanceLoss), tf.mul(this.cfg.zLossWeight, zLoss));
-      const entropy = routerEntropy(routing.probs).dataSync()[0] as number;
-      let biasValues = Array.from(bias.dataSync());
+      const entropy = routerEntropy(choice.probs).dataSync()[0] as number;
       if (training && this.cfg.biasUpdateRate > 0) {
         biasValues = updateRoutingBias(biasValues, plan.routed, this.cfg.biasUpdateRate);
         (this.routingBias as tf.LayerVariable).write(tf.tensor1d(biasValues));
@@ -503,10 +550,10 @@ export class MoE extends tf.layers.Layer {
         routerEntropy: entropy,
         loadEntropy: loadEntropy(plan.routed),
         assignment: plan.assignment,
-        gates: Float32Array.from(routing.gates.dataSync()),
+        gates: gateValues,
         bias: biasValues,
       };
-      return { output: tf.reshape(out, x.shape), auxLoss, balanceLoss, zLoss };
+      return { output: x.rank === 2 ? out : tf.reshape(out, x.shape), auxLoss, balanceLoss, zLoss };
     });
     return { ...tensors, stats: stats as unknown as MoEStats };
   }

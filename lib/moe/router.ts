@@ -61,33 +61,79 @@ export function routerScores(logits: tf.Tensor2D, kind: RouterKind): tf.Tensor2D
   return tf.tidy(() => (kind === 'softmax' ? tf.softmax(logits) : tf.sigmoid(logits)));
 }
 
-/**
- * Routes tokens: scores, the k chosen experts per token and their gates.
- * @param logits `[n, E]` router logits.
- * @throws Error on a bad `topK`, `kind`, or a bias whose length is not E.
- */
-export function route(logits: tf.Tensor2D, options: RouteOptions): Routing {
+/** The routing's choice alone (see {@link chooseExperts}): no gates yet. */
+export interface RouterChoice {
+  /** `[n, E]` scores: softmax probabilities, or sigmoid affinities. */
+  scores: tf.Tensor2D;
+  /** `[n, E]` a distribution over experts per token (see {@link Routing.probs}). */
+  probs: tf.Tensor2D;
+  /** `[n·k]` chosen expert ids, row-major `[n, k]`, slot 0 the highest (biased) score. */
+  expertIndex: Int32Array;
+  /**
+   * `[n, k]` the (biased) scores that won, TopK's values: without a bias, exactly the gates
+   * before any normalisation (the same floats as the scores at the chosen experts). No gradient.
+   */
+  topValues: tf.Tensor2D;
+}
+
+function checkRoute(logits: tf.Tensor2D, options: RouteOptions): void {
   const { kind, topK } = options;
   assert(kind === 'softmax' || kind === 'sigmoid', () => `router must be 'softmax' or 'sigmoid', got ${String(kind)}`);
   assert(logits.rank === 2, () => `router logits must have rank 2 ([tokens, experts]), got shape [${logits.shape.join(', ')}]`);
-  const [n, E] = logits.shape;
+  const E = logits.shape[1];
   assertTopK(topK, E);
   if (options.bias) assert(options.bias.size === E, () => `bias must have ${E} entries (one per expert), got ${options.bias?.size}`);
-  const normalize = options.normalize ?? kind === 'sigmoid';
+}
+
+/**
+ * The first half of {@link route}: scores, probs and the k chosen experts (read back), without the
+ * gates, for callers that gather the gates their own way (the MoE layer's capacity-padded mode
+ * gathers them straight into its padded rows). Tensors belong to the caller.
+ * @param logits `[n, E]` router logits.
+ * @throws Error on a bad `topK`, `kind`, or a bias whose length is not E.
+ */
+export function chooseExperts(logits: tf.Tensor2D, options: RouteOptions): RouterChoice {
+  checkRoute(logits, options);
+  const { kind, topK } = options;
   let expertIndex = new Int32Array(0);
   const tensors = tf.tidy(() => {
     const scores = routerScores(logits, kind); // [n, E]
     const probs: tf.Tensor2D = kind === 'softmax' ? scores : tf.div(scores, tf.sum(scores, -1, true)); // [n, E]
     // The choice: top-k of the (biased) scores. No gradient flows through the choice.
     const choice = options.bias ? tf.add(scores, options.bias) : scores;
-    expertIndex = Int32Array.from(tf.topk(choice, topK).indices.dataSync()); // [n·k]
-    // The gates: the unbiased scores at the chosen experts, gathered from the flat [n·E] scores.
-    const flat = new Int32Array(n * topK);
-    for (let t = 0; t < n; t++) for (let s = 0; s < topK; s++) flat[t * topK + s] = t * E + (expertIndex[t * topK + s] as number);
-    const picked = gatherRows(tf.reshape(scores, [n * E, 1]), tf.tensor1d(flat, 'int32')); // [n·k, 1]
-    let gates: tf.Tensor2D = tf.reshape(picked, [n, topK]); // [n·k, 1] -> [n, k]
-    if (normalize) gates = tf.div<tf.Tensor2D>(gates, tf.add(tf.sum(gates, -1, true), 1e-20));
-    return { scores, probs, gates };
+    const top = tf.topk(choice, topK);
+    expertIndex = Int32Array.from(top.indices.dataSync()); // [n·k]
+    return { scores, probs, topValues: top.values as tf.Tensor2D };
   });
   return { ...tensors, expertIndex };
+}
+
+/**
+ * The second half of {@link route}: the gates `[n, k]`, the unbiased scores at the chosen
+ * experts (one gather from the flat `[n·E]` scores), divided by their sum with `normalize`.
+ */
+export function pickGates(scores: tf.Tensor2D, expertIndex: Int32Array, topK: number, normalize: boolean): tf.Tensor2D {
+  const [n, E] = scores.shape;
+  assert(expertIndex.length === n * topK, () => `expertIndex must hold n·k = ${n * topK} ids, got ${expertIndex.length}`);
+  return tf.tidy(() => {
+    const flat = new Int32Array(n * topK);
+    for (let t = 0; t < n; t++) for (let s = 0; s < topK; s++) flat[t * topK + s] = t * E + (expertIndex[t * topK + s] as number);
+    const picked = gatherRows(tf.reshape(scores, [n * E, 1]), flat); // [n·E, 1] -> [n·k, 1]
+    let gates: tf.Tensor2D = tf.reshape(picked, [n, topK]); // [n·k, 1] -> [n, k]
+    if (normalize) gates = tf.div<tf.Tensor2D>(gates, tf.add(tf.sum(gates, -1, true), 1e-20));
+    return gates;
+  });
+}
+
+/**
+ * Routes tokens: scores, the k chosen experts per token and their gates
+ * ({@link chooseExperts} then {@link pickGates}).
+ * @param logits `[n, E]` router logits.
+ * @throws Error on a bad `topK`, `kind`, or a bias whose length is not E.
+ */
+export function route(logits: tf.Tensor2D, options: RouteOptions): Routing {
+  const normalize = options.normalize ?? options.kind === 'sigmoid';
+  const c = chooseExperts(logits, options);
+  c.topValues.dispose();
+  return { scores: c.scores, probs: c.probs, expertIndex: c.expertIndex, gates: pickGates(c.scores, c.expertIndex, options.topK, normalize) };
 }

@@ -605,20 +605,33 @@ describe('MoE compute counts and helpers', () => {
 });
 
 describe('matMul2d', () => {
-  it('equals tf.matMul in value and in both gradients', async () => {
-    const { matMul2d } = await import('../lib/ops/matmul');
+  it('the explicit-transpose product equals tf.matMul in value and in both gradients; matMul2d picks it on wasm only', async () => {
+    const { matMul2d, matMul2dExplicitGrad } = await import('../lib/ops/matmul');
     tf.tidy(() => {
       const rng = new Rng(13);
       const a = randn(rng, [5, 3]) as tf.Tensor2D;
       const b = randn(rng, [3, 4]) as tf.Tensor2D;
       const R = randn(rng, [5, 4]);
-      expect(maxAbsDiff(matMul2d(a, b), tf.matMul(a, b))).toBeLessThan(1e-6);
-      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul2d(x as tf.Tensor2D, y as tf.Tensor2D), R)))([a, b]);
+      expect(maxAbsDiff(matMul2dExplicitGrad(a, b), tf.matMul(a, b))).toBeLessThan(1e-6);
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matMul2dExplicitGrad(x as tf.Tensor2D, y as tf.Tensor2D), R)))([a, b]);
       const [ra, rb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), R)))([a, b]);
       expect(maxAbsDiff(ga as tf.Tensor, ra as tf.Tensor)).toBeLessThan(1e-6);
       expect(maxAbsDiff(gb as tf.Tensor, rb as tf.Tensor)).toBeLessThan(1e-6);
-      expect(() => matMul2d(a, a)).toThrowError(/^matMul2d needs \[m, n\] @ \[n, p\], got \[5, 3\] @ \[5, 3\]$/);
+      for (const f of [matMul2d, matMul2dExplicitGrad]) {
+        expect(() => f(a, a)).toThrowError(/^matMul2d needs \[m, n\] @ \[n, p\], got \[5, 3\] @ \[5, 3\]$/);
+      }
     });
+  });
+
+  it('on cpu matMul2d runs no explicit transpose in its backward pass; the explicit product does', async () => {
+    const { matMul2d, matMul2dExplicitGrad } = await import('../lib/ops/matmul');
+    const a = tf.ones<tf.Rank.R2>([5, 3]);
+    const b = tf.ones<tf.Rank.R2>([3, 4]);
+    const kernels = async (f: (x: tf.Tensor2D, y: tf.Tensor2D) => tf.Tensor2D) =>
+      (await tf.profile(() => tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(f(x as tf.Tensor2D, y as tf.Tensor2D)))([a, b]))).kernelNames;
+    expect(await kernels(matMul2d)).not.toContain('Transpose');
+    expect(await kernels(matMul2dExplicitGrad)).toContain('Transpose');
+    tf.dispose([a, b]);
   });
 });
 

@@ -8,18 +8,31 @@
  * and `[8, 512, 64] @ [8, 64, 128]` 139 ms (0.12 GFLOP/s). This product writes its gradient
  * with explicit transposes (a copy each, linear in the size) and plain 2-D matMuls, so a backward
  * pass costs about what the forward does.
+ *
+ * Only on wasm: on the other backends it is plain `tf.matMul`, whose transposed products are fast
+ * there. On native TensorFlow the explicit transposes made the MoE bench's all-experts layer about
+ * 1.25× slower (bench/README.md, issue 9), a handicap for the reference the sparse layer is
+ * compared with.
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert } from '../assert';
 
 /**
- * `a @ b` for `a: [m, n]`, `b: [n, p]`, with the gradient `[dy @ bᵀ, aᵀ @ dy]` computed by plain
- * matMuls of explicitly transposed operands.
+ * `a @ b` for `a: [m, n]`, `b: [n, p]`. On wasm, {@link matMul2dExplicitGrad}; elsewhere `tf.matMul`.
  * @throws Error when the operands are not 2-D or their inner sizes differ.
  */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  assert(a.rank === 2 && b.rank === 2 && a.shape[1] === b.shape[0],
-    () => `matMul2d needs [m, n] @ [n, p], got [${a.shape.join(', ')}] @ [${b.shape.join(', ')}]`);
+  checkOperands(a, b);
+  return tf.getBackend() === 'wasm' ? matMul2dExplicitGrad(a, b) : tf.matMul(a, b);
+}
+
+/**
+ * `a @ b` for `a: [m, n]`, `b: [n, p]`, with the gradient `[dy @ bᵀ, aᵀ @ dy]` computed by plain
+ * matMuls of explicitly transposed operands, on any backend.
+ * @throws Error when the operands are not 2-D or their inner sizes differ.
+ */
+export function matMul2dExplicitGrad(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  checkOperands(a, b);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const x = args[0] as tf.Tensor2D;
     const w = args[1] as tf.Tensor2D;
@@ -33,4 +46,9 @@ export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     };
   });
   return f(a, b) as tf.Tensor2D;
+}
+
+function checkOperands(a: tf.Tensor, b: tf.Tensor): void {
+  assert(a.rank === 2 && b.rank === 2 && a.shape[1] === b.shape[0],
+    () => `matMul2d needs [m, n] @ [n, p], got [${a.shape.join(', ')}] @ [${b.shape.join(', ')}]`);
 }

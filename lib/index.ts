@@ -71,3 +71,5 @@ export * from './distill/fused-loss';
 export * from './optim/fused-adam';
 export * from './optim/fused-rmsprop';
 export * from './ops/relu';
+export * from './ops/fused-dense';
+export * from './models/fused-mlp';

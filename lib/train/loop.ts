@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Progress } from '../progress';
 import type { Rng } from '../random';
 import { assertPositiveInteger } from '../assert';
+import { fusedMlpForward } from '../models/fused-mlp';
 
 /** A labelled data set: features [n, d], integer labels [n], optional teacher logits [n, C]. */
 export interface Dataset {
@@ -47,6 +48,13 @@ export interface TrainOptions {
   progress?: boolean | string;
   /** Runs after each optimiser step (1-based step count), e.g. to re-apply pruning masks. */
   afterStep?: (step: number) => void;
+  /**
+   * The forward and backward passes through the fused Dense kernels (lib/ops/fused-dense.ts: one
+   * kernel per layer each way), same values bit for bit. Default true: used where the model is
+   * Dense layers only (ReLU or linear, with bias) and the backend has the kernels (wasm, cpu);
+   * elsewhere, and with false, `model.apply` runs tfjs-layers' own ops.
+   */
+  fusedDense?: boolean;
 }
 
 export interface TrainHistory {
@@ -109,6 +117,11 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
     ? new Progress({ total: options.epochs, label: typeof show === 'string' ? show : model.name, curve: 'loss' })
     : null;
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  if (options.fusedDense !== undefined && typeof options.fusedDense !== 'boolean') {
+    throw new Error(`fusedDense must be a boolean, got ${String(options.fusedDense)}`);
+  }
+  const fused = options.fusedDense === false ? null : fusedMlpForward(model);
+  const forward = typeof fused === 'function' ? fused : (x: tf.Tensor2D) => model.apply(x, { training: true }) as tf.Tensor2D;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const t0 = performance.now();
     const bs = options.batchSchedule ? options.batchSchedule(epoch) : options.batchSize;
@@ -127,7 +140,7 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
         const batch: Batch = { x, y: tf.gather<tf.Tensor1D>(data.y, ix) };
         if (data.teacherLogits) batch.teacherLogits = tf.gather<tf.Tensor2D>(data.teacherLogits, ix);
         return options.optimizer.minimize(
-          () => options.loss(batch, model.apply(x, { training: true }) as tf.Tensor2D),
+          () => options.loss(batch, forward(x)),
           true,
           vars,
         ) as tf.Scalar;

@@ -83,7 +83,8 @@ function values(backend: BackendLike, info: tf.TensorInfo): Float32Array {
 
 /** A new float32 tensor on the backend, filled by `fill`. */
 function makeOutput(backend: BackendLike, shape: number[], fill: (out: Float32Array) => void): tf.TensorInfo {
-  if (backend.makeOutput) {
+  if (backend.typedArrayFromHeap && backend.makeOutput) {
+    // wasm (the cpu backend has a makeOutput too, with another signature)
     const out = backend.makeOutput(shape, 'float32');
     fill(values(backend, out));
     return out;

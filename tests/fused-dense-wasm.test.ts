@@ -1,0 +1,5 @@
+// The fused Dense kernels on the wasm backend (the suite: tests/helpers/fused-dense-suite.ts).
+// Backends are process-wide; vitest runs each test file in its own fork, so this file owns wasm.
+import { fusedDenseSuite } from './helpers/fused-dense-suite';
+
+fusedDenseSuite('wasm');

@@ -47,8 +47,10 @@ const SHUFFLE_SEED = 7;
  * backend has it (lib/optim/fused-adam.ts: wasm, cpu); 0 its composed tf ops (`fused: false`). `lamb`: 1 the lib's per-variable LAMB, 2 its flat `flatLamb` (weight
  * decay 0.01), instead of Adam. `fused`: 1 (default) the loss's one-kernel path where the
  * backend has it (lib/distill/fused-loss.ts: wasm, cpu); 0 the composed tf ops (`fused: false`).
+ * `fusedDense`: 1 (default) the student's Dense layers through the fused Dense kernels where the
+ * backend has them (lib/ops/fused-dense.ts, `train`'s default); 0 tfjs-layers' own ops (`fusedDense: false`).
  */
-type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2; fused?: 0 | 1; fusedAdam?: 0 | 1 };
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2; fused?: 0 | 1; fusedAdam?: 0 | 1; fusedDense?: 0 | 1 };
 
 /**
  * The pieces of a distillation step: data, the student, the teacher (live) or its logits
@@ -77,6 +79,7 @@ function distillSetup(p: DistillParams) {
     batchSize: p.batch,
     optimizer,
     progress: false,
+    ...(p.fusedDense === 0 ? { fusedDense: false } : {}),
     loss: (batch, logits) => {
       const t = live ? (teacher.apply(batch.x, { training: false }) as tf.Tensor2D) : batch.teacherLogits;
       if (!t) throw new Error('the cached distillation case lost its teacher logits');
@@ -87,8 +90,10 @@ function distillSetup(p: DistillParams) {
     const history = await lib.train(student, data, { ...options, rng: new lib.Rng(SHUFFLE_SEED) });
     return history.loss[0] ?? NaN;
   };
-  /** The loss on all rows, from the stored teacher logits, without a gradient tape. */
-  const forward = (): tf.Scalar => loss(y, student.apply(x, { training: true }) as tf.Tensor2D, cached);
+  const fusedStudent = p.fusedDense === 0 ? 'fusedDense: 0' : lib.fusedMlpForward(student);
+  const studentForward = typeof fusedStudent === 'function' ? fusedStudent : (xx: tf.Tensor2D) => student.apply(xx, { training: true }) as tf.Tensor2D;
+  /** The loss on all rows, from the stored teacher logits (with `train`'s forward pass: fused Dense where it can). */
+  const forward = (): tf.Scalar => loss(y, studentForward(x), cached);
   const dispose = (): void => {
     optimizer.dispose();
     student.dispose();
@@ -192,6 +197,20 @@ export const distillCases: BenchCase[] = [
     setup: () => {
       const d = distillSetup({ ...DISTILL, live: 0 });
       // the gradients are computed, then disposed by the tidy. -> [] (the loss)
+      return { step: () => tf.tidy(() => tf.variableGrads(d.forward, d.vars).value), dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-backward-dense-composed',
+    title: '+ gradients, tfjs-layers Dense',
+    family,
+    what: "forward, loss and gradients with tfjs-layers' Dense ops instead of the fused Dense kernels, for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...DISTILL, live: 0, fusedDense: 0 },
+    torch: 'distill-backward',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fusedDense: 0 });
       return { step: () => tf.tidy(() => tf.variableGrads(d.forward, d.vars).value), dispose: d.dispose };
     },
   },
@@ -333,6 +352,20 @@ export const distillCases: BenchCase[] = [
     },
   },
   {
+    id: 'distill-step-dense-composed',
+    title: 'step, tfjs-layers Dense',
+    family,
+    what: "the same step with the student's Dense layers as tfjs-layers' own ops (`fusedDense: false`) instead of the fused Dense kernels, for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...stepParams(0), fusedDense: 0 },
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fusedDense: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
     id: 'distill-step-live',
     title: 'distill step, live',
     family,
@@ -385,6 +418,20 @@ export const distillCases: BenchCase[] = [
     torch: 'distill-epoch',
     setup: () => {
       const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedAdam: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-epoch-dense-composed',
+    title: 'epoch, tfjs-layers Dense',
+    family,
+    what: "the same epoch with tfjs-layers' Dense ops (`fusedDense: false`), for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...epochParams(0), fusedDense: 0 },
+    torch: 'distill-epoch',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedDense: 0 });
       return { step: d.epoch, dispose: d.dispose };
     },
   },

@@ -30,7 +30,7 @@ export function fusedMlpForward(model: tf.LayersModel, backendName: string = tf.
     if (layer.getClassName() !== 'Dense') return `${what} is a ${layer.getClassName()}, not a Dense layer`;
     const config = layer.getConfig();
     const activation = config['activation'];
-    if (activation !== 'relu' && activation !== 'linear') return `${what} has activation ${String(activation)}, not relu or linear`;
+    if (activation !== 'relu' && activation !== 'linear') return `${what} has activation ${JSON.stringify(activation)}, not relu or linear`;
     if (config['useBias'] !== true) return `${what} has no bias`;
     const [kernel, bias] = layer.weights.map((w) => w.read() as tf.Variable);
     if (kernel === undefined || bias === undefined || kernel.rank !== 2 || bias.rank !== 1) return `${what} does not hold a [inputs, units] kernel and a [units] bias`;

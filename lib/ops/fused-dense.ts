@@ -218,7 +218,7 @@ function gradKernel(backendName: string) {
 export function registerFusedDense(): void {
   for (const backendName of FUSED_DENSE_BACKENDS) {
     const reg = (kernelName: string, kernelFunc: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void => {
-      if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+      if (tf.getKernel(kernelName, backendName) === undefined) tf.registerKernel({ kernelName, backendName, kernelFunc });
     };
     reg(FUSED_DENSE, forwardKernel('linear', backendName));
     reg(FUSED_DENSE_RELU, forwardKernel('relu', backendName));
@@ -247,10 +247,10 @@ export function registerFusedDense(): void {
     };
   };
   if (tf.getGradient(FUSED_DENSE) === undefined) {
-    tf.registerGradient({ kernelName: FUSED_DENSE, inputsToSave: ['x', 'kernel'], gradFunc: gradient('linear') as tf.GradConfig['gradFunc'] });
+    tf.registerGradient({ kernelName: FUSED_DENSE, inputsToSave: ['x', 'kernel'], gradFunc: gradient('linear') });
   }
   if (tf.getGradient(FUSED_DENSE_RELU) === undefined) {
-    tf.registerGradient({ kernelName: FUSED_DENSE_RELU, inputsToSave: ['x', 'kernel'], outputsToSave: [true], gradFunc: gradient('relu') as tf.GradConfig['gradFunc'] });
+    tf.registerGradient({ kernelName: FUSED_DENSE_RELU, inputsToSave: ['x', 'kernel'], outputsToSave: [true], gradFunc: gradient('relu') });
   }
 }
 
@@ -282,5 +282,5 @@ export function fusedDense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor1
   const backend = tf.getBackend();
   if (!hasFusedDense(backend)) throw new Error(`the fused Dense kernels are registered for ${FUSED_DENSE_BACKENDS.join(' and ')}, not for backend ${backend}`);
   checkOperands(x, kernel, bias);
-  return tf.engine().runKernel(activation === 'relu' ? FUSED_DENSE_RELU : FUSED_DENSE, { x, kernel, bias }, { inputGrad }) as tf.Tensor2D;
+  return tf.engine().runKernel<tf.Tensor2D>(activation === 'relu' ? FUSED_DENSE_RELU : FUSED_DENSE, { x, kernel, bias }, { inputGrad });
 }

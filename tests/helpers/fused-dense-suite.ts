@@ -77,7 +77,7 @@ export function fusedDenseSuite(backend: BackendName): void {
           const x = randomMatrix(rng, b, i);
           // A non-zero bias, so its add is exercised.
           layer.setWeights([randomMatrix(rng, i, o, 0.5), tf.tensor1d(Array.from({ length: o }, () => rng.normal(0, 0.5)))]);
-          const [kernel, bias] = layer.weights.map((w) => w.read()) as [tf.Variable, tf.Variable];
+          const [kernel, bias] = layer.weights.map((w) => w.read()) as [tf.Variable<tf.Rank.R2>, tf.Variable<tf.Rank.R1>];
           const w = randomMatrix(rng, b, o); // weights of the sum whose gradients are taken
           // Under a tape, as in training (tfjs-layers fuses the ReLU only without one).
           const outputs: tf.Tensor[] = [];
@@ -140,7 +140,7 @@ export function fusedDenseSuite(backend: BackendName): void {
       const forward = fusedMlpForward(model);
       expect(typeof forward, String(forward)).toBe('function');
       if (typeof forward !== 'function') return;
-      const x = tf.ones([4, 64]) as tf.Tensor2D;
+      const x = tf.ones<tf.Rank.R2>([4, 64]);
       const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
       const info = await tf.profile(() => tf.tidy(() => tf.variableGrads(() => tf.sum(forward(x)), vars).value));
       const names = info.kernels.map((k) => k.name);
@@ -156,7 +156,7 @@ export function fusedDenseSuite(backend: BackendName): void {
         const rng = new Rng(5);
         const x = randomMatrix(rng, 6, 4);
         const k = tf.variable(randomMatrix(rng, 4, 3));
-        const b = tf.variable(tf.zeros([3]));
+        const b = tf.variable(tf.zeros<tf.Rank.R1>([3]));
         expectNoLeak(() => fusedDense(x, k, b, { activation: 'relu' }), 'forward');
         // inputGrad false: the backward kernel computes no dx; only the variables' gradients.
         expectNoLeak(() => tf.variableGrads(() => tf.sum(fusedDense(x, k, b, { activation: 'relu', inputGrad: false })), [k, b]), 'variableGrads');
@@ -168,13 +168,13 @@ export function fusedDenseSuite(backend: BackendName): void {
 
     it('throws on bad input, naming the argument and the value, and leaves no buffer behind', () => {
       tf.tidy(() => {
-        const x = tf.ones([4, 3]) as tf.Tensor2D;
-        const k = tf.ones([3, 2]) as tf.Tensor2D;
-        const b = tf.ones([2]) as tf.Tensor1D;
-        const k5 = tf.ones([5, 2]) as tf.Tensor2D;
-        const b3 = tf.ones([3]) as tf.Tensor1D;
+        const x = tf.ones<tf.Rank.R2>([4, 3]);
+        const k = tf.ones<tf.Rank.R2>([3, 2]);
+        const b = tf.ones<tf.Rank.R1>([2]);
+        const k5 = tf.ones<tf.Rank.R2>([5, 2]);
+        const b3 = tf.ones<tf.Rank.R1>([3]);
         const x3 = tf.ones([4, 3, 1]) as unknown as tf.Tensor2D;
-        const xi = tf.ones([4, 3], 'int32') as tf.Tensor2D;
+        const xi = tf.ones<tf.Rank.R2>([4, 3], 'int32');
         const dy5 = tf.ones([4, 5]);
         const dy2 = tf.ones([4, 2]);
         const ids = numDataIds();
@@ -202,7 +202,7 @@ export function fusedDenseSuite(backend: BackendName): void {
 
     it('train: fusedDense must be a boolean; models with dropout or tanh fall back to tfjs-layers', async () => {
       const model = mlp({ inputs: 4, hidden: [3], outputs: 2, rng: new Rng(1) });
-      const data = { x: tf.ones([4, 4]) as tf.Tensor2D, y: tf.tensor1d([0, 1, 0, 1], 'int32') };
+      const data = { x: tf.ones<tf.Rank.R2>([4, 4]), y: tf.tensor1d([0, 1, 0, 1], 'int32') };
       const opt = flatAdam(0.01);
       await expect(
         train(model, data, { epochs: 1, batchSize: 2, optimizer: opt, progress: false, rng: new Rng(1), fusedDense: 'yes' as never, loss: () => tf.scalar(0) }),
@@ -210,7 +210,7 @@ export function fusedDenseSuite(backend: BackendName): void {
       const dropout = mlp({ inputs: 4, hidden: [3], outputs: 2, dropout: 0.5, rng: new Rng(1) });
       expect(fusedMlpForward(dropout)).toMatch(/layer 1 \(.*\) is a SeededDropout, not a Dense layer/);
       const tanh = mlp({ inputs: 4, hidden: [3], outputs: 2, activation: 'tanh', rng: new Rng(1) });
-      expect(fusedMlpForward(tanh)).toMatch(/layer 0 \(.*\) has activation tanh, not relu or linear/);
+      expect(fusedMlpForward(tanh)).toMatch(/layer 0 \(.*\) has activation "tanh", not relu or linear/);
       expect(fusedMlpForward(model, 'webgl')).toBe('backend webgl has no fused Dense kernels');
       opt.dispose();
       tf.dispose([model, dropout, tanh].map((m) => { m.dispose(); return []; }).flat());

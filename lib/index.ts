@@ -73,3 +73,4 @@ export * from './optim/fused-rmsprop';
 export * from './ops/relu';
 export * from './ops/fused-dense';
 export * from './models/fused-mlp';
+export * from './ops/gather-batch';

@@ -49,8 +49,10 @@ const SHUFFLE_SEED = 7;
  * backend has it (lib/distill/fused-loss.ts: wasm, cpu); 0 the composed tf ops (`fused: false`).
  * `fusedDense`: 1 (default) the student's Dense layers through the fused Dense kernels where the
  * backend has them (lib/ops/fused-dense.ts, `train`'s default); 0 tfjs-layers' own ops (`fusedDense: false`).
+ * `fusedGather`: 1 (default) each batch's rows in one FrugalGatherBatch kernel (lib/ops/gather-batch.ts);
+ * 0 one `tf.gather` per tensor (`fusedGather: false`).
  */
-type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2; fused?: 0 | 1; fusedAdam?: 0 | 1; fusedDense?: 0 | 1 };
+type DistillParams = typeof DISTILL & { live: 0 | 1; examples?: number; flat?: 0 | 1; lamb?: 1 | 2; fused?: 0 | 1; fusedAdam?: 0 | 1; fusedDense?: 0 | 1; fusedGather?: 0 | 1 };
 
 /**
  * The pieces of a distillation step: data, the student, the teacher (live) or its logits
@@ -80,6 +82,7 @@ function distillSetup(p: DistillParams) {
     optimizer,
     progress: false,
     ...(p.fusedDense === 0 ? { fusedDense: false } : {}),
+    ...(p.fusedGather === 0 ? { fusedGather: false } : {}),
     loss: (batch, logits) => {
       const t = live ? (teacher.apply(batch.x, { training: false }) as tf.Tensor2D) : batch.teacherLogits;
       if (!t) throw new Error('the cached distillation case lost its teacher logits');
@@ -366,6 +369,34 @@ export const distillCases: BenchCase[] = [
     },
   },
   {
+    id: 'distill-step-gather-composed',
+    title: 'step, 3 gathers',
+    family,
+    what: "the same step with one tf.gather per tensor (`fusedGather: false`) instead of the one FrugalGatherBatch kernel, for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...stepParams(0), fusedGather: 0 },
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fusedGather: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-step-unfused',
+    title: 'step, before fused Dense',
+    family,
+    what: "the same step as before the fused Dense and gather kernels (`fusedDense: false, fusedGather: false`): tfjs-layers' Dense and 3 tf.gather, for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...stepParams(0), fusedDense: 0, fusedGather: 0 },
+    torch: 'distill-step',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, live: 0, fusedDense: 0, fusedGather: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
     id: 'distill-step-live',
     title: 'distill step, live',
     family,
@@ -432,6 +463,20 @@ export const distillCases: BenchCase[] = [
     torch: 'distill-epoch',
     setup: () => {
       const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedDense: 0 });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  },
+  {
+    id: 'distill-epoch-unfused',
+    title: 'epoch, before fused Dense',
+    family,
+    what: "the same epoch as before the fused Dense and gather kernels (`fusedDense: false, fusedGather: false`), for comparison",
+    bound: 'kernels',
+    boundWhy: kernelsWhy,
+    params: { ...epochParams(0), fusedDense: 0, fusedGather: 0 },
+    torch: 'distill-epoch',
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedDense: 0, fusedGather: 0 });
       return { step: d.epoch, dispose: d.dispose };
     },
   },

@@ -9,6 +9,7 @@ import { Progress } from '../progress';
 import type { Rng } from '../random';
 import { assertPositiveInteger } from '../assert';
 import { fusedMlpForward } from '../models/fused-mlp';
+import { gatherBatch, hasGatherBatch } from '../ops/gather-batch';
 
 /** A labelled data set: features [n, d], integer labels [n], optional teacher logits [n, C]. */
 export interface Dataset {
@@ -55,6 +56,12 @@ export interface TrainOptions {
    * elsewhere, and with false, `model.apply` runs tfjs-layers' own ops.
    */
   fusedDense?: boolean;
+  /**
+   * Each batch's rows of `x`, `y` and the teacher logits in one kernel (lib/ops/gather-batch.ts:
+   * whole-row copies, same values) where the backend has it (wasm, cpu). Default true; false:
+   * one `tf.gather` per tensor.
+   */
+  fusedGather?: boolean;
 }
 
 export interface TrainHistory {
@@ -117,10 +124,12 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
     ? new Progress({ total: options.epochs, label: typeof show === 'string' ? show : model.name, curve: 'loss' })
     : null;
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  if (options.fusedDense !== undefined && typeof options.fusedDense !== 'boolean') {
-    throw new Error(`fusedDense must be a boolean, got ${String(options.fusedDense)}`);
+  for (const name of ['fusedDense', 'fusedGather'] as const) {
+    const v = options[name];
+    if (v !== undefined && typeof v !== 'boolean') throw new Error(`${name} must be a boolean, got ${String(v)}`);
   }
   const fused = options.fusedDense === false ? null : fusedMlpForward(model);
+  const gatherInOne = options.fusedGather !== false && hasGatherBatch() && data.x.dtype === 'float32' && (data.y.dtype === 'int32' || data.y.dtype === 'float32');
   const forward = typeof fused === 'function' ? fused : (x: tf.Tensor2D) => model.apply(x, { training: true }) as tf.Tensor2D;
   for (let epoch = 1; epoch <= options.epochs; epoch++) {
     const t0 = performance.now();
@@ -134,11 +143,14 @@ export async function train(model: tf.LayersModel, data: Dataset, options: Train
       if (options.lrSchedule) setLearningRate(options.optimizer, options.lrSchedule(history.steps + 1));
       const idx = order.slice(start, start + bs);
       const lossT = tf.tidy(() => {
-        const ix = tf.tensor1d(idx, 'int32');
-        let x: tf.Tensor2D = tf.gather(data.x, ix);
+        // The batch's rows: one kernel for all the tensors where the backend has it (wasm, cpu).
+        const sources: tf.Tensor[] = data.teacherLogits ? [data.x, data.y, data.teacherLogits] : [data.x, data.y];
+        const ix = gatherInOne ? null : tf.tensor1d(idx, 'int32');
+        const rows = ix === null ? gatherBatch(sources, idx) : sources.map((t) => tf.gather(t, ix));
+        let x = rows[0] as tf.Tensor2D;
         if (options.augment) x = options.augment(x, options.rng);
-        const batch: Batch = { x, y: tf.gather<tf.Tensor1D>(data.y, ix) };
-        if (data.teacherLogits) batch.teacherLogits = tf.gather<tf.Tensor2D>(data.teacherLogits, ix);
+        const batch: Batch = { x, y: rows[1] as tf.Tensor1D };
+        if (rows[2]) batch.teacherLogits = rows[2] as tf.Tensor2D;
         return options.optimizer.minimize(
           () => options.loss(batch, forward(x)),
           true,

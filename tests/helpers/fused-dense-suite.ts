@@ -1,7 +1,8 @@
 /**
  * The fused Dense kernels (lib/ops/fused-dense.ts) and the fused MLP forward (lib/models/fused-mlp.ts)
  * against tfjs-layers' Dense under a gradient tape (the composed path), run once per backend by
- * tests/fused-dense-cpu.test.ts and tests/fused-dense-wasm.test.ts. The reference is the composed
+ * tests/fused-dense-cpu.test.ts and tests/fused-dense-wasm.test.ts; also `gatherBatch`
+ * (lib/ops/gather-batch.ts), the one-kernel batch gather `train` uses beside them. The reference is the composed
  * path itself: the fused one must give the same float32 values bit for bit (`Object.is`).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -10,6 +11,7 @@ import { initBackend, type BackendName } from '../../lib/backend';
 import { distillationLoss } from '../../lib/distill/loss';
 import { fusedMlpForward } from '../../lib/models/fused-mlp';
 import { mlp } from '../../lib/models/mlp';
+import { GATHER_BATCH, gatherBatch, hasGatherBatch, registerGatherBatch } from '../../lib/ops/gather-batch';
 import { FUSED_DENSE_GRAD, FUSED_DENSE_RELU, fusedDense, hasFusedDense, registerFusedDense } from '../../lib/ops/fused-dense';
 import { flatAdam } from '../../lib/optim/flat';
 import { Rng } from '../../lib/random';
@@ -215,6 +217,80 @@ export function fusedDenseSuite(backend: BackendName): void {
       opt.dispose();
       tf.dispose([model, dropout, tanh].map((m) => { m.dispose(); return []; }).flat());
       tf.dispose([data.x, data.y]);
+    });
+  });
+
+  describe(`gatherBatch: a batch's rows of several tensors in one kernel (backend ${backend})`, () => {
+    it('is registered for this backend, and registering again changes nothing', () => {
+      expect(hasGatherBatch()).toBe(true);
+      const k = tf.getKernel(GATHER_BATCH, backend);
+      registerGatherBatch();
+      expect(tf.getKernel(GATHER_BATCH, backend)).toBe(k);
+      expect(hasGatherBatch('webgl')).toBe(false);
+    });
+
+    it('equals tf.gather for float32 and int32 tensors of rank 1 to 3, with repeated indices, in one kernel', async () => {
+      const rng = new Rng(2);
+      const a = randomMatrix(rng, 20, 7);
+      const b = tf.tensor1d(Array.from({ length: 20 }, (_, k) => k * 3 - 11), 'int32');
+      const c = tf.tensor3d(Array.from({ length: 20 * 2 * 3 }, () => rng.normal(0, 1)), [20, 2, 3]);
+      const idx = [19, 0, 5, 5, 12, 3];
+      const got = expectNoLeak(() => gatherBatch([a, b, c], idx), 'gatherBatch');
+      void got;
+      tf.tidy(() => {
+        const out = gatherBatch([a, b, c], idx);
+        const ix = tf.tensor1d(idx, 'int32');
+        [a, b, c].forEach((t, j) => {
+          expect(out[j]?.dtype).toBe(t.dtype);
+          expectIdentical(out[j] as tf.Tensor, tf.gather(t, ix), `tensor ${j}`);
+        });
+      });
+      const info = await tf.profile(() => tf.tidy(() => gatherBatch([a, b, c], idx)));
+      expect(info.kernels.map((k) => k.name)).toEqual([GATHER_BATCH]);
+      tf.dispose([a, b, c]);
+    });
+
+    it('throws on bad input, naming the argument and the value, and leaves no buffer behind', () => {
+      tf.tidy(() => {
+        const a = tf.ones<tf.Rank.R2>([4, 3]);
+        const b = tf.ones<tf.Rank.R1>([5]);
+        const s = tf.scalar(1);
+        const bo = tf.tensor1d([true, false, true, true], 'bool');
+        const ids = numDataIds();
+        expect(() => gatherBatch([a], [0, 4])).toThrow(/indices must be integers in \[0, 4\), got 4 at position 1/);
+        expect(() => gatherBatch([a], [0, -1])).toThrow(/indices must be integers in \[0, 4\), got -1 at position 1/);
+        expect(() => gatherBatch([a], [1.5])).toThrow(/indices must be integers in \[0, 4\), got 1.5 at position 0/);
+        expect(() => gatherBatch([a, b], [0])).toThrow(/t1 must be float32 or int32 with 4 rows \(as t0\), got dtype float32 shape \[5\]/);
+        expect(() => gatherBatch([a, bo], [0])).toThrow(/t1 must be float32 or int32 with 4 rows \(as t0\), got dtype bool shape \[4\]/);
+        expect(() => gatherBatch([s], [0])).toThrow(/t0 must have rank >= 1 \(rows first\), got dtype float32 shape \[\]/);
+        expect(() => gatherBatch([], [0])).toThrow(/tensors must hold at least 1 tensor, got 0/);
+        expect(numDataIds(), 'buffers left by the failed calls').toBe(ids);
+      });
+    });
+
+    it('train gives the same weights with one gather kernel as with tf.gather (fusedGather false)', async () => {
+      const run = async (fusedGather: boolean): Promise<tf.Tensor[]> => {
+        const model = mlp({ inputs: 6, hidden: [5], outputs: 3, rng: new Rng(4) });
+        const rng = new Rng(8);
+        const data = { x: randomMatrix(rng, 50, 6), y: tf.tensor1d(Array.from({ length: 50 }, (_, k) => k % 3), 'int32'), teacherLogits: randomMatrix(rng, 50, 3) };
+        const loss = distillationLoss({ alpha: 0.3, temperature: 2 });
+        const opt = flatAdam(0.02);
+        await train(model, data, {
+          epochs: 2, batchSize: 16, optimizer: opt, progress: false, rng: new Rng(1), fusedGather,
+          loss: (batch, logits) => loss(batch.y, logits, batch.teacherLogits as tf.Tensor2D),
+        });
+        const weights = model.getWeights().map((w) => w.clone());
+        opt.dispose();
+        model.dispose();
+        tf.dispose([data.x, data.y, data.teacherLogits]);
+        return weights;
+      };
+      const before = tf.memory().numTensors;
+      const composed = await run(false);
+      const fused = await run(true);
+      fused.forEach((w, k) => expectIdentical(w, composed[k] as tf.Tensor, `weight ${k}`));
+      tf.dispose([...composed, ...fused]);
+      expect(tf.memory().numTensors, 'tensors left by two training runs').toBe(before);
     });
   });
 }

@@ -4,7 +4,7 @@
  * backward. The lib's `train` uses it for models made only of Dense layers with a ReLU or linear
  * activation and a bias (such as {@link mlp}'s students without dropout), where the backend has the
  * kernels (wasm, cpu). Same values as `model.apply(x, { training: true })` under a tape, bit for bit
- * (tests/fused-dense.test.ts).
+ * (tests/fused-dense-{cpu,wasm}.test.ts, through tests/helpers/fused-dense-suite.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { fusedDense, hasFusedDense, type FusedDenseActivation } from '../ops/fused-dense';

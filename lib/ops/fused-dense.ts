@@ -19,9 +19,9 @@
  *   as the composed path), and `dBias` = the column sums of `g`, summed row after row as the
  *   backends' `Sum` kernels do (float32 accumulation on wasm, float64 on cpu).
  *
- * So the values are the composed path's, bit for bit on both backends
- * (tests/fused-dense.test.ts checks `Object.is` equality of outputs, gradients and trained weights),
- * and lessons that train through it keep their figures. The gradient is registered with
+ * So the values are the composed path's, bit for bit on both backends (tests/fused-dense-cpu and
+ * -wasm, through tests/helpers/fused-dense-suite.ts, check `Object.is` equality of outputs,
+ * gradients and trained weights), and lessons that train through it keep their figures. The gradient is registered with
  * `tf.registerGradient`; the tape saves `x`, `kernel` (and `y` for ReLU), as copies (`Identity`).
  * Other backends (webgl, tensorflow) have no such kernels ({@link hasFusedDense}).
  * The kernels are registered when this module loads (idempotent).

@@ -71,3 +71,4 @@ export * from './distill/fused-loss';
 export * from './optim/fused-adam';
 export * from './optim/fused-rmsprop';
 export * from './ops/relu';
+export * from './moe/host-router';

@@ -1,0 +1,264 @@
+/**
+ * The MoE router's per-token maths in one host pass: probabilities, the top-k choice, the gates,
+ * the Switch balance loss, the router z-loss and the entropy statistic, forward and backward.
+ *
+ * Why: the router works on `[n, E]` tensors (4096 × 8 in the bench), and as tensor ops it is a
+ * hundred-odd small kernels per training step (softmax or sigmoid, top-k, the gate gather and
+ * normalisation, the two aux losses, the entropy, and all their gradients). On native TensorFlow
+ * each kernel costs a fixed 50–120 µs whatever its size, so those ops took ~12 ms of the MoE
+ * bench's step, more than the sparse experts themselves (bench/README.md, the MoE section). Here
+ * the logits are read once (the tensor path also reads back, the chosen ids), everything is
+ * computed in JavaScript, and one `tf.customGrad` op returns the gates and the three loss scalars
+ * packed in one tensor (one split gives them back); its gradient `dLogits` is computed in one
+ * JavaScript pass from the incoming `dGates`, `dAux`, `dBalance` and `dZ`.
+ *
+ * Same maths as {@link chooseExperts} + {@link pickGates} + {@link loadBalancingLossFromCounts} +
+ * {@link routerZLoss} + {@link routerEntropy} (router.ts, balance.ts): scores `softmax(u)` or
+ * `sigmoid(u)`, the choice the k largest `score + bias` (DeepSeek-V3: the bias picks, it never
+ * enters a gate; ties go to the lower expert id, as `tf.topk`), gates the scores at the chosen
+ * experts, divided by `Σ_chosen + 1e-20` with `normalize`. Intermediates are float64, outputs
+ * rounded to float32: values differ from the tensor path by float32 rounding only (tests check
+ * 1e-5), except where two experts' scores tie within rounding, where the two paths may choose
+ * differently.
+ *
+ * Gradients (per token, `s` the scores, `p` the probs, `ℓ = logsumexp(u)`):
+ * - gates: `∂/∂s_e = G_e` (unnormalised), `(G_e − Σ_r G_r g_r) / S` (normalised, `S = Σ_chosen s + 1e-20`);
+ * - balance `N Σ_i f_i P_i`: `∂/∂p_ti = dB · N · f_i / T`; for sigmoid `p = s / Σ s`, so
+ *   `∂/∂s_j = (∂p_j − Σ_i ∂p_i p_i) / Σ s`;
+ * - scores to logits: softmax `p_j (∂s_j − Σ_i ∂s_i p_i)`; sigmoid `∂s_j · s_j (1 − s_j)`;
+ * - z-loss `(1/T) Σ_t ℓ_t²`: `∂/∂u_tj = dZ · 2 ℓ_t / T · softmax(u_t)_j`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { assert } from '../assert';
+import { assertTopK, type RouterKind } from './router';
+
+/**
+ * Where the MoE layer computes its router's per-token maths: `tensors` (tensor ops: router.ts and
+ * balance.ts) or `host` ({@link hostRoute}: one op, forward and backward in JavaScript).
+ */
+export type RouterMath = 'tensors' | 'host';
+
+/**
+ * The router path for the active backend: `host` on `tensorflow` (native TensorFlow, where each
+ * of the tensor path's hundred-odd small kernels costs a fixed 50–120 µs: bench/README.md),
+ * `tensors` elsewhere.
+ */
+export function defaultRouterMath(): RouterMath {
+  return tf.getBackend() === 'tensorflow' ? 'host' : 'tensors';
+}
+
+/** Options of {@link hostRoute}. */
+export interface HostRouteOptions {
+  /** `softmax` (Switch/GShard/DeepSeekMoE) or `sigmoid` (DeepSeek-V3). */
+  kind: RouterKind;
+  /** Experts per token, in [1, E]. */
+  topK: number;
+  /** Per-expert selection bias (DeepSeek-V3), E numbers: added to the scores for the choice only. Default none. */
+  bias?: ArrayLike<number> | null;
+  /** Divide the chosen gates by their sum. Default: false for softmax, true for sigmoid. */
+  normalize?: boolean;
+  /** Weight of the balance loss in `auxLoss`. Default 0. */
+  balanceLossWeight?: number;
+  /** Weight of the z-loss in `auxLoss`. Default 0. */
+  zLossWeight?: number;
+}
+
+/** What {@link hostRoute} returns. Tensors belong to the caller (inside a tidy, the tidy disposes them). */
+export interface HostRouting {
+  /** `[n·k]` chosen expert ids, row-major `[n, k]`, slot 0 the highest (biased) score. */
+  expertIndex: Int32Array;
+  /** `[n, k]` gate values of the chosen experts, differentiable w.r.t. the logits. */
+  gates: tf.Tensor2D;
+  /** The gates' values on the host (the same floats as `gates`). */
+  gateValues: Float32Array;
+  /** `balanceLossWeight · balanceLoss + zLossWeight · zLoss`, differentiable. */
+  auxLoss: tf.Scalar;
+  /** The Switch loss `N Σ f_i P_i`, f from the routed counts (before any capacity cut), differentiable. */
+  balanceLoss: tf.Scalar;
+  /** The router z-loss, differentiable. */
+  zLoss: tf.Scalar;
+  /** Slots routed to each expert (before any capacity cut); sums to n·k. */
+  routed: number[];
+  /** Mean entropy (nats) of the tokens' router distributions (statistic, no gradient). */
+  entropy: number;
+}
+
+function checkWeight(v: number | undefined, name: string): number {
+  const x = v ?? 0;
+  assert(typeof x === 'number' && Number.isFinite(x) && x >= 0, () => `${name} must be a finite number ≥ 0, got ${String(v)}`);
+  return x;
+}
+
+/**
+ * Routes tokens on the host in one op (see the file header): the choice, the gates, the aux
+ * losses and the statistics, with one JavaScript pass for the gradient w.r.t. the logits.
+ * @param logits `[n, E]` router logits (finite).
+ * @throws Error on a bad `kind`, `topK`, bias length, loss weight, logits rank, or a non-finite logit
+ *   (`router logits must be finite, got NaN at token 3, expert 1`).
+ */
+export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostRouting {
+  const { kind, topK: k } = options;
+  assert(kind === 'softmax' || kind === 'sigmoid', () => `router must be 'softmax' or 'sigmoid', got ${String(kind)}`);
+  assert(logits instanceof tf.Tensor && logits.rank === 2, () => `router logits must have rank 2 ([tokens, experts]), got shape [${logits instanceof tf.Tensor ? logits.shape.join(', ') : String(logits)}]`);
+  assert(logits.dtype === 'float32', () => `router logits must have dtype float32, got ${logits.dtype}`);
+  const [n, E] = logits.shape;
+  assert(n > 0, () => `router logits must hold at least one token, got shape [${n}, ${E}]`);
+  assertTopK(k, E);
+  const bias = options.bias ?? null;
+  if (bias !== null) {
+    assert(bias.length === E, () => `bias must have ${E} entries (one per expert), got ${bias.length}`);
+    for (let e = 0; e < E; e++) assert(Number.isFinite(bias[e]), () => `bias must be finite, got ${bias[e]} at expert ${e}`);
+  }
+  const normalize = options.normalize ?? kind === 'sigmoid';
+  const wb = checkWeight(options.balanceLossWeight, 'balanceLossWeight');
+  const wz = checkWeight(options.zLossWeight, 'zLossWeight');
+
+  const nk = n * k;
+  const expertIndex = new Int32Array(nk);
+  const gateValues = new Float32Array(nk);
+  const routed = new Array<number>(E).fill(0);
+  let entropy = 0;
+
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const u = (args[0] as tf.Tensor).dataSync() as Float32Array; // [n·E], read only
+    const scores = new Float32Array(n * E); // softmax p or sigmoid s
+    const rowSum = new Float64Array(n); // sigmoid: Σ_j s_j (probs = s / Σ s)
+    const lse = new Float64Array(n); // logsumexp(u_t), for the z-loss
+    const probMean = new Float64Array(E); // P_i · T
+    const choice = new Float64Array(E);
+    const taken = new Uint8Array(E);
+    let zSum = 0;
+    let hSum = 0;
+    for (let t = 0; t < n; t++) {
+      const o = t * E;
+      let m = -Infinity;
+      for (let j = 0; j < E; j++) {
+        const v = u[o + j] as number;
+        assert(Number.isFinite(v), () => `router logits must be finite, got ${v} at token ${t}, expert ${j}`);
+        if (v > m) m = v;
+      }
+      let se = 0;
+      for (let j = 0; j < E; j++) se += Math.exp((u[o + j] as number) - m);
+      const l = m + Math.log(se);
+      lse[t] = l;
+      zSum += l * l;
+      let sum = 0;
+      for (let j = 0; j < E; j++) {
+        const v = u[o + j] as number;
+        const s = kind === 'softmax' ? Math.exp(v - l) : 1 / (1 + Math.exp(-v));
+        scores[o + j] = s;
+        sum += scores[o + j] as number;
+      }
+      rowSum[t] = sum;
+      for (let j = 0; j < E; j++) {
+        const p = kind === 'softmax' ? (scores[o + j] as number) : Math.fround((scores[o + j] as number) / sum);
+        probMean[j] = (probMean[j] as number) + p;
+        hSum -= p * Math.log(Math.max(p, 1e-30));
+        choice[j] = bias === null ? (scores[o + j] as number) : Math.fround((scores[o + j] as number) + (bias[j] as number));
+      }
+      // top-k: the k largest choice values, ties to the lower id (strict >)
+      taken.fill(0);
+      let gsum = 0;
+      for (let s = 0; s < k; s++) {
+        let best = -1;
+        let bv = -Infinity;
+        for (let j = 0; j < E; j++) {
+          if (taken[j] === 0 && (best < 0 || (choice[j] as number) > bv)) {
+            best = j;
+            bv = choice[j] as number;
+          }
+        }
+        taken[best] = 1;
+        expertIndex[t * k + s] = best;
+        routed[best] = (routed[best] as number) + 1;
+        gsum += scores[o + best] as number;
+      }
+      const denom = gsum + 1e-20;
+      for (let s = 0; s < k; s++) {
+        const g = scores[o + (expertIndex[t * k + s] as number)] as number;
+        gateValues[t * k + s] = normalize ? g / denom : g;
+      }
+    }
+    entropy = Math.fround(hSum / n);
+    // balance: N Σ_i f_i P_i, f_i = routed_i / (n k), P_i = mean_t p_ti
+    const fi = routed.map((c) => Math.fround(c / nk));
+    let bal = 0;
+    for (let i = 0; i < E; i++) bal += (fi[i] as number) * ((probMean[i] as number) / n);
+    bal *= E;
+    const z = zSum / n;
+    const packed = new Float32Array(nk + 3);
+    packed.set(gateValues);
+    packed[nk] = wb * Math.fround(bal) + wz * Math.fround(z);
+    packed[nk + 1] = bal;
+    packed[nk + 2] = z;
+    const value = tf.tensor1d(packed);
+    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
+      const d = dy.dataSync() as Float32Array; // [n·k + 3]
+      const dAux = d[nk] as number;
+      const dBal = (d[nk + 1] as number) + wb * dAux;
+      const dZ = (d[nk + 2] as number) + wz * dAux;
+      const cb = fi.map((f1) => (dBal * E * f1) / n); // ∂/∂p_ti, the same for every token
+      const du = new Float32Array(n * E);
+      const ds = new Float64Array(E);
+      for (let t = 0; t < n; t++) {
+        const o = t * E;
+        ds.fill(0);
+        // gates
+        if (normalize) {
+          let S = 1e-20;
+          let dot = 0;
+          for (let s = 0; s < k; s++) {
+            S += scores[o + (expertIndex[t * k + s] as number)] as number;
+            dot += (d[t * k + s] as number) * (gateValues[t * k + s] as number);
+          }
+          for (let s = 0; s < k; s++) {
+            const e = expertIndex[t * k + s] as number;
+            ds[e] = (ds[e] as number) + ((d[t * k + s] as number) - dot) / S;
+          }
+        } else {
+          for (let s = 0; s < k; s++) {
+            const e = expertIndex[t * k + s] as number;
+            ds[e] = (ds[e] as number) + (d[t * k + s] as number);
+          }
+        }
+        // balance, through the probs
+        if (kind === 'softmax') {
+          for (let j = 0; j < E; j++) ds[j] = (ds[j] as number) + (cb[j] as number);
+        } else {
+          const sum = rowSum[t] as number;
+          let dq = 0;
+          for (let j = 0; j < E; j++) dq += (cb[j] as number) * ((scores[o + j] as number) / sum);
+          for (let j = 0; j < E; j++) ds[j] = (ds[j] as number) + ((cb[j] as number) - dq) / sum;
+        }
+        // scores -> logits, plus the z-loss
+        const l = lse[t] as number;
+        const cz = (dZ * 2 * l) / n;
+        if (kind === 'softmax') {
+          let dot = 0;
+          for (let j = 0; j < E; j++) dot += (ds[j] as number) * (scores[o + j] as number);
+          for (let j = 0; j < E; j++) {
+            const p = scores[o + j] as number;
+            du[o + j] = p * ((ds[j] as number) - dot) + cz * p;
+          }
+        } else {
+          for (let j = 0; j < E; j++) {
+            const s = scores[o + j] as number;
+            du[o + j] = (ds[j] as number) * s * (1 - s) + cz * Math.exp((u[o + j] as number) - l);
+          }
+        }
+      }
+      return tf.tensor2d(du, [n, E]);
+    };
+    return { value, gradFunc };
+  });
+  const tensors = tf.tidy(() => {
+    const parts = tf.split(f(logits), [nk, 1, 1, 1]); // [n·k + 3] -> gates, aux, balance, z
+    return {
+      gates: tf.reshape<tf.Rank.R2>(parts[0] as tf.Tensor, [n, k]), // [n·k] -> [n, k]
+      auxLoss: tf.reshape<tf.Rank.R0>(parts[1] as tf.Tensor, []), // [1] -> []
+      balanceLoss: tf.reshape<tf.Rank.R0>(parts[2] as tf.Tensor, []),
+      zLoss: tf.reshape<tf.Rank.R0>(parts[3] as tf.Tensor, []),
+    };
+  });
+  return { ...tensors, expertIndex, gateValues, routed, entropy };
+}

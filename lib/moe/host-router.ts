@@ -127,6 +127,8 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
     const probMean = new Float64Array(E); // P_i · T
     const choice = new Float64Array(E);
     const taken = new Uint8Array(E);
+    const expRow = new Float64Array(E);
+    const softmax = kind === 'softmax';
     let zSum = 0;
     let hSum = 0;
     for (let t = 0; t < n; t++) {
@@ -134,27 +136,36 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
       let m = -Infinity;
       for (let j = 0; j < E; j++) {
         const v = u[o + j] as number;
-        assert(Number.isFinite(v), () => `router logits must be finite, got ${v} at token ${t}, expert ${j}`);
+        if (!Number.isFinite(v)) throw new Error(`router logits must be finite, got ${v} at token ${t}, expert ${j}`);
         if (v > m) m = v;
       }
       let se = 0;
-      for (let j = 0; j < E; j++) se += Math.exp((u[o + j] as number) - m);
+      for (let j = 0; j < E; j++) {
+        const ex = Math.exp((u[o + j] as number) - m);
+        expRow[j] = ex;
+        se += ex;
+      }
       const l = m + Math.log(se);
       lse[t] = l;
       zSum += l * l;
       let sum = 0;
-      for (let j = 0; j < E; j++) {
-        const v = u[o + j] as number;
-        const s = kind === 'softmax' ? Math.exp(v - l) : 1 / (1 + Math.exp(-v));
-        scores[o + j] = s;
-        sum += scores[o + j] as number;
+      if (softmax) {
+        for (let j = 0; j < E; j++) scores[o + j] = (expRow[j] as number) / se;
+        sum = 1;
+      } else {
+        for (let j = 0; j < E; j++) {
+          scores[o + j] = 1 / (1 + Math.exp(-(u[o + j] as number)));
+          sum += scores[o + j] as number;
+        }
       }
       rowSum[t] = sum;
       for (let j = 0; j < E; j++) {
-        const p = kind === 'softmax' ? (scores[o + j] as number) : Math.fround((scores[o + j] as number) / sum);
+        const sj = scores[o + j] as number;
+        // softmax: log p_j = u_j − ℓ, no log needed (routerEntropy's clamp at 1e-30 changes p·log p by < 1e-28)
+        const p = softmax ? sj : Math.fround(sj / sum);
         probMean[j] = (probMean[j] as number) + p;
-        hSum -= p * Math.log(Math.max(p, 1e-30));
-        choice[j] = bias === null ? (scores[o + j] as number) : Math.fround((scores[o + j] as number) + (bias[j] as number));
+        hSum -= softmax ? p * ((u[o + j] as number) - l) : p * Math.log(Math.max(p, 1e-30));
+        choice[j] = bias === null ? sj : Math.fround(sj + (bias[j] as number));
       }
       // top-k: the k largest choice values, ties to the lower id (strict >)
       taken.fill(0);

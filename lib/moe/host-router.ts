@@ -8,9 +8,9 @@
  * each kernel costs a fixed 50–120 µs whatever its size, so those ops took ~12 ms of the MoE
  * bench's step, more than the sparse experts themselves (bench/README.md, the MoE section). Here
  * the logits are read once (the tensor path also reads back, the chosen ids), everything is
- * computed in JavaScript, and one `tf.customGrad` op returns the gates and the three loss scalars
- * packed in one tensor (one split gives them back); its gradient `dLogits` is computed in one
- * JavaScript pass from the incoming `dGates`, `dAux`, `dBalance` and `dZ`.
+ * computed in JavaScript, and two `tf.customGrad` ops return the gates and the three loss scalars
+ * (one unstack); the gradient `dLogits` is computed in one JavaScript pass from the incoming
+ * `dGates`, and one from `dAux`, `dBalance` and `dZ` when a loss is differentiated.
  *
  * Same maths as {@link chooseExperts} + {@link pickGates} + {@link loadBalancingLossFromCounts} +
  * {@link routerZLoss} + {@link routerEntropy} (router.ts, balance.ts): scores `softmax(u)` or
@@ -118,9 +118,10 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
   const gateValues = new Float32Array(nk);
   const routed = new Array<number>(E).fill(0);
   let entropy = 0;
+  let tensors: { gates: tf.Tensor2D; auxLoss: tf.Scalar; balanceLoss: tf.Scalar; zLoss: tf.Scalar };
 
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const u = (args[0] as tf.Tensor).dataSync() as Float32Array; // [n·E], read only
+  {
+    const u = logits.dataSync() as Float32Array; // [n·E], read only
     const scores = new Float32Array(n * E); // softmax p or sigmoid s
     const rowSum = new Float64Array(n); // sigmoid: Σ_j s_j (probs = s / Σ s)
     const lse = new Float64Array(n); // logsumexp(u_t), for the z-loss
@@ -197,17 +198,16 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
     for (let i = 0; i < E; i++) bal += (fi[i] as number) * ((probMean[i] as number) / n);
     bal *= E;
     const z = zSum / n;
-    const packed = new Float32Array(nk + 3);
-    packed.set(gateValues);
-    packed[nk] = wb * Math.fround(bal) + wz * Math.fround(z);
-    packed[nk + 1] = bal;
-    packed[nk + 2] = z;
-    const value = tf.tensor1d(packed);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor => {
-      const d = dy.dataSync() as Float32Array; // [n·k + 3]
-      const dAux = d[nk] as number;
-      const dBal = (d[nk + 1] as number) + wb * dAux;
-      const dZ = (d[nk + 2] as number) + wz * dAux;
+    const losses = Float32Array.from([wb * Math.fround(bal) + wz * Math.fround(z), bal, z]); // aux, balance, z
+    /**
+     * dLogits `[n, E]` from the gates' gradient `dG` `[n·k]` and the losses' `dL` (aux, balance,
+     * z); either may be absent (no gradient reached that output).
+     */
+    const backward = (dG: Float32Array | null, dL: Float32Array | null): tf.Tensor2D => {
+      const d = dG ?? new Float32Array(0);
+      const dAux = dL ? (dL[0] as number) : 0;
+      const dBal = dL ? (dL[1] as number) + wb * dAux : 0;
+      const dZ = dL ? (dL[2] as number) + wz * dAux : 0;
       const cb = fi.map((f1) => (dBal * E * f1) / n); // ∂/∂p_ti, the same for every token
       const du = new Float32Array(n * E);
       const ds = new Float64Array(E);
@@ -215,7 +215,9 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
         const o = t * E;
         ds.fill(0);
         // gates
-        if (normalize) {
+        if (dG === null) {
+          // no gradient reached the gates
+        } else if (normalize) {
           let S = 1e-20;
           let dot = 0;
           for (let s = 0; s < k; s++) {
@@ -260,16 +262,20 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
       }
       return tf.tensor2d(du, [n, E]);
     };
-    return { value, gradFunc };
-  });
-  const tensors = tf.tidy(() => {
-    const parts = tf.split(f(logits), [nk, 1, 1, 1]); // [n·k + 3] -> gates, aux, balance, z
-    return {
-      gates: tf.reshape<tf.Rank.R2>(parts[0] as tf.Tensor, [n, k]), // [n·k] -> [n, k]
-      auxLoss: tf.reshape<tf.Rank.R0>(parts[1] as tf.Tensor, []), // [1] -> []
-      balanceLoss: tf.reshape<tf.Rank.R0>(parts[2] as tf.Tensor, []),
-      zLoss: tf.reshape<tf.Rank.R0>(parts[3] as tf.Tensor, []),
-    };
-  });
+    // Two ops: the gates `[n, k]`, and the three losses `[3]` unstacked into scalars (one kernel
+    // each way); each one's gradient is the JavaScript pass above, and the engine adds the two.
+    const gatesOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      void args;
+      return { value: tf.tensor2d(gateValues, [n, k]), gradFunc: (dy: tf.Tensor) => backward(dy.dataSync() as Float32Array, null) };
+    });
+    const lossOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      void args;
+      return { value: tf.tensor1d(losses), gradFunc: (dy: tf.Tensor) => backward(null, dy.dataSync() as Float32Array) };
+    });
+    tensors = tf.tidy(() => {
+      const [auxLoss, balanceLoss, zLoss] = tf.unstack(lossOp(logits)) as tf.Scalar[]; // [3] -> 3 scalars
+      return { gates: gatesOp(logits) as tf.Tensor2D, auxLoss: auxLoss as tf.Scalar, balanceLoss: balanceLoss as tf.Scalar, zLoss: zLoss as tf.Scalar };
+    });
+  }
   return { ...tensors, expertIndex, gateValues, routed, entropy };
 }

@@ -168,8 +168,10 @@ if (nativeInstalled()) {
     });
   });
 }
-describe('the router path on cpu', () => {
-  it('stays the tensor-op router by default', async () => {
+describe('the router path on cpu and wasm', () => {
+  it('is the host router on wasm and the tensor-op router on cpu by default', async () => {
+    await initBackend({ force: 'wasm' });
+    expect(defaultRouterMath()).toBe('host');
     await initBackend({ force: 'cpu' });
     expect(defaultRouterMath()).toBe('tensors');
   });

@@ -40,11 +40,14 @@ export type RouterMath = 'tensors' | 'host';
 
 /**
  * The router path for the active backend: `host` on `tensorflow` (native TensorFlow, where each
- * of the tensor path's hundred-odd small kernels costs a fixed 50–120 µs: bench/README.md),
- * `tensors` elsewhere.
+ * of the tensor path's small kernels costs a fixed 50–120 µs) and on `wasm` (where its kernels
+ * and tfjs's clones of saved tensors are real work): measured faster on both (bench/README.md,
+ * the MoE section; lessons 06–08 keep their pinned figures). `tensors` elsewhere: `cpu` stays
+ * the tensor-op reference of the tests, webgl/webgpu were not measured (a read-back costs more there).
  */
 export function defaultRouterMath(): RouterMath {
-  return tf.getBackend() === 'tensorflow' ? 'host' : 'tensors';
+  const b = tf.getBackend();
+  return b === 'tensorflow' || b === 'wasm' ? 'host' : 'tensors';
 }
 
 /** Options of {@link hostRoute}. */

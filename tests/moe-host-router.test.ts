@@ -169,9 +169,9 @@ if (nativeInstalled()) {
   });
 }
 describe('the router path on cpu and wasm', () => {
-  it('is the host router on wasm and the tensor-op router on cpu by default', async () => {
+  it('stays the tensor-op router by default on wasm and cpu', async () => {
     await initBackend({ force: 'wasm' });
-    expect(defaultRouterMath()).toBe('host');
+    expect(defaultRouterMath()).toBe('tensors');
     await initBackend({ force: 'cpu' });
     expect(defaultRouterMath()).toBe('tensors');
   });

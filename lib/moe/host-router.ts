@@ -40,14 +40,14 @@ export type RouterMath = 'tensors' | 'host';
 
 /**
  * The router path for the active backend: `host` on `tensorflow` (native TensorFlow, where each
- * of the tensor path's small kernels costs a fixed 50–120 µs) and on `wasm` (where its kernels
- * and tfjs's clones of saved tensors are real work): measured faster on both (bench/README.md,
- * the MoE section; lessons 06–08 keep their pinned figures). `tensors` elsewhere: `cpu` stays
- * the tensor-op reference of the tests, webgl/webgpu were not measured (a read-back costs more there).
+ * of the tensor path's small kernels costs a fixed 50–120 µs; measured faster there in every
+ * interleaved run, bench/README.md, the MoE section). `tensors` elsewhere: on `wasm` the router
+ * alone is faster on the host (about 0.5×) but the whole layer was not measured faster in a
+ * consistent way (and the lessons run there), `cpu` stays the tests' tensor-op reference,
+ * webgl/webgpu were not measured (a read-back costs more there).
  */
 export function defaultRouterMath(): RouterMath {
-  const b = tf.getBackend();
-  return b === 'tensorflow' || b === 'wasm' ? 'host' : 'tensors';
+  return tf.getBackend() === 'tensorflow' ? 'host' : 'tensors';
 }
 
 /** Options of {@link hostRoute}. */

@@ -60,7 +60,7 @@ export const moeCases: BenchCase[] = [
     id: 'moe-sparse',
     title: 'MoE top-2 of 8, sparse',
     family: 'moe',
-    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu and wasm, batched on tensorflow)",
+    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu and wasm, batched on tensorflow) and router path (one host op on tensorflow, tensor ops elsewhere)",
     bound: 'memory',
     boundWhy: 'row moves and per-expert kernels (cpu, wasm); on tensorflow the batched products',
     params: { ...MOE, dense: 0 },

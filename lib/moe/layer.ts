@@ -50,6 +50,12 @@
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
  *
+ * **Router maths** (`layer.routerMath`, a {@link RouterMath}; same values within float32 rounding,
+ * same gradients): `tensors` runs the scores, top-k, gates, aux losses and entropy as tensor ops
+ * (router.ts, balance.ts); `host` reads the logits once and does all of it, forward and backward,
+ * in one JavaScript pass (host-router.ts). `auto` (default): `host` on `tensorflow`, where each
+ * small kernel has a fixed cost, `tensors` elsewhere.
+ *
  * **Shared experts** (DeepSeekMoE): `sharedExperts` FFNs of width `sharedHidden` that every token
  * passes through, added to the routed output. They are stored as one FFN of width
  * `sharedExperts · sharedHidden`, which computes exactly the sum of the separate experts.

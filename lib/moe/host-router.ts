@@ -120,7 +120,7 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
   const expertIndex = new Int32Array(nk);
   const gateValues = new Float32Array(nk);
   const routed = new Array<number>(E).fill(0);
-  let entropy = 0;
+  let entropy: number;
   let tensors: { gates: tf.Tensor2D; auxLoss: tf.Scalar; balanceLoss: tf.Scalar; zLoss: tf.Scalar };
 
   {

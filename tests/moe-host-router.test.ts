@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../lib/backend';
 import { loadBalancingLossFromCounts, routerEntropy, routerZLoss } from '../lib/moe/balance';
 import { defaultRouterMath, hostRoute, type HostRouteOptions } from '../lib/moe/host-router';
-import { moe, moeForward, type MoE } from '../lib/moe/layer';
+import { moe, moeForward, type MoE, type MoEStats } from '../lib/moe/layer';
 import { chooseExperts, pickGates } from '../lib/moe/router';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
@@ -128,6 +128,44 @@ function suite(backend: BackendName): void {
         a.dispose();
         b.dispose();
       });
+    });
+
+    it('training calls with noisy gating and the V3 bias update: the same as the tensor-op router, and no leak', () => {
+      const rng = new Rng(8);
+      const x = randn(rng, [20, 5]);
+      const target = randn(rng, [20, 5]);
+      const make = (router: 'host' | 'tensors'): MoE => {
+        const l = moe({ experts: 4, topK: 2, expertHidden: 6, seed: 9, noisyGating: true, biasUpdateRate: 0.05, balanceLossWeight: 0.1, router: 'sigmoid' });
+        l.routerMath = router;
+        l.build([null, 5]);
+        return l;
+      };
+      const [a, b] = [make('host'), make('tensors')];
+      b.setWeights(a.getWeights());
+      const [oa, ob] = [tf.train.sgd(0.1), tf.train.sgd(0.1)];
+      const step = (layer: MoE, opt: tf.Optimizer) => {
+        let stats = null as MoEStats | null;
+        opt.minimize(() => {
+          const r = moeForward(layer, x, { training: true });
+          stats = r.stats;
+          return tf.add<tf.Scalar>(tf.mean(tf.square(tf.sub(r.output, target))), r.auxLoss);
+        })?.dispose();
+        return stats as unknown as MoEStats;
+      };
+      for (let i = 0; i < 4; i++) {
+        const [sa, sb] = [step(a, oa), step(b, ob)]; // the same noise: both layers draw from seed 9's noise stream
+        expect(sa.assignment, `step ${i}: assignment`).toEqual(sb.assignment);
+        for (let e = 0; e < 4; e++) expect(Math.abs((sa.bias[e] as number) - (sb.bias[e] as number)), `step ${i}: bias ${e}`).toBeLessThan(1e-6);
+      }
+      expect(a.routingBiasValues().some((v) => v !== 0), 'the bias moved').toBe(true);
+      a.getWeights().forEach((w, i) => expect(maxAbsDiff(w, b.getWeights()[i] as tf.Tensor), `weight ${i} after 4 steps`).toBeLessThan(1e-5));
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) step(a, oa);
+      expect(tf.memory().numTensors, 'tensors after 3 more host-router steps').toBe(before);
+      tf.dispose([x, target]);
+      [oa, ob].forEach((o) => o.dispose());
+      a.dispose();
+      b.dispose();
     });
 
     it('leaks nothing, forward and backward', () => {

@@ -74,3 +74,4 @@ export * from './ops/relu';
 export * from './ops/fused-dense';
 export * from './models/fused-mlp';
 export * from './ops/gather-batch';
+export * from './moe/host-router';

@@ -21,13 +21,15 @@ export const moeFlops = (active: number): number => 3 * MOE.tokens * (2 * MOE.d 
  * unchosen) gates; `dense: false` is the sparse dispatch (each expert gets its own tokens) in the
  * layer's default mode (`'auto'`: host row moves on cpu and wasm, capacity-padded batched
  * products on tensorflow) or a given one (`'kernels'`: gather/scatter kernels, the dispatch
- * before issue 9's second pass; `'batched'`: capacity-padded).
+ * before issue 9's second pass; `'batched'`: capacity-padded). `routerMath` picks the router
+ * path (`'auto'`: the one-op host router on tensorflow, tensor ops elsewhere; lib/moe/host-router.ts).
  * -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
  */
-function moeSetup(dense: boolean, rowMoves: lib.SparseMode | 'auto' = 'auto') {
+function moeSetup(dense: boolean, rowMoves: lib.SparseMode | 'auto' = 'auto', routerMath: lib.RouterMath | 'auto' = 'auto') {
   const { tokens: n, d, h, experts: E } = MOE;
   const layer = lib.moe({ experts: E, topK: MOE.topK, expertHidden: h, units: d, useBias: false, dispatch: dense ? 'dense' : 'sparse' });
   layer.rowMoves = rowMoves;
+  layer.routerMath = routerMath;
   layer.build([null, d]);
   // getWeights order: the trainable weights as created, then the non-trainable routing bias
   const weights: tf.Tensor[] = [hashFill(d, E, 41, glorot(d, E))]; // router kernel [d, E]
@@ -58,7 +60,7 @@ export const moeCases: BenchCase[] = [
     id: 'moe-sparse',
     title: 'MoE top-2 of 8, sparse',
     family: 'moe',
-    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu and wasm, batched on tensorflow)",
+    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu and wasm, batched on tensorflow) and router path (one host op on tensorflow, tensor ops elsewhere)",
     bound: 'memory',
     boundWhy: 'row moves and per-expert kernels (cpu, wasm); on tensorflow the batched products',
     params: { ...MOE, dense: 0 },
@@ -101,5 +103,53 @@ export const moeCases: BenchCase[] = [
     flops: moeFlops(MOE.experts),
     torch: 'moe',
     setup: () => moeSetup(true),
+  },
+  {
+    id: 'moe-sparse-tensor-router',
+    title: 'MoE top-2 of 8, sparse, tensor-op router',
+    family: 'moe',
+    what: "moe-sparse with the router's per-token maths as tensor ops (`layer.routerMath = 'tensors'`, the path before issue 9's host router)",
+    bound: 'memory',
+    boundWhy: 'a hundred-odd small [n, E] kernels of the router, plus the experts',
+    params: { ...MOE, dense: 0 },
+    flops: moeFlops(MOE.topK),
+    torch: 'moe',
+    setup: () => moeSetup(false, 'auto', 'tensors'),
+  },
+  {
+    id: 'moe-dense-tensor-router',
+    title: 'MoE, all 8 experts run, tensor-op router',
+    family: 'moe',
+    what: "moe-dense with the router's per-token maths as tensor ops (`layer.routerMath = 'tensors'`)",
+    bound: 'FLOPs',
+    boundWhy: 'two 2-D products over the stacked experts, plus the router kernels',
+    params: { ...MOE, dense: 1 },
+    flops: moeFlops(MOE.experts),
+    torch: 'moe',
+    setup: () => moeSetup(true, 'auto', 'tensors'),
+  },
+  {
+    id: 'moe-sparse-host-router',
+    title: 'MoE top-2 of 8, sparse, host router',
+    family: 'moe',
+    what: "moe-sparse with the router's per-token maths in one host op (`layer.routerMath = 'host'`, lib/moe/host-router.ts)",
+    bound: 'memory',
+    boundWhy: 'the experts, plus one host pass over the [n, E] logits forward and one backward',
+    params: { ...MOE, dense: 0 },
+    flops: moeFlops(MOE.topK),
+    torch: 'moe',
+    setup: () => moeSetup(false, 'auto', 'host'),
+  },
+  {
+    id: 'moe-dense-host-router',
+    title: 'MoE, all 8 experts run, host router',
+    family: 'moe',
+    what: "moe-dense with the router's per-token maths in one host op (`layer.routerMath = 'host'`)",
+    bound: 'FLOPs',
+    boundWhy: 'two 2-D products over the stacked experts, plus one host pass of the router',
+    params: { ...MOE, dense: 1 },
+    flops: moeFlops(MOE.experts),
+    torch: 'moe',
+    setup: () => moeSetup(true, 'auto', 'host'),
   },
 ];

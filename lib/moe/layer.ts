@@ -50,6 +50,12 @@
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
  *
+ * **Router maths** (`layer.routerMath`, a {@link RouterMath}; same values within float32 rounding,
+ * same gradients): `tensors` runs the scores, top-k, gates, aux losses and entropy as tensor ops
+ * (router.ts, balance.ts); `host` reads the logits once and does all of it, forward and backward,
+ * in one JavaScript pass (host-router.ts). `auto` (default): `host` on `tensorflow`, where each
+ * small kernel has a fixed cost, `tensors` elsewhere.
+ *
  * **Shared experts** (DeepSeekMoE): `sharedExperts` FFNs of width `sharedHidden` that every token
  * passes through, added to the routed output. They are stored as one FFN of width
  * `sharedExperts · sharedHidden`, which computes exactly the sum of the separate experts.
@@ -61,6 +67,7 @@ import { Rng } from '../random';
 import { loadBalancingLossFromCounts, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
 import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, weightRows, type DispatchPlan, type SparseMode } from './dispatch';
 import { assertTopK, chooseExperts, pickGates, type RouterKind } from './router';
+import { defaultRouterMath, hostRoute, type RouterMath } from './host-router';
 import { matMul2d } from '../ops/matmul';
 import { reluSignGrad } from '../ops/relu';
 
@@ -289,6 +296,11 @@ export class MoE extends tf.layers.Layer {
    * `host` on `cpu`/`wasm`, `batched` (capacity-padded) on `tensorflow`, `kernels` elsewhere.
    */
   rowMoves: SparseMode | 'auto' = 'auto';
+  /**
+   * Where the router's per-token maths runs (not part of the config: it changes speed, and values
+   * only by float32 rounding; see {@link RouterMath}): `auto` (default) is {@link defaultRouterMath}.
+   */
+  routerMath: RouterMath | 'auto' = 'auto';
 
   /** @throws Error naming a bad argument (see {@link MoEArgs}). */
   constructor(args: MoEArgs) {
@@ -420,6 +432,11 @@ export class MoE extends tf.layers.Layer {
     return scatterAddRows(tf.mul<tf.Tensor2D>(y, g), tokenIds, n, moves); // [A, d] -> [n, d]
   }
 
+  /** The router path this call uses: {@link MoE.routerMath}, `auto` resolved for the active backend. */
+  private routerPath(): RouterMath {
+    return this.routerMath === 'auto' ? defaultRouterMath() : this.routerMath;
+  }
+
   /** The sparse mode this call uses: {@link MoE.rowMoves}, `auto` resolved for the active backend. */
   private sparseMode(): SparseMode {
     return this.rowMoves === 'auto' ? defaultSparseMode() : this.rowMoves;
@@ -504,37 +521,49 @@ export class MoE extends tf.layers.Layer {
       let biasValues = Array.from(bias.dataSync());
       // An all-zero bias changes no choice: it is not added (one kernel less per call).
       const biased = biasValues.some((b) => b !== 0);
-      const choice = chooseExperts(logits, { kind: this.cfg.router, topK: k, bias: biased ? bias : undefined });
       const capacity = expertCapacity(n, k, E, this.cfg.capacityFactor ?? undefined);
-      const plan = planDispatch(choice.expertIndex, k, E, capacity);
-      const { normalizeGates } = this.cfg;
+      const { normalizeGates, balanceLossWeight, zLossWeight } = this.cfg;
       const batched = this.cfg.dispatch === 'sparse' && this.sparseMode() === 'batched';
       let out: tf.Tensor2D;
       let gateValues: Float32Array;
-      if (batched && !normalizeGates) {
-        // The gates are gathered from the scores straight into the padded rows; the statistics'
-        // copy is TopK's values (the same floats) or, with a bias in them, picked from the scores.
-        out = this.batchedExperts(x2, { scores: choice.scores }, plan);
-        gateValues = biased ? pickOnHost(choice.scores.dataSync() as Float32Array, choice.expertIndex, E, k) : Float32Array.from(choice.topValues.dataSync());
+      let plan: DispatchPlan;
+      let balanceLoss: tf.Scalar;
+      let zLoss: tf.Scalar;
+      let auxLoss: tf.Scalar;
+      let entropy: number;
+      const runExperts = (gates: tf.Tensor2D): tf.Tensor2D => {
+        if (batched) return this.batchedExperts(x2, { gates }, plan);
+        if (this.cfg.dispatch === 'sparse') return this.sparseExperts(x2, gates, plan);
+        const assigned = tf.tensor2d(plan.assignment, [n, k], 'int32'); // -1 (dropped) one-hot encodes to zeros
+        const gateMatrix: tf.Tensor2D = tf.sum(tf.mul(tf.oneHot(assigned, E), tf.expandDims(gates, 2)), 1); // [n, k, E] -> [n, E]
+        return this.denseExperts(x2, gateMatrix);
+      };
+      if (this.routerPath() === 'host') {
+        // The router's per-token maths, losses and statistics in one host op (host-router.ts).
+        const r = hostRoute(logits, { kind: this.cfg.router, topK: k, bias: biased ? biasValues : null, normalize: normalizeGates, balanceLossWeight, zLossWeight });
+        plan = planDispatch(r.expertIndex, k, E, capacity);
+        out = runExperts(r.gates);
+        ({ gateValues, balanceLoss, zLoss, auxLoss, entropy } = r);
       } else {
-        const gates = pickGates(choice.scores, choice.expertIndex, k, normalizeGates);
-        if (batched) {
-          out = this.batchedExperts(x2, { gates }, plan);
-        } else if (this.cfg.dispatch === 'sparse') {
-          out = this.sparseExperts(x2, gates, plan);
+        const choice = chooseExperts(logits, { kind: this.cfg.router, topK: k, bias: biased ? bias : undefined });
+        plan = planDispatch(choice.expertIndex, k, E, capacity);
+        if (batched && !normalizeGates) {
+          // The gates are gathered from the scores straight into the padded rows; the statistics'
+          // copy is TopK's values (the same floats) or, with a bias in them, picked from the scores.
+          out = this.batchedExperts(x2, { scores: choice.scores }, plan);
+          gateValues = biased ? pickOnHost(choice.scores.dataSync() as Float32Array, choice.expertIndex, E, k) : Float32Array.from(choice.topValues.dataSync());
         } else {
-          const assigned = tf.tensor2d(plan.assignment, [n, k], 'int32'); // -1 (dropped) one-hot encodes to zeros
-          const gateMatrix: tf.Tensor2D = tf.sum(tf.mul(tf.oneHot(assigned, E), tf.expandDims(gates, 2)), 1); // [n, k, E] -> [n, E]
-          out = this.denseExperts(x2, gateMatrix);
+          const gates = pickGates(choice.scores, choice.expertIndex, k, normalizeGates);
+          out = runExperts(gates);
+          gateValues = Float32Array.from(gates.dataSync());
         }
-        gateValues = Float32Array.from(gates.dataSync());
+        // f_i from the plan's counts (the routed slots, before the capacity cut), already on the host
+        balanceLoss = loadBalancingLossFromCounts(choice.probs, plan.routed, k, 1);
+        zLoss = routerZLoss(logits);
+        auxLoss = tf.add(tf.mul(balanceLossWeight, balanceLoss), tf.mul(zLossWeight, zLoss));
+        entropy = routerEntropy(choice.probs).dataSync()[0] as number;
       }
       if (this.sharedWeights) out = tf.add<tf.Tensor2D>(out, this.ffn(x2, this.sharedWeights));
-      // f_i from the plan's counts (the routed slots, before the capacity cut), already on the host
-      const balanceLoss = loadBalancingLossFromCounts(choice.probs, plan.routed, k, 1);
-      const zLoss = routerZLoss(logits);
-      const auxLoss: tf.Scalar = tf.add(tf.mul(this.cfg.balanceLossWeight, balanceLoss), tf.mul(this.cfg.zLossWeight, zLoss));
-      const entropy = routerEntropy(choice.probs).dataSync()[0] as number;
       if (training && this.cfg.biasUpdateRate > 0) {
         biasValues = updateRoutingBias(biasValues, plan.routed, this.cfg.biasUpdateRate);
         (this.routingBias as tf.LayerVariable).write(tf.tensor1d(biasValues));

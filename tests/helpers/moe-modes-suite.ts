@@ -1,5 +1,6 @@
 /**
- * The sparse MoE layer's three modes (`rowMoves`: `host`, `kernels`, `batched`) against the
+ * The sparse MoE layer's three modes (`rowMoves`: `host`, `kernels`, `batched`), each with both
+ * router paths (`routerMath`: `tensors`, `host`), against the
  * dense reference (`dispatch: 'dense'`, every expert on every token weighted by the same gates),
  * on one backend: forward output, the three aux losses, and the gradients of every weight and of
  * the input, with and without capacity drops, with shared experts, with padding rows (uneven
@@ -10,11 +11,16 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, type BackendName } from '../../lib/backend';
 import { type SparseMode } from '../../lib/moe/dispatch';
+import { type RouterMath } from '../../lib/moe/host-router';
 import { moe, moeForward, type MoE, type MoEArgs, type MoEStats } from '../../lib/moe/layer';
 import { Rng } from '../../lib/random';
 import { expectNoLeak } from './leak';
 
 const MODES: readonly SparseMode[] = ['host', 'kernels', 'batched'];
+/** Router paths: tensor ops, and the one-op host router (lib/moe/host-router.ts). */
+const ROUTERS: readonly RouterMath[] = ['tensors', 'host'];
+/** Every sparse mode with every router path. */
+const RUNS = MODES.flatMap((mode) => ROUTERS.map((router) => ({ mode, router, what: `${mode}/${router} router` })));
 
 function randn(rng: Rng, shape: number[]): tf.Tensor {
   return tf.tensor(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
@@ -95,6 +101,7 @@ export function moeModesSuite(backend: BackendName, tol: number): void {
           const x = c.idle === undefined ? randn(rng, [c.tokens, 5]) : tf.abs(randn(rng, [c.tokens, 5]));
           const R = randn(rng, [c.tokens, 5]);
           const dense = moe({ ...c.args, dispatch: 'dense' });
+          dense.routerMath = 'tensors'; // the reference: tensor ops throughout
           dense.build([null, 5]);
           if (c.idle !== undefined) {
             const rk = dense.trainableWeights[0]?.read() as tf.Variable; // router kernel [d, E]
@@ -102,18 +109,19 @@ export function moeModesSuite(backend: BackendName, tol: number): void {
           }
           const ref = run(dense, x, R);
           c.expect(ref.r.stats);
-          for (const mode of MODES) {
+          for (const { mode, router, what } of RUNS) {
             const layer = moe(c.args);
             layer.rowMoves = mode;
+            layer.routerMath = router;
             layer.build([null, 5]);
             layer.setWeights(dense.getWeights());
             const got = run(layer, x, R);
             c.expect(got.r.stats);
-            expect(got.r.stats.assignment, `${mode}: assignment`).toEqual(ref.r.stats.assignment);
-            expect(maxAbsDiff(got.r.output, ref.r.output), `${mode}: output`).toBeLessThan(tol);
-            for (const k of ['auxLoss', 'balanceLoss', 'zLoss'] as const) expect(maxAbsDiff(got.r[k], ref.r[k]), `${mode}: ${k}`).toBeLessThan(tol);
+            expect(got.r.stats.assignment, `${what}: assignment`).toEqual(ref.r.stats.assignment);
+            expect(maxAbsDiff(got.r.output, ref.r.output), `${what}: output`).toBeLessThan(tol);
+            for (const k of ['auxLoss', 'balanceLoss', 'zLoss'] as const) expect(maxAbsDiff(got.r[k], ref.r[k]), `${what}: ${k}`).toBeLessThan(tol);
             layer.trainableWeights.forEach((w, i) => {
-              const name = `${mode}: gradient of ${w.originalName.split('/').pop()}`;
+              const name = `${what}: gradient of ${w.originalName.split('/').pop()}`;
               const a = got.grads[i];
               const b = ref.grads[i] as tf.Tensor;
               const expert = /expert_(\d+)_/.exec(w.originalName)?.[1];
@@ -125,7 +133,7 @@ export function moeModesSuite(backend: BackendName, tol: number): void {
                 expect(maxAbsDiff(a as tf.Tensor, b), name).toBeLessThan(tol);
               }
             });
-            expect(maxAbsDiff(got.gx, ref.gx), `${mode}: gradient of the input`).toBeLessThan(tol);
+            expect(maxAbsDiff(got.gx, ref.gx), `${what}: gradient of the input`).toBeLessThan(tol);
             layer.dispose();
           }
           dense.dispose();
@@ -146,13 +154,14 @@ export function moeModesSuite(backend: BackendName, tol: number): void {
         })?.dispose();
       };
       tf.dispose(moeForward(layer, x).output); // builds the layer
-      for (const mode of MODES) {
+      for (const { mode, router, what } of RUNS) {
         layer.rowMoves = mode;
-        expectNoLeak(() => moeForward(layer, x, { training: true }), `${mode}: moeForward`);
+        layer.routerMath = router;
+        expectNoLeak(() => moeForward(layer, x, { training: true }), `${what}: moeForward`);
         step(); // the first step of a mode may create nothing: SGD keeps no slots
         const before = tf.memory().numTensors;
         for (let i = 0; i < 5; i++) step();
-        expect(tf.memory().numTensors, `${mode}: tensors after 5 steps`).toBe(before);
+        expect(tf.memory().numTensors, `${what}: tensors after 5 steps`).toBe(before);
       }
       tf.dispose([x, target]);
       opt.dispose();

@@ -364,9 +364,13 @@ export function defineHandler(
       if (!ok) {
         const fixed = tfGuard.repair(tfBefore);
         if (fixed) {
+          if (fixed.completed) notes.push(`tfjs: completed ${fixed.completed}, which the interrupt had cut in half`);
           notes.push(
             `tfjs: closed ${fixed.scopes} tf.tidy scope(s) the cell left open, ` + `disposing ${fixed.disposed} tensor(s) they tracked`,
           );
+          if (fixed.broken.length) {
+            notes.push(`tfjs: the data of variable(s) ${fixed.broken.join(', ')} is lost: create them again (please report this)`);
+          }
         }
       }
 

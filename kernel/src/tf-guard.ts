@@ -109,6 +109,8 @@ export function snapshot(): Snapshot {
   protect();
   journal.length = 0;
   lastDone = null;
+  pendingSaved = [];
+  pendingOutputs.length = 0;
   return {
     scopes: e.state.scopeStack.length,
     gradientDepth: e.state.gradientDepth,
@@ -240,7 +242,47 @@ interface EndScopeEntry {
   result: unknown;
 }
 
-type Entry = DisposeEntry | TrackEntry | IncRefEntry | AssignEntry | DisposeVariableEntry | EndScopeEntry;
+/**
+ * Engine.saveTensorsForBackwardMode(tensors): a kept copy of each, for the tape node that
+ * runKernel adds next. Kept tensors belong to no scope: until that node holds them, nothing
+ * else would free them.
+ */
+interface SaveEntry {
+  kind: 'saveTensorsForBackwardMode';
+  kept: TensorLike[];
+}
+
+/**
+ * A registered kernel's kernelFunc: writes its outputs' data (backend.write), or counts one more
+ * reference to an input's data (Identity, Reshape), and returns TensorInfos.
+ */
+interface KernelEntry {
+  kind: 'kernel';
+  backend: Backend;
+  /** The inputs' data and the backend's reference counts of it before. */
+  inputs: { dataId: object; ref: number }[];
+  /** Data the kernel wrote so far. */
+  written: object[];
+}
+
+/** Engine.makeTensor(values): backend.write, then trackTensor. */
+interface MakeTensorEntry {
+  kind: 'makeTensor';
+  /** Data written so far (by backend.write). */
+  written: object[];
+  backend: Backend | null;
+}
+
+type Entry =
+  | DisposeEntry
+  | TrackEntry
+  | IncRefEntry
+  | AssignEntry
+  | DisposeVariableEntry
+  | EndScopeEntry
+  | SaveEntry
+  | KernelEntry
+  | MakeTensorEntry;
 
 /** Operations begun and not yet returned, outermost first (more than one only when nested). */
 const journal: Entry[] = [];
@@ -250,6 +292,13 @@ const journal: Entry[] = [];
  * next, which a termination can skip.
  */
 let lastDone: { t: TensorLike; flag: boolean } | null = null;
+/** The copies saved for a tape node that runKernel has not added yet. */
+let pendingSaved: TensorLike[] = [];
+/**
+ * Outputs that a kernel returned (data written, or a reference counted for a kernel that shares
+ * its input's data, as Identity and Reshape do) and that runKernel has not yet made tensors of.
+ */
+const pendingOutputs: { dataId: object; backend: Backend }[] = [];
 const JOURNALLED = Symbol.for('frugal-ai.tf-guard.journalled');
 
 function counters(e: Engine): Counters {
@@ -273,6 +322,11 @@ function disposeEntry(e: Engine, t: TensorLike): DisposeEntry {
 }
 
 function trackEntry(e: Engine, t: TensorLike, backend: Backend | null | undefined): TrackEntry {
+  if (pendingOutputs.length) {
+    // A kernel's output becomes a tensor: from here on the scopes own its data.
+    const i = pendingOutputs.findIndex((o) => o.dataId === t.dataId);
+    if (i >= 0) pendingOutputs.splice(i, 1);
+  }
   return { kind: 'trackTensor', t, backend, had: e.state.tensorInfo.has(t.dataId), scope: e.state.activeScope, c: counters(e) };
 }
 
@@ -285,11 +339,16 @@ function finishDispose(e: Engine, d: DisposeEntry): void {
   s.numStringTensors = d.c.numStringTensors - (d.t.dtype === 'string' ? 1 : 0);
   s.numBytes = d.c.numBytes - (d.t.dtype === 'string' ? info.bytes : bytesOf(d.t));
   // The backend's count still as before: disposeData was not called. Lower: it was, and freed the
-  // data if the count reached 0. (A count of 0 with the data still held means a termination
-  // inside disposeData, between the decrement and the free: the buffer is left to the backend,
-  // a leak, rather than freed twice, which WASM's allocator does not survive.)
+  // data if the count reached 0. A count of 0 with the data still held means a termination
+  // inside disposeData, between the decrement and the free. The CPU backend's data is a map
+  // entry, deleted here; other backends' buffers are left to them (a leak) rather than risk
+  // freeing one twice, which WASM's allocator does not survive.
   const ref = info.backend.refCount(d.dataId);
   const freed = ref === d.ref ? info.backend.disposeData(d.dataId) : ref <= 0;
+  const cpuData = (info.backend as { data?: { has?: unknown } }).data;
+  if (freed && ref <= 0 && typeof cpuData?.has === 'function' && (cpuData as { has(id: object): boolean }).has(d.dataId)) {
+    info.backend.disposeData(d.dataId, true);
+  }
   if (freed && s.tensorInfo.get(d.dataId) === info) s.tensorInfo.delete(d.dataId);
   s.numDataBuffers = d.c.numDataBuffers - (freed ? 1 : 0);
 }
@@ -362,6 +421,21 @@ function complete(e: Engine, entry: Entry): void {
       v.isDisposedInternal = true;
       break;
     }
+    case 'saveTensorsForBackwardMode':
+      disposeAll(entry.kept);
+      break;
+    case 'makeTensor':
+      // Written, and cut before trackTensor began: no tensor owns the data.
+      for (const dataId of entry.written) if (!s.tensorInfo.has(dataId)) (entry.backend ?? e.backend).disposeData(dataId, true);
+      break;
+    case 'kernel':
+      // Cut inside the kernel: no tensor will own what it made. Give back the references it
+      // counted on its inputs' data and free the data it wrote that no tensor owns.
+      for (const { dataId, ref } of entry.inputs) {
+        for (let n = entry.backend.refCount(dataId) - ref; n > 0; n--) entry.backend.disposeData(dataId);
+      }
+      for (const dataId of entry.written) if (!s.tensorInfo.has(dataId)) entry.backend.disposeData(dataId, true);
+      break;
     case 'endScope': {
       const scope = entry.scope;
       if (!scope) break;
@@ -381,6 +455,10 @@ function complete(e: Engine, entry: Entry): void {
   }
 }
 
+function disposeAll(tensors: TensorLike[]): void {
+  for (const t of tensors) if (!t.isDisposedInternal) (t as unknown as { dispose(): void }).dispose();
+}
+
 /**
  * Marks the tensor of a returned disposal disposed (its caller's next statement), then completes
  * the journalled operations, innermost first (an outer one finds its inner ones done). Returns
@@ -396,6 +474,18 @@ function completeJournal(e: Engine): string | null {
     what = isVariable(done.t) ? 'Variable.dispose' : 'Tensor.dispose';
   }
   for (let i = entries.length - 1; i >= 0; i--) complete(e, entries[i] as Entry);
+  // Kernel outputs that no tensor owns: release what the kernel wrote or counted for them.
+  for (const o of pendingOutputs.splice(0)) {
+    o.backend.disposeData(o.dataId);
+    what ??= 'runKernel';
+  }
+  // Copies saved for a tape node that was never added: the gradient they were for is abandoned.
+  const saved = pendingSaved;
+  pendingSaved = [];
+  if (saved.length) {
+    disposeAll(saved);
+    what ??= 'saveTensorsForBackwardMode';
+  }
   return entries[0]?.kind ?? what;
 }
 
@@ -428,6 +518,66 @@ function journalled(
   };
   (wrapper as { [JOURNALLED]?: boolean })[JOURNALLED] = true;
   target[name] = wrapper;
+}
+
+/** tfjs's kernel registry (globalThis._tfGlobals, kernel_registry.js), if loaded. */
+function kernelRegistry(): Map<string, { kernelFunc?: unknown }> | null {
+  const globals = (globalThis as { _tfGlobals?: Map<string, unknown> })._tfGlobals;
+  const registry = globals?.get('kernelRegistry');
+  return registry instanceof Map ? (registry as Map<string, { kernelFunc?: unknown }>) : null;
+}
+
+/**
+ * Records the outputs of every registered kernel (of the backends loaded so far) until runKernel
+ * makes them tensors. A kernel returns TensorInfos (dataId, shape, dtype) whose data it has
+ * written, or whose reference it has counted; cut before the tensors exist, that data would have
+ * no owner.
+ */
+function protectKernels(e: Engine): void {
+  for (const config of kernelRegistry()?.values() ?? []) {
+    const original = config.kernelFunc;
+    if (typeof original !== 'function' || (original as { [JOURNALLED]?: boolean })[JOURNALLED]) continue;
+    const fn = original as (args: { backend: Backend; inputs?: Record<string, unknown> }) => unknown;
+    const wrapper = function (this: unknown, args: { backend: Backend; inputs?: Record<string, unknown> }): unknown {
+      const backend = args.backend;
+      const inputs: KernelEntry['inputs'] = [];
+      for (const x of Object.values(args.inputs ?? {})) {
+        const dataId = (x as Partial<TensorLike> | null)?.dataId;
+        if (dataId) inputs.push({ dataId, ref: backend.refCount(dataId) });
+      }
+      const depth = journal.length;
+      journal.push({ kind: 'kernel', backend, inputs, written: [] });
+      try {
+        const out = fn.call(this, args);
+        for (const info of Array.isArray(out) ? out : [out]) {
+          // A Tensor (which has a rank) is already owned; a TensorInfo is not yet.
+          const o = info as { dataId?: object; rank?: unknown } | null;
+          if (o?.dataId && o.rank === undefined) pendingOutputs.push({ dataId: o.dataId, backend });
+        }
+        return out;
+      } finally {
+        journal.length = depth;
+      }
+    };
+    (wrapper as { [JOURNALLED]?: boolean })[JOURNALLED] = true;
+    config.kernelFunc = wrapper;
+  }
+  // The data each backend writes while a kernel runs.
+  const backends = Object.values((e as { registry?: Record<string, unknown> }).registry ?? {});
+  for (const b of backends) {
+    const backend = b as Record<string, unknown>;
+    const write = backend.write;
+    if (typeof write !== 'function' || (write as { [JOURNALLED]?: boolean })[JOURNALLED]) continue;
+    const w = write as (...args: unknown[]) => object;
+    const wrapper = function (this: unknown, ...args: unknown[]): object {
+      const dataId = w.apply(this, args);
+      const top = journal[journal.length - 1];
+      if (top?.kind === 'kernel' || top?.kind === 'makeTensor') top.written.push(dataId);
+      return dataId;
+    };
+    (wrapper as { [JOURNALLED]?: boolean })[JOURNALLED] = true;
+    backend.write = wrapper;
+  }
 }
 
 /** Journals `assign` of the class of variable `v` (once per class). */
@@ -479,7 +629,32 @@ export function protect(): boolean {
     depth: e.state.scopeStack.length,
     result,
   }));
+  journalled(
+    e,
+    'saveTensorsForBackwardMode',
+    () => ({ kind: 'saveTensorsForBackwardMode', kept: [] }),
+    (_, __, saved) => {
+      pendingSaved = Array.isArray(saved) ? (saved as TensorLike[]) : [];
+    },
+  );
+  journalled(e, 'addTapeNode', () => null, () => {
+    pendingSaved = [];
+  });
+  if (typeof e.keep === 'function' && !(e.keep as { [JOURNALLED]?: boolean })[JOURNALLED]) {
+    // The copies saveTensorsForBackwardMode has kept so far, for a cut in the middle of it.
+    const keep = e.keep as (t: TensorLike) => TensorLike;
+    const wrapper = function (this: unknown, t: TensorLike): TensorLike {
+      const kept = keep.call(this, t);
+      const top = journal[journal.length - 1];
+      if (top?.kind === 'saveTensorsForBackwardMode') top.kept.push(kept);
+      return kept;
+    };
+    (wrapper as { [JOURNALLED]?: boolean })[JOURNALLED] = true;
+    e.keep = wrapper;
+  }
   journalled(e, 'makeVariable', () => null, (_, __, v) => protectVariableClass(e, v));
+  journalled(e, 'makeTensor', (_, [, , , backend]) => ({ kind: 'makeTensor', written: [], backend: (backend as Backend | undefined) ?? null }));
+  protectKernels(e);
   for (const v of Object.values(e.state.registeredVariables)) protectVariableClass(e, v);
   return true;
 }
@@ -493,6 +668,8 @@ function interruptError(): Error {
 
 const GUARDED = ['runKernel', 'makeTensor', 'startScope'] as const;
 let watched: Engine | null = null;
+/** The engine's own properties that the guards shadow (the journal's makeTensor), to restore. */
+const shadowed = new Map<string, unknown>();
 
 /**
  * Makes every tensor operation call `shouldStop()` first, and throw when it returns true,
@@ -507,6 +684,7 @@ export function watch(shouldStop: () => boolean, onThrow: (err: Error) => void =
   watched = e;
   for (const name of GUARDED) {
     const original = e[name] as (...args: unknown[]) => unknown;
+    if (Object.prototype.hasOwnProperty.call(e, name)) shadowed.set(name, original);
     e[name] = function (this: unknown, ...args: unknown[]): unknown {
       if (shouldStop()) {
         const err = interruptError();
@@ -519,9 +697,13 @@ export function watch(shouldStop: () => boolean, onThrow: (err: Error) => void =
   return true;
 }
 
-/** Restores the engine's methods (the prototype's, which the guards shadowed). */
+/** Restores the engine's methods (the journal's, or the prototype's). */
 export function unwatch(): void {
   if (!watched) return;
-  for (const name of GUARDED) delete watched[name];
+  for (const name of GUARDED) {
+    if (shadowed.has(name)) watched[name] = shadowed.get(name);
+    else delete watched[name];
+  }
+  shadowed.clear();
   watched = null;
 }

@@ -270,9 +270,15 @@ export function defineHandler(
         return await this.execQueue.add(() => this.runCell(req, io));
       } catch (e) {
         if (e instanceof StopOnError) {
-          // tslab's own recovery: queued cells are now cancelled (TaskCanceledError); new ones
-          // run again after 200 ms.
-          this.execQueue.reset(200);
+          // The cells queued behind this one are now cancelled (TaskCanceledError: `aborted`).
+          // A cell sent after this reply runs, as in ipykernel, once those are settled. (tslab's
+          // own recovery, reset(200), refused every cell for 200 ms: JupyterLab's next cell,
+          // run at once after an interrupted one, came back aborted.)
+          const queue = this.execQueue as unknown as { prev: Promise<unknown> };
+          queue.prev = queue.prev.then(
+            () => undefined,
+            () => undefined,
+          );
           return e.content;
         }
         if (e instanceof tslabUtil.TaskCanceledError) return { status: 'aborted', execution_count: this.execCount };

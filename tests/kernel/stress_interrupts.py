@@ -60,7 +60,8 @@ SETUP = (
     "  if (s.scopeStack.length) bad.push(`${s.scopeStack.length} scope(s) open`);\n"
     "  if (s.activeScope) bad.push('an active scope is left');\n"
     "  try { step(); train(); many(); } catch (err) { bad.push(`a step after the interrupt: ${(err as Error).message}`); }\n"
-    "  return JSON.stringify({ bad, n: s.numTensors, orphans: e.backend.numDataIds() - s.numDataBuffers });\n"
+    "  // hex: the text/plain of a string is util.inspect's, whose quotes depend on the content\n"
+    "  return Buffer.from(JSON.stringify({ bad, n: s.numTensors, orphans: e.backend.numDataIds() - s.numDataBuffers })).toString('hex');\n"
     "};\n"
     "check()"
 )
@@ -93,15 +94,24 @@ def collect(kc, msg_id, timeout=60):
     return reply, error, result
 
 
+def decode(result):
+    """check()'s value: JSON in hex, shown by util.inspect in quotes."""
+    return json.loads(bytes.fromhex(result.strip("'")))
+
+
+STARTED = []  # every kernel started, to shut down whatever happens
+
+
 def start():
     env = dict(os.environ, FRUGAL_PLOT_PNG="0")
     if os.environ.get("FRUGAL_STRESS_NODE_OPTIONS"):
         env["NODE_OPTIONS"] = os.environ["FRUGAL_STRESS_NODE_OPTIONS"]
     km, kc = start_new_kernel(kernel_name=KERNEL, cwd=os.path.join(ROOT, "notebooks"), env=env)
+    STARTED.append(km)
     reply, error, result = collect(kc, kc.execute(SETUP), timeout=120)
     if reply["status"] != "ok":
         raise SystemExit(f"setup failed: {error}")
-    return km, kc, json.loads(result.strip("'"))["n"]
+    return km, kc, decode(result)["n"]
 
 
 def main():
@@ -128,7 +138,7 @@ def main():
             failures.append(f"interrupt {i} ({loop!r}, {delay:.2f} s): ename {reply.get('ename')}: {reply.get('evalue')}")
             print(failures[-1], flush=True)
         reply, error, result = collect(kc, kc.execute("check()", stop_on_error=False))
-        state = json.loads(result.strip("'")) if result else {"bad": [f"check cell failed: {error and error['evalue']}"], "n": None}
+        state = decode(result) if result else {"bad": [f"check cell failed: {error and error['evalue']}"], "n": None}
         if state["bad"]:
             note = " | ".join(state["bad"])
             failures.append(f"interrupt {i} ({loop!r}, {delay:.2f} s): {note}")
@@ -155,4 +165,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        for k in STARTED:
+            if k.is_alive():
+                k.shutdown_kernel(now=True)

@@ -194,7 +194,7 @@ describe('an interrupt inside tfjs bookkeeping, then repair', () => {
     const opt = tf.train.adam(0.1);
     const adam = (): void => {
       tf.tidy(() => {
-        opt.minimize(() => tf.matMul(x, a).square().mean() as tf.Scalar, false, [a]);
+        opt.minimize(() => tf.matMul(x, a).square().mean<tf.Scalar>(), false, [a]);
       });
     };
     adam(); // makes Adam's moment variables

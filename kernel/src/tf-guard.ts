@@ -263,6 +263,8 @@ interface KernelEntry {
   inputs: { dataId: object; ref: number }[];
   /** Data the kernel wrote so far. */
   written: object[];
+  /** Its outputs' data, once it returned (then also in `pendingOutputs`). */
+  outputs: object[];
 }
 
 /** Engine.makeTensor(values): backend.write, then trackTensor. */
@@ -430,7 +432,12 @@ function complete(e: Engine, entry: Entry): void {
       break;
     case 'kernel':
       // Cut inside the kernel: no tensor will own what it made. Give back the references it
-      // counted on its inputs' data and free the data it wrote that no tensor owns.
+      // counted on its inputs' data and free the data it wrote that no tensor owns; its
+      // outputs are released here, not a second time as pending ones.
+      for (const dataId of entry.outputs) {
+        const i = pendingOutputs.findIndex((o) => o.dataId === dataId);
+        if (i >= 0) pendingOutputs.splice(i, 1);
+      }
       for (const { dataId, ref } of entry.inputs) {
         for (let n = entry.backend.refCount(dataId) - ref; n > 0; n--) entry.backend.disposeData(dataId);
       }
@@ -546,14 +553,16 @@ function protectKernels(e: Engine): void {
         if (dataId) inputs.push({ dataId, ref: backend.refCount(dataId) });
       }
       const depth = journal.length;
-      journal.push({ kind: 'kernel', backend, inputs, written: [] });
+      const entry: KernelEntry = { kind: 'kernel', backend, inputs, written: [], outputs: [] };
+      journal.push(entry);
       try {
         const out = fn.call(this, args);
         for (const info of Array.isArray(out) ? out : [out]) {
           // A Tensor (which has a rank) is already owned; a TensorInfo is not yet.
           const o = info as { dataId?: object; rank?: unknown } | null;
-          if (o?.dataId && o.rank === undefined) pendingOutputs.push({ dataId: o.dataId, backend });
+          if (o?.dataId && o.rank === undefined) entry.outputs.push(o.dataId);
         }
+        for (const dataId of entry.outputs) pendingOutputs.push({ dataId, backend });
         return out;
       } finally {
         journal.length = depth;

@@ -15,7 +15,7 @@
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { protect, repair, snapshot, type Snapshot } from '../kernel/src/tf-guard';
+import { protect, repair, setJournal, snapshot, type Snapshot } from '../kernel/src/tf-guard';
 
 /** The engine state these tests read (tfjs-core 4.22 engine.js). */
 interface State {
@@ -152,6 +152,7 @@ describe('an interrupt inside tfjs bookkeeping, then repair', () => {
 
   it('with the journal, every cut of a training step leaves a readable variable and exact counts', () => {
     protect();
+    setJournal(true); // as the kernel does while a cell's synchronous part runs
     const e = engine();
     const { events } = runCut(-1);
     expect(events.length).toBeGreaterThan(40);

@@ -422,7 +422,14 @@ export function defineHandler(
           throw err;
         }
         const opts = typeof options === 'string' ? { filename: run.cell.file } : { ...options, filename: run.cell.file };
-        const result: unknown = original.call(this, code, opts);
+        // The part of the cell that SIGINT can terminate: journal tfjs's bookkeeping (tf-guard).
+        tfGuard.setJournal(true);
+        let result: unknown;
+        try {
+          result = original.call(this, code, opts);
+        } finally {
+          tfGuard.setJournal(false);
+        }
         if (result && typeof (result as { then?: unknown }).then === 'function') run.ranPromise = result as Promise<unknown>;
         return result;
       };

@@ -302,6 +302,18 @@ let pendingSaved: TensorLike[] = [];
  */
 const pendingOutputs: { dataId: object; backend: Backend }[] = [];
 const JOURNALLED = Symbol.for('frugal-ai.tf-guard.journalled');
+/**
+ * Whether the wrappers journal. Only a cell's synchronous part (vm's breakOnSigint) can be
+ * terminated; elsewhere (callbacks, an asynchronous cell after its first `await`, which the
+ * guard stops with an exception that `finally` blocks see) they call through at the cost of one
+ * test.
+ */
+let journalling = false;
+
+/** Turns the journal on for a cell's synchronous part, and off after it. */
+export function setJournal(on: boolean): void {
+  journalling = on;
+}
 
 function counters(e: Engine): Counters {
   const { numTensors, numBytes, numStringTensors, numDataBuffers } = e.state;
@@ -511,6 +523,7 @@ function journalled(
   if (typeof original !== 'function' || (original as { [JOURNALLED]?: boolean })[JOURNALLED]) return;
   const fn = original as (...args: unknown[]) => unknown;
   const wrapper = function (this: unknown, ...args: unknown[]): unknown {
+    if (!journalling) return fn.apply(this, args);
     const depth = journal.length;
     const entry = begin(this, args);
     if (entry) journal.push(entry);
@@ -546,6 +559,7 @@ function protectKernels(e: Engine): void {
     if (typeof original !== 'function' || (original as { [JOURNALLED]?: boolean })[JOURNALLED]) continue;
     const fn = original as (args: { backend: Backend; inputs?: Record<string, unknown> }) => unknown;
     const wrapper = function (this: unknown, args: { backend: Backend; inputs?: Record<string, unknown> }): unknown {
+      if (!journalling) return fn.call(this, args);
       const backend = args.backend;
       const inputs: KernelEntry['inputs'] = [];
       for (const x of Object.values(args.inputs ?? {})) {
@@ -580,6 +594,7 @@ function protectKernels(e: Engine): void {
     const w = write as (...args: unknown[]) => object;
     const wrapper = function (this: unknown, ...args: unknown[]): object {
       const dataId = w.apply(this, args);
+      if (!journalling) return dataId;
       const top = journal[journal.length - 1];
       if (top?.kind === 'kernel' || top?.kind === 'makeTensor') top.written.push(dataId);
       return dataId;
@@ -654,6 +669,7 @@ export function protect(): boolean {
     const keep = e.keep as (t: TensorLike) => TensorLike;
     const wrapper = function (this: unknown, t: TensorLike): TensorLike {
       const kept = keep.call(this, t);
+      if (!journalling) return kept;
       const top = journal[journal.length - 1];
       if (top?.kind === 'saveTensorsForBackwardMode') top.kept.push(kept);
       return kept;

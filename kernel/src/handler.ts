@@ -270,9 +270,15 @@ export function defineHandler(
         return await this.execQueue.add(() => this.runCell(req, io));
       } catch (e) {
         if (e instanceof StopOnError) {
-          // tslab's own recovery: queued cells are now cancelled (TaskCanceledError); new ones
-          // run again after 200 ms.
-          this.execQueue.reset(200);
+          // The cells queued behind this one are now cancelled (TaskCanceledError: `aborted`).
+          // A cell sent after this reply runs, as in ipykernel, once those are settled. (tslab's
+          // own recovery, reset(200), refused every cell for 200 ms: JupyterLab's next cell,
+          // run at once after an interrupted one, came back aborted.)
+          const queue = this.execQueue as unknown as { prev: Promise<unknown> };
+          queue.prev = queue.prev.then(
+            () => undefined,
+            () => undefined,
+          );
           return e.content;
         }
         if (e instanceof tslabUtil.TaskCanceledError) return { status: 'aborted', execution_count: this.execCount };
@@ -364,9 +370,13 @@ export function defineHandler(
       if (!ok) {
         const fixed = tfGuard.repair(tfBefore);
         if (fixed) {
+          if (fixed.completed) notes.push(`tfjs: completed ${fixed.completed}, which the interrupt had cut in half`);
           notes.push(
             `tfjs: closed ${fixed.scopes} tf.tidy scope(s) the cell left open, ` + `disposing ${fixed.disposed} tensor(s) they tracked`,
           );
+          if (fixed.broken.length) {
+            notes.push(`tfjs: the data of variable(s) ${fixed.broken.join(', ')} is lost: create them again (please report this)`);
+          }
         }
       }
 
@@ -412,7 +422,14 @@ export function defineHandler(
           throw err;
         }
         const opts = typeof options === 'string' ? { filename: run.cell.file } : { ...options, filename: run.cell.file };
-        const result: unknown = original.call(this, code, opts);
+        // The part of the cell that SIGINT can terminate: journal tfjs's bookkeeping (tf-guard).
+        tfGuard.setJournal(true);
+        let result: unknown;
+        try {
+          result = original.call(this, code, opts);
+        } finally {
+          tfGuard.setJournal(false);
+        }
         if (result && typeof (result as { then?: unknown }).then === 'function') run.ranPromise = result as Promise<unknown>;
         return result;
       };

@@ -225,11 +225,21 @@ class ExecuteTests(KernelCase):
         b = self.kc.execute("'second'")
         self.assertEqual(self.collect(a).reply["status"], "error")
         self.assertEqual(self.collect(b).reply["status"], "aborted")
-        time.sleep(0.5)  # tslab's queue takes cells again 200 ms after the error
         a = self.kc.execute("throw new Error('first')", stop_on_error=False)
         b = self.kc.execute("'second'")
         self.assertEqual(self.collect(a).reply["status"], "error")
         self.assertEqual(self.collect(b).result["data"]["text/plain"], "'second'")
+
+    def test_a_cell_sent_after_the_error_reply_runs(self):
+        # stop_on_error aborts the cells queued when the error happened, not the ones sent after
+        # its reply. tslab's queue refused every cell for 200 ms after an error: JupyterLab's
+        # next cell, sent at once, came back aborted (no output, as if the kernel had died).
+        for i in range(3):
+            a = self.kc.execute(f"throw new Error('failure {i}')", stop_on_error=True)
+            self.assertEqual(self.collect(a).reply["status"], "error")
+            b = self.collect(self.kc.execute(f"'next {i}'"))
+            self.assertEqual(b.reply["status"], "ok", f"round {i}: the cell sent after the error reply was {b.reply['status']}")
+            self.assertEqual(b.result["data"]["text/plain"], f"'next {i}'")
 
     def test_history_tail_range_and_search_with_output(self):
         n = self.run_cell("'hist-' + 'marker'").reply["execution_count"]
@@ -380,6 +390,17 @@ class InterruptTests(KernelCase):
         self.assertLessEqual(abs(drift), 3, f"20 interrupts changed the tensor count by {drift}")
         if drift:
             self.value("before = tf.memory().numTensors")
+
+    def test_a_cell_sent_right_after_an_interrupted_one_runs(self):
+        # As JupyterLab runs cells (stop_on_error), the next cell sent as soon as the interrupted
+        # one replied: it runs and sees the notebook's variables.
+        for i in range(3):
+            run = self.run_cell("for (;;) { step(); steps++; }", interrupt_after=0.4, stop_on_error=True)
+            self.assertEqual(run.reply.get("ename"), "KeyboardInterrupt")
+            after = self.run_cell("steps > 0", stop_on_error=True)
+            self.assertEqual(after.reply["status"], "ok", f"round {i}: the next cell was {after.reply['status']}")
+            self.assertEqual(after.result["data"]["text/plain"], "true")
+        self.value("before = tf.memory().numTensors")
 
     def test_interrupt_a_loop_that_awaits(self):
         run = self.run_cell("steps = 0;\nfor (;;) { step(); steps++; await tf.nextFrame(); }", interrupt_after=1.5)

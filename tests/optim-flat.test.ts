@@ -10,7 +10,7 @@ import { initBackend } from '../lib/backend';
 import { flatAdam, FlatAdamOptimizer, flatLamb, FlatLambOptimizer, flatRmsprop, FlatRmspropOptimizer } from '../lib/optim/flat';
 import { lamb, type LambArgs } from '../lib/optim/lamb';
 import { expectNoLeak } from './helpers/leak';
-import { optimProblem } from './helpers/optim-problem';
+import { optimProblem, updateKernels } from './helpers/optim-problem';
 
 const problem = optimProblem;
 
@@ -110,16 +110,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('a step dispatches fewer kernels than tfjs\'s Adam: 12 + 1 + 4 per variable, against 14 per variable + 4', async () => {
       await initBackend({ force: backend });
-      const count = async (opt: tf.Optimizer): Promise<number> => {
-        const p = problem(5);
-        const { value, grads } = tf.variableGrads(p.loss, p.vars);
-        opt.applyGradients(grads); // first step: creates the state (not counted)
-        const info = await tf.profile(() => opt.applyGradients(grads));
-        tf.dispose([value, ...Object.values(grads)]);
-        opt.dispose();
-        p.dispose();
-        return info.kernels.filter((k) => !k.name.endsWith('__op')).length;
-      };
+      const count = async (opt: tf.Optimizer): Promise<number> => (await updateKernels(opt)).length;
       const tfAdam = await count(tf.train.adam(0.01));
       const flat = await count(flatAdam(0.01, 0.9, 0.999, 1e-7, false));
       // Hand count for 4 variables: tfjs 14 per variable + 2 Sub + 2 Mul for its accumulators;

@@ -12,7 +12,7 @@ import { flatAdam, FlatAdamOptimizer, flatRmsprop, FlatRmspropOptimizer } from '
 import { adamScalars, FUSED_ADAM, fusedAdamKernel, hasFusedAdam } from '../lib/optim/fused-adam';
 import { FUSED_RMSPROP, fusedRmspropKernel, hasFusedRmsprop } from '../lib/optim/fused-rmsprop';
 import { expectNoLeak } from './helpers/leak';
-import { optimProblem } from './helpers/optim-problem';
+import { optimProblem, updateKernels } from './helpers/optim-problem';
 
 const problem = optimProblem;
 
@@ -108,16 +108,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('a step is 1 kernel, against 26 composed for 4 variables', async () => {
       await initBackend({ force: backend });
-      const count = async (opt: tf.Optimizer): Promise<string[]> => {
-        const p = problem(5);
-        const { value, grads } = tf.variableGrads(p.loss, p.vars);
-        opt.applyGradients(grads); // first step: creates the state (not counted)
-        const info = await tf.profile(() => opt.applyGradients(grads));
-        tf.dispose([value, ...Object.values(grads)]);
-        opt.dispose();
-        p.dispose();
-        return info.kernels.map((k) => k.name).filter((k) => !k.endsWith('__op'));
-      };
+      const count = updateKernels;
       expect(await count(flatAdam(0.01))).toEqual([FUSED_ADAM]);
       // Hand count (lib/optim/flat.ts): 4 Reshape + Concat, 12 on the flat vector, SplitV,
       // then Reshape and Add per variable.

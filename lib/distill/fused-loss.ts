@@ -23,6 +23,7 @@
  * The kernels are registered when this module loads (idempotent).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { CpuBackendLike, KernelArgs, WasmBackendLike } from '../ops/kernel-backend';
 
 /** The kernel's name in the tfjs registry. */
 export const FUSED_DISTILLATION_LOSS = 'FrugalDistillationLoss';
@@ -36,24 +37,6 @@ interface FusedAttrs {
   alpha: number;
   /** Softmax temperature of the soft term, > 0. */
   temperature: number;
-}
-
-/** What the kernel functions need of the wasm backend (tfjs-backend-wasm 4.22's BackendWasm). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-/** What the kernel functions need of the cpu backend (tfjs-backend-cpu 4.22's MathBackendCPU). */
-interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: Record<string, unknown>;
 }
 
 /** The three inputs, checked: float32 [b, c] logits of equal shapes and int32 [b] labels. */

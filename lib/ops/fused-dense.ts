@@ -27,6 +27,7 @@
  * The kernels are registered when this module loads (idempotent).
  */
 import * as tf from '@tensorflow/tfjs';
+import { shapeText, type KernelArgs, type WasmOrCpuBackendLike } from './kernel-backend';
 
 /** The linear layer's kernel name in the tfjs registry. */
 export const FUSED_DENSE = 'FrugalDense';
@@ -54,25 +55,7 @@ export interface FusedDenseOptions {
 }
 
 /** The wasm and cpu backends, as far as these kernels use them (tfjs-backend-wasm / -cpu 4.22). */
-interface BackendLike {
-  disposeData(dataId: tf.DataId): void;
-  /** wasm only. */
-  makeOutput?(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  /** wasm only. */
-  typedArrayFromHeap?(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  /** cpu only. */
-  makeTensorInfo?(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-  /** cpu only. */
-  data?: { get(dataId: tf.DataId): { values: unknown } };
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: Record<string, unknown>;
-}
-
-const shapeText = (info: { shape: readonly number[] }): string => `[${info.shape.join(', ')}]`;
+type BackendLike = WasmOrCpuBackendLike & { disposeData(dataId: tf.DataId): void };
 
 /** The backend's float32 memory of `info` (a heap view on wasm, taken fresh: allocations can detach views). */
 function values(backend: BackendLike, info: tf.TensorInfo): Float32Array {

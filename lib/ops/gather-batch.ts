@@ -14,30 +14,13 @@
  * The kernel is registered when this module loads (idempotent).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { KernelArgs, WasmOrCpuBackendLike as BackendLike } from './kernel-backend';
 
 /** The kernel's name in the tfjs registry. */
 export const GATHER_BATCH = 'FrugalGatherBatch';
 
 /** Backends the kernel is registered for. */
 export const GATHER_BATCH_BACKENDS = ['wasm', 'cpu'] as const;
-
-/** The wasm and cpu backends, as far as this kernel uses them (tfjs-backend-wasm / -cpu 4.22). */
-interface BackendLike {
-  /** wasm only. */
-  makeOutput?(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  /** wasm only. */
-  typedArrayFromHeap?(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  /** cpu only. */
-  makeTensorInfo?(shape: number[], dtype: tf.DataType, values: Float32Array | Int32Array): tf.TensorInfo;
-  /** cpu only. */
-  data?: { get(dataId: tf.DataId): { values: unknown } };
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: Record<string, unknown>;
-}
 
 /**
  * The inputs `t0 … t{m-1}` and the indices, checked: float32 or int32 tensors of rank >= 1 with

@@ -13,6 +13,7 @@
  * is not differentiated.
  */
 import * as tf from '@tensorflow/tfjs';
+import { shapeText, type CpuBackendLike, type KernelArgs, type WasmBackendLike } from '../ops/kernel-backend';
 
 /** Backends the fused update kernels are registered for. */
 export const FUSED_UPDATE_BACKENDS = ['wasm', 'cpu'] as const;
@@ -48,24 +49,6 @@ export interface FlatUpdateSpec<K> {
   range: FlatUpdateRange<K>;
 }
 
-/** What the kernel functions need of the wasm backend (tfjs-backend-wasm 4.22's BackendWasm). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-/** What the kernel functions need of the cpu backend (tfjs-backend-cpu 4.22's MathBackendCPU). */
-interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-}
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: unknown;
-  attrs?: Record<string, unknown>;
-}
-
 /** The inputs, checked: n weights and gradients of equal shapes, slots of the total size. */
 interface CheckedInputs {
   w: tf.TensorInfo[];
@@ -75,7 +58,6 @@ interface CheckedInputs {
 }
 
 const sizeOf = (info: tf.TensorInfo): number => info.shape.reduce((a, b) => a * b, 1);
-const shapeText = (info: tf.TensorInfo): string => `[${info.shape.join(', ')}]`;
 
 /**
  * The inputs, checked.

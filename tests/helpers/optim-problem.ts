@@ -1,7 +1,7 @@
 /**
  * The optimiser tests' problem: a 4-8-3 MLP's weights (two kernels, two biases) and a
- * distillation loss on fixed data, all from one seed (tests/optim-flat.test.ts,
- * tests/optim-fused-adam.test.ts).
+ * distillation loss on fixed data, all from one seed, and the kernels an update runs on it
+ * (tests/optim-flat.test.ts, tests/optim-fused-adam.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { distillationLoss } from '../../lib/distill/loss';
@@ -24,4 +24,19 @@ export function optimProblem(seed: number): { vars: tf.Variable[]; loss: () => t
   const kd = distillationLoss({ alpha: 0.5, temperature: 4, trusted: true });
   const loss = (): tf.Scalar => kd(labels, tf.add<tf.Tensor2D>(tf.matMul(tf.relu(tf.add(tf.matMul(x, w1), b1)), w2), b2), teacher);
   return { vars, loss, dispose: () => tf.dispose([x, teacher, labels, ...vars]) };
+}
+
+/**
+ * The kernels one update of `opt` dispatches on the problem (seed 5), after a first update that
+ * creates the optimiser's state; `*__op` composites left out. Disposes `opt`.
+ */
+export async function updateKernels(opt: tf.Optimizer): Promise<string[]> {
+  const p = optimProblem(5);
+  const { value, grads } = tf.variableGrads(p.loss, p.vars);
+  opt.applyGradients(grads); // first step: creates the state (not counted)
+  const info = await tf.profile(() => opt.applyGradients(grads));
+  tf.dispose([value, ...Object.values(grads)]);
+  opt.dispose();
+  p.dispose();
+  return info.kernels.map((k) => k.name).filter((k) => !k.endsWith('__op'));
 }

@@ -1,0 +1,31 @@
+/**
+ * What the lib's own registered kernels (lib/distill/fused-loss, lib/optim/fused-kernels,
+ * lib/ops/fused-dense, lib/ops/gather-batch) need of tfjs's kernel calls and of the wasm and cpu
+ * backends (tfjs-backend-wasm / -cpu 4.22), typed once.
+ */
+import type * as tf from '@tensorflow/tfjs';
+
+/** The argument tfjs passes a registered kernel function. */
+export interface KernelArgs {
+  inputs: Record<string, tf.TensorInfo | undefined>;
+  backend: unknown;
+  attrs?: Record<string, unknown>;
+}
+
+/** What a kernel needs of the wasm backend (BackendWasm). */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** What a kernel needs of the cpu backend (MathBackendCPU). */
+export interface CpuBackendLike {
+  data: { get(dataId: tf.DataId): { values: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array | Int32Array): tf.TensorInfo;
+}
+
+/** Either backend, for a kernel function shared by both: wasm has the first two, cpu the others. */
+export type WasmOrCpuBackendLike = Partial<WasmBackendLike> & Partial<CpuBackendLike>;
+
+/** `[2, 3]`, for error messages. */
+export const shapeText = (info: { shape: readonly number[] }): string => `[${info.shape.join(', ')}]`;

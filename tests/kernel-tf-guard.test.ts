@@ -15,7 +15,8 @@
 import vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { protect, repair, setJournal, snapshot, type Snapshot } from '../kernel/src/tf-guard';
+import { fusedDense } from '../lib/ops/fused-dense';
+import { pendingOutputCount, protect, repair, setJournal, snapshot, type Snapshot } from '../kernel/src/tf-guard';
 
 /** The engine state these tests read (tfjs-core 4.22 engine.js). */
 interface State {
@@ -221,5 +222,23 @@ describe('an interrupt inside tfjs bookkeeping, then repair', () => {
       expect(e.backend.numDataIds() - buffers, `${where}: backend buffers`).toBe(cut === 'after backend data set' ? 1 : 0);
       adam();
     }
+  });
+});
+
+describe('the journal stays small in a long cell', () => {
+  it('a kernel that another kernel calls directly leaves nothing pending (it grew with every call, and every trackTensor searched it)', () => {
+    protect();
+    snapshot();
+    const x = tf.ones<tf.Rank.R2>([4, 3]);
+    const k = tf.ones<tf.Rank.R2>([3, 2]);
+    const b = tf.zeros<tf.Rank.R1>([2]);
+    setJournal(true);
+    try {
+      for (let i = 0; i < 20; i++) tf.dispose(fusedDense(x, k, b, { activation: 'relu' })); // calls the backend's BatchMatMul itself
+      expect(pendingOutputCount()).toBe(0);
+    } finally {
+      setJournal(false);
+    }
+    tf.dispose([x, k, b]);
   });
 });

@@ -310,6 +310,11 @@ const JOURNALLED = Symbol.for('frugal-ai.tf-guard.journalled');
  */
 let journalling = false;
 
+/** How many kernel outputs wait to become tensors (0 between top-level kernels; for tests). */
+export function pendingOutputCount(): number {
+  return pendingOutputs.length;
+}
+
 /** Turns the journal on for a cell's synchronous part, and off after it. */
 export function setJournal(on: boolean): void {
   journalling = on;
@@ -567,6 +572,11 @@ function protectKernels(e: Engine): void {
         if (dataId) inputs.push({ dataId, ref: backend.refCount(dataId) });
       }
       const depth = journal.length;
+      // A kernel that another kernel calls directly (the lib's fused kernels call the backend's
+      // matmul this way) returns its outputs to that kernel, which owns them: they never become
+      // tensors, so they are not pending (tracking them grew the list for the whole cell, and
+      // every trackTensor searched it: lesson 14 ran more than 8 times slower).
+      const nested = journal[depth - 1]?.kind === 'kernel';
       const entry: KernelEntry = { kind: 'kernel', backend, inputs, written: [], outputs: [] };
       journal.push(entry);
       try {
@@ -576,7 +586,7 @@ function protectKernels(e: Engine): void {
           const o = info as { dataId?: object; rank?: unknown } | null;
           if (o?.dataId && o.rank === undefined) entry.outputs.push(o.dataId);
         }
-        for (const dataId of entry.outputs) pendingOutputs.push({ dataId, backend });
+        if (!nested) for (const dataId of entry.outputs) pendingOutputs.push({ dataId, backend });
         return out;
       } finally {
         journal.length = depth;

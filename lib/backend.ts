@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { nodeRequire } from './node-require';
 import { installWasmMatMulTransposeFix } from './ops/wasm-matmul';
-import { installNativeMatMul } from './ops/native-matmul';
+import { installNativeKernels } from './ops/native-tf';
 
 /** The names a user can ask for. */
 export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu'] as const;
@@ -148,8 +148,8 @@ async function activate(name: string): Promise<void> {
   // (lib/ops/wasm-matmul.ts): every Dense backward pass uses it.
   if (name === 'wasm') installWasmMatMulTransposeFix();
   // native TensorFlow's BatchMatMulV2 has a large fixed cost on small 2-D products; MatMul has
-  // not (lib/ops/native-matmul.ts): every Dense layer, projection and gradient.
-  if (name === 'tensorflow') installNativeMatMul();
+  // not (li./ops/native-tf.ts): every Dense layer, projection and gradient.
+  if (name === 'tensorflow') installNativeKernels();
 }
 
 /**

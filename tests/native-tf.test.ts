@@ -1,10 +1,10 @@
-// On native TensorFlow, 2-D products run as TensorFlow's MatMul op (lib/ops/native-matmul.ts),
+// On native TensorFlow, 2-D products run as TensorFlow's MatMul op (lib/ops/native-tf.ts),
 // batched ones as BatchMatMulV2; values and gradients against a hand loop in float64.
 // Skipped where tfjs-node is not installed, unless FRUGAL_REQUIRE_NATIVE=1 (set by .ci/run).
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { installNativeMatMul, NATIVE_MATMUL_MAX_MACS } from '../lib/ops/native-matmul';
+import { installNativeKernels, NATIVE_MATMUL_MAX_MACS } from '../lib/ops/native-tf';
 import { nativeInstalled } from './helpers/native';
 
 const run = nativeInstalled() || process.env.FRUGAL_REQUIRE_NATIVE === '1';
@@ -59,8 +59,42 @@ describe.skipIf(!run)('native TensorFlow: 2-D products through MatMul', () => {
     tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])));
     expect(spy.ops).toEqual(['MatMul']); // initBackend wrapped the kernel (without it: BatchMatMulV2)
     const kernel = tf.getKernel('BatchMatMul', 'tensorflow');
-    expect(installNativeMatMul()).toBe(true);
+    const reshape = tf.getKernel('Reshape', 'tensorflow');
+    expect(installNativeKernels()).toEqual(['BatchMatMul', 'Reshape']);
     expect(tf.getKernel('BatchMatMul', 'tensorflow')?.kernelFunc).toBe(kernel?.kernelFunc); // not wrapped twice
+    expect(tf.getKernel('Reshape', 'tensorflow')?.kernelFunc).toBe(reshape?.kernelFunc);
+  });
+
+  it.each([
+    ['float32', [2, 6], [3, -1]],
+    ['int32', [2, 6], [12]],
+    ['bool', [12], [2, 2, 3]],
+  ] as const)('Reshape of %s %j to %j: the same values, no tfjs tensor made for the shape, nothing left behind', (dtype, from, to) => {
+    const values = Array.from({ length: 12 }, (_, i) => (dtype === 'bool' ? Number(i % 3 === 0) : dtype === 'int32' ? i - 5 : i / 4 - 1));
+    const x = tf.tensor(values, [...from], dtype);
+    const engine = tf.engine() as unknown as { makeTensor: (...a: unknown[]) => unknown };
+    const makeTensor = engine.makeTensor;
+    let made = 0;
+    engine.makeTensor = function (this: unknown, ...a: unknown[]) {
+      made++;
+      return makeTensor.apply(this, a);
+    };
+    spy = spyOps();
+    const before = tf.memory().numTensors;
+    let y: tf.Tensor;
+    try {
+      y = tf.reshape(x, [...to]);
+    } finally {
+      engine.makeTensor = makeTensor;
+    }
+    expect(made).toBe(0); // tfjs-node's own Reshape kernel makes a tf.tensor1d of the shape
+    expect(spy.ops).toEqual(['Reshape']);
+    expect(y.shape).toEqual(to[0] === 3 ? [3, 4] : [...to]);
+    expect(y.dtype).toBe(dtype);
+    expect(Array.from(y.dataSync())).toEqual(values);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
   });
 
   it.each([[false, false], [true, false], [false, true], [true, true]])('transposeA %s, transposeB %s: MatMul, values within 1e-5', (ta, tb) => {

@@ -110,7 +110,7 @@ function wrapKernel(name: string, make: (original: KernelFn) => KernelFn): boole
   const kernelFunc = make(config.kernelFunc as unknown as KernelFn);
   WRAPPED.add(kernelFunc);
   tf.unregisterKernel(name, 'tensorflow');
-  tf.registerKernel({ ...config, kernelFunc: kernelFunc });
+  tf.registerKernel({ ...config, kernelFunc });
   return true;
 }
 

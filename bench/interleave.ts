@@ -10,6 +10,36 @@ import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
 import type { BenchCase, CaseInstance, StepResult } from './case.js';
 
+/**
+ * A case id ending in this, in `--interleave --cases`, is the same case with tfjs-node's own
+ * kernels instead of the lib's replacements (lib/ops/native-tf.ts) during its steps: the
+ * before/after of those replacements in one process, on `--backend tensorflow`.
+ */
+export const STOCK_NATIVE = '@stock-native';
+
+/** `c` run with tfjs-node's own kernels during each step (see {@link STOCK_NATIVE}). */
+export function stockNativeVariant(c: BenchCase): BenchCase {
+  return {
+    ...c,
+    id: `${c.id}${STOCK_NATIVE}`,
+    title: `${c.title}, tfjs-node's kernels`,
+    setup: async () => {
+      const impl = await c.setup();
+      return {
+        step: async () => {
+          lib.useNativeKernels(false);
+          try {
+            return await impl.step();
+          } finally {
+            lib.useNativeKernels(true);
+          }
+        },
+        dispose: () => impl.dispose(),
+      };
+    },
+  };
+}
+
 /** Rounds when --rounds is not given. */
 export const DEFAULT_ROUNDS = 9;
 

@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
 import type { BenchCase } from './case.js';
 import { CASES } from './cases/index.js';
-import { DEFAULT_ROUNDS, INTERLEAVE_WARMUP, renderInterleaved, runInterleaved } from './interleave.js';
+import { DEFAULT_ROUNDS, INTERLEAVE_WARMUP, renderInterleaved, runInterleaved, STOCK_NATIVE, stockNativeVariant } from './interleave.js';
 import { baselineOf, readBaseline, writeFileAtomic, writeReadme } from './readme.js';
 import { CHECK_TOLERANCE, jsonDoc, renderText, resultOf, type BenchRun, type CaseResult } from './report.js';
 import { PROFILE_RUNS, runOrtCase, runTfjsCase, stats, withGflops, type Timing } from './timing.js';
@@ -47,7 +47,9 @@ const HELP = `usage: npm run bench -- [options]
                      once and warmed up (${INTERLEAVE_WARMUP} steps), then each round runs one step of
                      each, in the order named, so load changes hit all alike. Reports each case's
                      median, and its ratio to the last-named case: the median over rounds of
-                     (its time ÷ the last case's time in the same round). tfjs only, no PyTorch
+                     (its time ÷ the last case's time in the same round). tfjs only, no PyTorch.
+                     An id ending in ${STOCK_NATIVE} (e.g. decode-mha-1024${STOCK_NATIVE}) is the
+                     case with tfjs-node's own kernels instead of the lib's (--backend tensorflow)
   --rounds N         rounds of --interleave (default ${DEFAULT_ROUNDS})
   --write-baseline   also profile, and record each case's kernels per step in
                      bench/kernels-baseline.json: the "before" column of the README's table
@@ -82,12 +84,17 @@ function nativeInstalled(): boolean {
 function selectCases(raw: string | undefined, named = false): readonly BenchCase[] {
   if (raw === undefined) return CASES;
   const ids = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  const unknown = ids.filter((id) => !CASES.some((c) => c.id === id));
+  const base = (id: string): string => (named && id.endsWith(STOCK_NATIVE) ? id.slice(0, -STOCK_NATIVE.length) : id);
+  const unknown = ids.filter((id) => !CASES.some((c) => c.id === base(id)));
   if (unknown.length || !ids.length) {
     throw new Error(`--cases must list ids among ${CASES.map((c) => c.id).join(', ')}, got ${JSON.stringify(raw)}`);
   }
   if (!named) return CASES.filter((c) => ids.includes(c.id));
-  return [...new Set(ids)].map((id) => CASES.find((c) => c.id === id)).filter((c): c is BenchCase => c !== undefined);
+  return [...new Set(ids)].flatMap((id) => {
+    const c = CASES.find((k) => k.id === base(id));
+    if (c === undefined) return [];
+    return [id === c.id ? c : stockNativeVariant(c)];
+  });
 }
 
 /** Parses --rounds. @throws Error naming the option and the value when it is not a positive integer. */
@@ -109,6 +116,10 @@ async function interleave(opt: { cases?: string; rounds?: string; backend?: stri
   if (cases.length < 2) throw new Error(`--interleave needs at least 2 distinct cases in --cases, got ${JSON.stringify(opt.cases)}`);
   const n = opt.smoke ? 1 : rounds(opt.rounds);
   const report = await lib.initBackend(opt.backend === undefined ? {} : { force: lib.parseBackendName(opt.backend, '--backend') });
+  const stock = cases.filter((c) => c.id.endsWith(STOCK_NATIVE)).map((c) => c.id);
+  if (stock.length && report.backend !== 'tensorflow') {
+    throw new Error(`${stock.join(', ')}: the ${STOCK_NATIVE} variants need --backend tensorflow (native TensorFlow), got ${report.backend}`);
+  }
   const fmt = (l: number[]): string => l.map((v) => v.toFixed(1)).join(', ');
   console.log(lib.describeBackend(report));
   console.log(`load average before: ${fmt(os.loadavg())}`);

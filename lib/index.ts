@@ -65,6 +65,7 @@ export * from './rl/task-lm';
 export * from './stats';
 export * from './optim/flat';
 export * from './ops/wasm-matmul';
+export * from './ops/native-tf';
 export * from './knobs';
 export * from './train/curves';
 export * from './distill/fused-loss';

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import type { BenchCase, CaseInstance } from '../bench/case';
 import { CASES } from '../bench/cases';
-import { interleavedFigures, renderInterleaved, runInterleaved } from '../bench/interleave';
+import { interleavedFigures, renderInterleaved, runInterleaved, STOCK_NATIVE, stockNativeVariant } from '../bench/interleave';
 import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap } from '../bench/readme';
 import type { BenchRun } from '../bench/report';
 import { checkValue, runTfjsCase, type Timing } from '../bench/timing';
@@ -181,5 +181,14 @@ describe('--interleave', () => {
     expect(run.reference).toBe('y');
     await expect(runInterleaved([counting('x', 0), counting('y', 1)], 1, 0)).rejects.toThrow(/cases x, y on cpu leaked 1 tensors/);
     await expect(runInterleaved([counting('x', 0), counting('y', 0)], 0)).rejects.toThrow(/--rounds must be a positive integer, got 0/);
+  });
+
+  it(`names the ${STOCK_NATIVE} variant after its case and runs the same step (no native kernels to switch on cpu)`, async () => {
+    const c = fakeCase(0);
+    const v = stockNativeVariant(c);
+    expect(v.id).toBe(`${c.id}${STOCK_NATIVE}`);
+    expect(v.title).toBe(`${c.title}, tfjs-node's kernels`);
+    const run = await runInterleaved([v, c], 2, 0);
+    expect(run.cases.map((k) => k.id)).toEqual([v.id, c.id]);
   });
 });

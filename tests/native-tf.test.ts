@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { installNativeKernels, NATIVE_MATMUL_MAX_MACS } from '../lib/ops/native-tf';
+import { installNativeKernels, NATIVE_MATMUL_MAX_MACS, useNativeKernels } from '../lib/ops/native-tf';
 import { nativeInstalled } from './helpers/native';
 
 const run = nativeInstalled() || process.env.FRUGAL_REQUIRE_NATIVE === '1';
@@ -63,6 +63,20 @@ describe.skipIf(!run)('native TensorFlow: 2-D products through MatMul', () => {
     expect(installNativeKernels()).toEqual(['BatchMatMul', 'Reshape']);
     expect(tf.getKernel('BatchMatMul', 'tensorflow')?.kernelFunc).toBe(kernel?.kernelFunc); // not wrapped twice
     expect(tf.getKernel('Reshape', 'tensorflow')?.kernelFunc).toBe(reshape?.kernelFunc);
+  });
+
+  it('useNativeKernels(false) puts tfjs-node\'s own kernels back, (true) the lib\'s', () => {
+    spy = spyOps();
+    const product = (): void => tf.tidy(() => { tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])); });
+    expect(useNativeKernels(false)).toEqual(['BatchMatMul', 'Reshape']);
+    product();
+    expect(useNativeKernels(true)).toEqual(['BatchMatMul', 'Reshape']);
+    product();
+    expect(spy.ops).toEqual(['BatchMatMulV2', 'MatMul']);
+    useNativeKernels(false);
+    expect(installNativeKernels()).toEqual(['BatchMatMul', 'Reshape']); // switches the lib's back on
+    product();
+    expect(spy.ops).toEqual(['BatchMatMulV2', 'MatMul', 'MatMul']);
   });
 
   it.each([

@@ -102,16 +102,41 @@ export function installNativeKernels(): string[] {
 
 type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
+/** Each replaced kernel: tfjs-node's own config and the lib's. */
+const REPLACED = new Map<string, { stock: tf.KernelConfig; lib: tf.KernelConfig }>();
+
 /** Registers `make(original)` in place of the tensorflow backend's kernel `name`, once. */
 function wrapKernel(name: string, make: (original: KernelFn) => KernelFn): boolean {
   const config = tf.getKernel(name, 'tensorflow');
   if (config === undefined) return false;
   if (WRAPPED.has(config.kernelFunc)) return true;
+  const known = REPLACED.get(name);
+  if (known?.stock === config) { // switched off by useNativeKernels(false): switch back on
+    tf.unregisterKernel(name, 'tensorflow');
+    tf.registerKernel(known.lib);
+    return true;
+  }
   const kernelFunc = make(config.kernelFunc as unknown as KernelFn);
   WRAPPED.add(kernelFunc);
+  const replacement = { ...config, kernelFunc } as tf.KernelConfig;
+  REPLACED.set(name, { stock: config, lib: replacement });
   tf.unregisterKernel(name, 'tensorflow');
-  tf.registerKernel({ ...config, kernelFunc });
+  tf.registerKernel(replacement);
   return true;
+}
+
+/**
+ * Switches between tfjs-node's own kernels (`false`) and the lib's replacements (`true`, what
+ * {@link installNativeKernels} leaves), for a before/after comparison in one process
+ * (`npm run bench -- --interleave` with a case id ending in `@stock-native`).
+ * @returns the names of the kernels switched (empty before {@link installNativeKernels} ran).
+ */
+export function useNativeKernels(on: boolean): string[] {
+  for (const [name, { stock, lib }] of REPLACED) {
+    tf.unregisterKernel(name, 'tensorflow');
+    tf.registerKernel(on ? lib : stock);
+  }
+  return [...REPLACED.keys()];
 }
 
 /** `Reshape` with its shape operand written to the backend directly; other dtypes: the original. */

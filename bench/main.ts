@@ -34,6 +34,9 @@ const HELP = `usage: npm run bench -- [options]
   --all-backends     run tensorflow (when npm run setup:native installed it), wasm and cpu
   --json PATH        also write the results as JSON (e.g. out/bench.json)
   --cases IDS        comma-separated case ids (${CASES.map((c) => c.id).join(', ')})
+  --warmup S         warm each case up (untimed) for at least S seconds first, on both sides
+                     (default 1): tfjs on wasm reaches its steady speed only after a few thousand
+                     steps of a small model, as V8 optimises the engine's JavaScript
   --time S           time each case for at least S seconds (default 0.5)
   --iterations N     and at least N timed runs (default 5), after 2 warm-up runs
   --no-torch         skip PyTorch
@@ -64,6 +67,14 @@ function positive(raw: string | undefined, name: string, fallback: number): numb
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/** Parses a number ≥ 0 from an option. @throws Error naming the option and the value otherwise. */
+function nonNegative(raw: string | undefined, name: string, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0, got ${JSON.stringify(raw)}`);
   return v;
 }
 
@@ -172,6 +183,7 @@ async function main(): Promise<number> {
       json: { type: 'string' },
       cases: { type: 'string' },
       time: { type: 'string' },
+      warmup: { type: 'string' },
       iterations: { type: 'string' },
       'no-torch': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -188,7 +200,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (opt.interleave) {
-    const others = (['all-backends', 'json', 'time', 'iterations', 'profile', 'write-readme', 'write-baseline'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
+    const others = (['all-backends', 'json', 'time', 'warmup', 'iterations', 'profile', 'write-readme', 'write-baseline'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
     return interleave(opt, others.map((k) => `--${k}`));
   }
   if (opt.rounds !== undefined) throw new Error('--rounds goes with --interleave');
@@ -196,9 +208,10 @@ async function main(): Promise<number> {
   if (opt.smoke && opt['write-readme']) throw new Error('--write-readme needs real timings: it excludes --smoke');
   if (opt.cases !== undefined && opt['write-baseline']) throw new Error('--write-baseline records every case: it excludes --cases');
   const timing: Timing = opt.smoke
-    ? { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 }
+    ? { warmup: 0, warmupMs: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 }
     : {
         warmup: 2,
+        warmupMs: nonNegative(opt.warmup, 'warmup', 1) * 1000,
         minTimeMs: positive(opt.time, 'time', 0.5) * 1000,
         minIterations: Math.ceil(positive(opt.iterations, 'iterations', 5)),
         maxIterations: 1000,

@@ -1,8 +1,8 @@
 /**
  * Timing and profiling of one case: the lib's `timeIt` (lib/measure.ts), tinybench-like:
- * `warmup` untimed runs, then timed runs until `minTimeMs` has passed and `minIterations` runs
- * were made, at most `maxIterations`. torch_bench.py repeats the same loop, and both columns'
- * statistics come from `lib.quantile`. Profiling counts the kernels of one iteration with
+ * `warmup` untimed runs, and more until `warmupMs` have passed; then timed runs until `minTimeMs`
+ * has passed and `minIterations` runs were made, at most `maxIterations`. torch_bench.py repeats
+ * the same loop, and both columns' statistics come from `lib.quantile`. Profiling counts the kernels of one iteration with
  * `tf.profile`.
  */
 import { createRequire } from 'node:module';

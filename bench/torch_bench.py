@@ -5,7 +5,7 @@ Run by `npm run bench`, which writes a spec on stdin and reads one JSON object o
     spec   {"threads": [2, 1], "cases": [{"id", "kind", "params"}, ...], "profile": false,
             (a case's "kind" is its `torch` field in bench/cases; params hold numbers, or lists
             of integers such as the rows' order of an epoch)
-            "timing": {"warmup": 2, "minTimeMs": 500, "minIterations": 5, "maxIterations": 1000}}
+            "timing": {"warmup": 2, "warmupMs": 1000, "minTimeMs": 500, "minIterations": 5, "maxIterations": 1000}}
     result {"available": true, "torch": "1.13.0", "python": "3.11.2",
             "default_threads": 1, "threads": [2, 1],
             "cases": {id: {"check": float, "runs": {"2": [ms, ...], "1": [ms, ...]},
@@ -459,9 +459,13 @@ def check_value(out):
 
 
 def measure(run, timing):
-    """timeIt() of lib/measure.ts: `warmup` untimed runs, then timed runs until `minTimeMs` has
-    passed and `minIterations` runs were made, at most `maxIterations`. Returns ms per run."""
+    """timeIt() of lib/measure.ts: `warmup` untimed runs, then more until `warmupMs` of warm-up
+    have passed, then timed runs until `minTimeMs` has passed and `minIterations` runs were made,
+    at most `maxIterations`. Returns ms per run."""
+    warm_start = time.perf_counter()
     for _ in range(timing["warmup"]):
+        run()
+    while (time.perf_counter() - warm_start) * 1000 < timing.get("warmupMs", 0):
         run()
     times = []
     start = time.perf_counter()

@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 
 /** `npm run bench -- --smoke`'s timing: one iteration, no warm-up. */
-const SMOKE: Timing = { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
+const SMOKE: Timing = { warmup: 0, warmupMs: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
 
 describe('grpo-step case', () => {
   it('is listed in npm run bench, with a PyTorch twin and no value comparison', () => {

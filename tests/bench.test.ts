@@ -15,7 +15,7 @@ import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap
 import type { BenchRun } from '../bench/report';
 import { checkValue, runTfjsCase, type Timing } from '../bench/timing';
 
-const ONCE: Timing = { warmup: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
+const ONCE: Timing = { warmup: 0, warmupMs: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
 
 beforeAll(async () => {
   await initBackend({ force: 'cpu' });

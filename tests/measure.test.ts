@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { availableBackends, forwardKernels, forwardTime, matmulGflops, quantile, timeIt, withBackend } from '../lib/measure';
 
 beforeAll(async () => {
@@ -23,7 +23,23 @@ describe('timing', () => {
     expect(s.medianMs).toBeLessThanOrEqual(s.p90Ms);
   });
 
+  it('keeps warming up, untimed, until warmupMs have passed (a clock faked to advance 1 ms per call)', async () => {
+    let now = 0;
+    const spy = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      let calls = 0;
+      const s = await timeIt(() => { calls++; now += 1; }, { warmup: 2, warmupMs: 10, minIterations: 3, maxIterations: 3, minTimeMs: 0 });
+      expect(calls).toBe(13); // 2 runs, then 8 more until 10 ms have passed; then 3 timed
+      expect(s.iterations).toBe(3);
+      expect(s.medianMs).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('rejects bad options, naming them', async () => {
+    await expect(timeIt(() => 0, { warmupMs: -1 })).rejects.toThrow(/^warmupMs must be a finite number ≥ 0, got -1$/);
+    await expect(timeIt(() => 0, { warmupMs: Infinity })).rejects.toThrow(/^warmupMs must be a finite number ≥ 0, got Infinity$/);
     await expect(timeIt(() => 0, { maxIterations: 0 })).rejects.toThrow(/^maxIterations must be an integer ≥ 3, got 0$/);
     await expect(matmulGflops(0)).rejects.toThrow(/^n must be an integer ≥ 1, got 0$/);
   });

@@ -101,12 +101,13 @@ async function wait(result: StepResult | Promise<StepResult>): Promise<void> {
 }
 
 /**
- * Sets up `cases`, warms each up, times `rounds` rounds of one step of each (in the given order),
- * then disposes them all.
+ * Sets up `cases`, warms each up (`warmup` steps, and more until `warmupMs` have passed), times
+ * `rounds` rounds of one step of each (in the given order), then disposes them all.
  * @throws Error when `rounds` is not a positive integer, or when the cases leak tensors.
  */
-export async function runInterleaved(cases: readonly BenchCase[], rounds: number, warmup = INTERLEAVE_WARMUP): Promise<InterleavedRun> {
+export async function runInterleaved(cases: readonly BenchCase[], rounds: number, warmup = INTERLEAVE_WARMUP, warmupMs = 0): Promise<InterleavedRun> {
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer, got ${rounds}`);
+  if (!(warmupMs >= 0 && Number.isFinite(warmupMs))) throw new Error(`warmupMs must be a finite number ≥ 0, got ${warmupMs}`);
   const before = tf.memory().numTensors;
   const made: Array<[BenchCase, CaseInstance]> = [];
   const times: Array<[string, number[]]> = cases.map((c) => [c.id, []]);
@@ -117,7 +118,9 @@ export async function runInterleaved(cases: readonly BenchCase[], rounds: number
     }
     for (const [c, impl] of made) {
       process.stderr.write(`bench: warm up ${c.id}\n`);
+      const t0 = performance.now();
       for (let i = 0; i < warmup; i++) await wait(impl.step());
+      while (performance.now() - t0 < warmupMs) await wait(impl.step());
     }
     for (let r = 0; r < rounds; r++) {
       for (const [i, [, impl]] of made.entries()) {

@@ -47,7 +47,7 @@ const HELP = `usage: npm run bench -- [options]
   --write-readme     also profile, and regenerate bench/README.md's tables from this run
                      (between its <!-- bench:*:begin/end --> markers)
   --interleave       time the --cases (at least 2) round-robin in this process: each is set up
-                     once and warmed up (${INTERLEAVE_WARMUP} steps), then each round runs one step of
+                     once and warmed up (${INTERLEAVE_WARMUP} steps, then --warmup S), then each round runs one step of
                      each, in the order named, so load changes hit all alike. Reports each case's
                      median, and its ratio to the last-named case: the median over rounds of
                      (its time ÷ the last case's time in the same round). tfjs only, no PyTorch.
@@ -120,7 +120,7 @@ function rounds(raw: string | undefined): number {
  * --interleave: the named cases round-robin on one backend (bench/interleave.ts).
  * @throws Error when fewer than 2 cases are named, or an option it cannot honour is given.
  */
-async function interleave(opt: { cases?: string; rounds?: string; backend?: string; smoke: boolean }, others: string[]): Promise<number> {
+async function interleave(opt: { cases?: string; rounds?: string; backend?: string; warmup?: string; smoke: boolean }, others: string[]): Promise<number> {
   if (others.length) throw new Error(`--interleave times tfjs only: it excludes ${others.join(', ')}`);
   if (opt.cases === undefined) throw new Error('--interleave needs --cases with at least 2 ids');
   const cases = selectCases(opt.cases, true);
@@ -134,7 +134,7 @@ async function interleave(opt: { cases?: string; rounds?: string; backend?: stri
   const fmt = (l: number[]): string => l.map((v) => v.toFixed(1)).join(', ');
   console.log(lib.describeBackend(report));
   console.log(`load average before: ${fmt(os.loadavg())}`);
-  const run = await runInterleaved(cases, n, opt.smoke ? 0 : INTERLEAVE_WARMUP);
+  const run = await runInterleaved(cases, n, opt.smoke ? 0 : INTERLEAVE_WARMUP, opt.smoke ? 0 : nonNegative(opt.warmup, 'warmup', 1) * 1000);
   console.log(renderInterleaved(run));
   console.log(`load average after: ${fmt(os.loadavg())}`);
   return 0;
@@ -200,7 +200,7 @@ async function main(): Promise<number> {
     return 0;
   }
   if (opt.interleave) {
-    const others = (['all-backends', 'json', 'time', 'warmup', 'iterations', 'profile', 'write-readme', 'write-baseline'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
+    const others = (['all-backends', 'json', 'time', 'iterations', 'profile', 'write-readme', 'write-baseline'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
     return interleave(opt, others.map((k) => `--${k}`));
   }
   if (opt.rounds !== undefined) throw new Error('--rounds goes with --interleave');

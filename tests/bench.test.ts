@@ -181,6 +181,10 @@ describe('--interleave', () => {
     expect(run.reference).toBe('y');
     await expect(runInterleaved([counting('x', 0), counting('y', 1)], 1, 0)).rejects.toThrow(/cases x, y on cpu leaked 1 tensors/);
     await expect(runInterleaved([counting('x', 0), counting('y', 0)], 0)).rejects.toThrow(/--rounds must be a positive integer, got 0/);
+    await expect(runInterleaved([counting('x', 0), counting('y', 0)], 1, 0, -1)).rejects.toThrow(/warmupMs must be a finite number ≥ 0, got -1/);
+    calls.length = 0;
+    await runInterleaved([counting('x', 0), counting('y', 0)], 1, 0, 5);
+    expect(calls.filter((c) => c === 'x').length).toBeGreaterThan(1); // warmed for 5 ms, then 1 round
   });
 
   it(`names the ${STOCK_NATIVE} variant after its case and runs the same step (no native kernels to switch on cpu)`, async () => {

@@ -35,8 +35,8 @@ const HELP = `usage: npm run bench -- [options]
   --json PATH        also write the results as JSON (e.g. out/bench.json)
   --cases IDS        comma-separated case ids (${CASES.map((c) => c.id).join(', ')})
   --warmup S         warm each case up (untimed) for at least S seconds first, on both sides
-                     (default 1): tfjs on wasm reaches its steady speed only after a few thousand
-                     steps of a small model, as V8 optimises the engine's JavaScript
+                     (default 1): a small model's step on wasm reaches its steady speed only after
+                     a few thousand steps (bench/README.md, "Method")
   --time S           time each case for at least S seconds (default 0.5)
   --iterations N     and at least N timed runs (default 5), after 2 warm-up runs
   --no-torch         skip PyTorch

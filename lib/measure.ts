@@ -12,9 +12,9 @@ export interface TimingOptions {
   warmup?: number;
   /**
    * Then more untimed runs until this many milliseconds of warm-up have passed (default 0). A
-   * small model's step on wasm gets faster over its first few thousand runs: the distillation
-   * step took 245 µs (median) over its first 1000 runs and 150 µs from the 4000th on
-   * (bench/README.md, "Method").
+   * small model's step on wasm gets faster over its first few thousand runs, as V8 optimises
+   * the JavaScript of tfjs's engine and of the lib: the distillation step took 245 µs (median)
+   * over its first 1000 runs and 150 µs from the 4000th on (bench/README.md, "Method").
    */
   warmupMs?: number;
   /** Keep timing until this many milliseconds have passed (default 300). */

@@ -222,12 +222,14 @@ export function defaultCandidates(): BackendCandidate[] {
 /**
  * What a lesson mostly runs, which decides the order of preference when nothing is forced.
  * - `small`: small models (the digits MLPs, tiny RL policies). Each step runs hundreds of tiny
- *   kernels, so the fixed cost per kernel decides: wasm (about 4 µs a kernel here) before the
- *   native `tensorflow` backend (about 5.5 µs a kernel, and 4× slower on the distillation step:
- *   bench/README.md). Native TensorFlow is still used when it is the only fast engine.
+ *   kernels, so the fixed cost per kernel decides: wasm (about 2.3 µs a tiny kernel here) before
+ *   the native `tensorflow` backend (about 7 µs, and 10× slower on the distillation step: 1.68 ms
+ *   against 165 µs on 2026-12-02; bench/README.md, docs/backends.md). Native TensorFlow is still
+ *   used when it is the only fast engine.
  * - `large`: matmul-bound work (transformer layers, MoE at thousands of tokens): native
- *   TensorFlow (GPU, then CPU) first, where a 1024² matmul runs at 320 GFLOP/s against wasm's
- *   30-40.
+ *   TensorFlow (GPU, then CPU) first, where a 1024² matmul runs at 260 to 280 GFLOP/s against
+ *   wasm's 33 (2026-12-02). At the course's sizes the lessons stay `small`: forced onto native
+ *   TensorFlow they were no faster (docs/backends.md).
  */
 export const WORKLOADS = ['small', 'large'] as const;
 export type Workload = (typeof WORKLOADS)[number];

@@ -173,6 +173,30 @@ function studentInferCase(batch: number): BenchCase {
 }
 
 /** The distillation family: the step's parts, the step and the epoch. */
+
+/** What tells one `train` case from another: the optimiser and the fused paths (see DistillParams). */
+type TrainVariant = Pick<DistillParams, 'flat' | 'fused' | 'fusedAdam' | 'fusedDense' | 'fusedGather'>;
+
+/**
+ * A case that times one call of the lib's `train`: one step (64 rows, `distill-step`'s twin) or
+ * one epoch (EPOCH_ROWS rows, `distill-epoch`'s), with the teacher cached (`live` 0) or live (1).
+ * The variant goes both into the params PyTorch receives and into the set-up, so the two agree.
+ */
+function trainCase(c: Pick<BenchCase, 'id' | 'title' | 'what'> & { boundWhy?: string }, rows: 'step' | 'epoch', live: 0 | 1, variant: TrainVariant = {}): BenchCase {
+  return {
+    ...c,
+    family,
+    bound: 'kernels',
+    boundWhy: c.boundWhy ?? kernelsWhy,
+    params: { ...(rows === 'step' ? stepParams(live) : epochParams(live)), ...variant },
+    torch: `distill-${rows}`,
+    setup: () => {
+      const d = distillSetup({ ...DISTILL, ...(rows === 'epoch' ? { examples: EPOCH_ROWS } : {}), live, ...variant });
+      return { step: d.epoch, dispose: d.dispose };
+    },
+  };
+}
+
 export const distillCases: BenchCase[] = [
   {
     id: 'distill-forward',
@@ -298,202 +322,20 @@ export const distillCases: BenchCase[] = [
     params: { ...DISTILL, live: 0, lamb: 2 },
     setup: () => adamUpdate({ ...DISTILL, live: 0, lamb: 2 }),
   },
-  {
-    id: 'distill-step',
-    title: 'distill step, cached',
-    family,
-    what: "one step of the lib's `train` (lessons 03-04): batch of 64 gathered, forward, loss, backward, Adam, loss read back; teacher logits given",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: stepParams(0),
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-tf',
-    title: 'step, tf.train.adam',
-    family,
-    what: 'the same step with tf.train.adam instead of the lib\'s flatAdam, for comparison',
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...stepParams(0), flat: 0 },
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, flat: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-composed',
-    title: 'step, composed loss',
-    family,
-    what: 'the same step with the loss as composed tf ops (`fused: false`) instead of the one-kernel FrugalDistillationLoss, for comparison',
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...stepParams(0), fused: 0 },
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, fused: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-adam-composed',
-    title: 'step, composed Adam',
-    family,
-    what: "the same step with flatAdam's composed tf ops (`fused: false`: 26 kernels) instead of the one-kernel FrugalAdamUpdate, for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...stepParams(0), fusedAdam: 0 },
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, fusedAdam: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-dense-composed',
-    title: 'step, tfjs-layers Dense',
-    family,
-    what: "the same step with the student's Dense layers as tfjs-layers' own ops (`fusedDense: false`) instead of the fused Dense kernels, for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...stepParams(0), fusedDense: 0 },
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, fusedDense: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-gather-composed',
-    title: 'step, 3 gathers',
-    family,
-    what: "the same step with one tf.gather per tensor (`fusedGather: false`) instead of the one FrugalGatherBatch kernel, for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...stepParams(0), fusedGather: 0 },
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, fusedGather: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-unfused',
-    title: 'step, before fused Dense',
-    family,
-    what: "the same step as before the fused Dense and gather kernels (`fusedDense: false, fusedGather: false`): tfjs-layers' Dense and 3 tf.gather, for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...stepParams(0), fusedDense: 0, fusedGather: 0 },
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 0, fusedDense: 0, fusedGather: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-step-live',
-    title: 'distill step, live',
-    family,
-    what: "the same, with the teacher's forward pass inside the step",
-    bound: 'kernels',
-    boundWhy: "the cached step's kernels, plus the teacher's 10.8 MFLOP (about 40 % of the step)",
-    params: stepParams(1),
-    torch: 'distill-step',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, live: 1 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-epoch',
-    title: 'epoch, cached',
-    family,
-    what: `one epoch of the lib's \`train\`: ${EPOCH_ROWS} rows shuffled by the lib's Rng, 20 batches of 64 (the last of ${EPOCH_ROWS % 64}), each loss read back; the check is the mean loss`,
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: epochParams(0),
-    torch: 'distill-epoch',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-epoch-composed',
-    title: 'epoch, composed loss',
-    family,
-    what: 'the same epoch with the composed loss (`fused: false`), for comparison',
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...epochParams(0), fused: 0 },
-    torch: 'distill-epoch',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fused: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-epoch-adam-composed',
-    title: 'epoch, composed Adam',
-    family,
-    what: "the same epoch with flatAdam's composed tf ops (`fused: false`), for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...epochParams(0), fusedAdam: 0 },
-    torch: 'distill-epoch',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedAdam: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-epoch-dense-composed',
-    title: 'epoch, tfjs-layers Dense',
-    family,
-    what: "the same epoch with tfjs-layers' Dense ops (`fusedDense: false`), for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...epochParams(0), fusedDense: 0 },
-    torch: 'distill-epoch',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedDense: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-epoch-unfused',
-    title: 'epoch, before fused Dense',
-    family,
-    what: "the same epoch as before the fused Dense and gather kernels (`fusedDense: false, fusedGather: false`), for comparison",
-    bound: 'kernels',
-    boundWhy: kernelsWhy,
-    params: { ...epochParams(0), fusedDense: 0, fusedGather: 0 },
-    torch: 'distill-epoch',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 0, fusedDense: 0, fusedGather: 0 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
-  {
-    id: 'distill-epoch-live',
-    title: 'epoch, live',
-    family,
-    what: 'the same epoch with the live teacher',
-    bound: 'kernels',
-    boundWhy: "the cached epoch's kernels, plus the teacher's forward passes",
-    params: epochParams(1),
-    torch: 'distill-epoch',
-    setup: () => {
-      const d = distillSetup({ ...DISTILL, examples: EPOCH_ROWS, live: 1 });
-      return { step: d.epoch, dispose: d.dispose };
-    },
-  },
+  trainCase({ id: 'distill-step', title: 'distill step, cached', what: "one step of the lib's `train` (lessons 03-04): batch of 64 gathered, forward, loss, backward, Adam, loss read back; teacher logits given" }, 'step', 0),
+  trainCase({ id: 'distill-step-tf', title: 'step, tf.train.adam', what: 'the same step with tf.train.adam instead of the lib\'s flatAdam, for comparison' }, 'step', 0, { flat: 0 }),
+  trainCase({ id: 'distill-step-composed', title: 'step, composed loss', what: 'the same step with the loss as composed tf ops (`fused: false`) instead of the one-kernel FrugalDistillationLoss, for comparison' }, 'step', 0, { fused: 0 }),
+  trainCase({ id: 'distill-step-adam-composed', title: 'step, composed Adam', what: "the same step with flatAdam's composed tf ops (`fused: false`: 26 kernels) instead of the one-kernel FrugalAdamUpdate, for comparison" }, 'step', 0, { fusedAdam: 0 }),
+  trainCase({ id: 'distill-step-dense-composed', title: 'step, tfjs-layers Dense', what: "the same step with the student's Dense layers as tfjs-layers' own ops (`fusedDense: false`) instead of the fused Dense kernels, for comparison" }, 'step', 0, { fusedDense: 0 }),
+  trainCase({ id: 'distill-step-gather-composed', title: 'step, 3 gathers', what: "the same step with one tf.gather per tensor (`fusedGather: false`) instead of the one FrugalGatherBatch kernel, for comparison" }, 'step', 0, { fusedGather: 0 }),
+  trainCase({ id: 'distill-step-unfused', title: 'step, before fused Dense', what: "the same step as before the fused Dense and gather kernels (`fusedDense: false, fusedGather: false`): tfjs-layers' Dense and 3 tf.gather, for comparison" }, 'step', 0, { fusedDense: 0, fusedGather: 0 }),
+  trainCase({ id: 'distill-step-live', title: 'distill step, live', what: "the same, with the teacher's forward pass inside the step", boundWhy: "the cached step's kernels, plus the teacher's 10.8 MFLOP (about 40 % of the step)" }, 'step', 1),
+  trainCase({ id: 'distill-epoch', title: 'epoch, cached', what: `one epoch of the lib's \`train\`: ${EPOCH_ROWS} rows shuffled by the lib's Rng, 20 batches of 64 (the last of ${EPOCH_ROWS % 64}), each loss read back; the check is the mean loss` }, 'epoch', 0),
+  trainCase({ id: 'distill-epoch-composed', title: 'epoch, composed loss', what: 'the same epoch with the composed loss (`fused: false`), for comparison' }, 'epoch', 0, { fused: 0 }),
+  trainCase({ id: 'distill-epoch-adam-composed', title: 'epoch, composed Adam', what: "the same epoch with flatAdam's composed tf ops (`fused: false`), for comparison" }, 'epoch', 0, { fusedAdam: 0 }),
+  trainCase({ id: 'distill-epoch-dense-composed', title: 'epoch, tfjs-layers Dense', what: "the same epoch with tfjs-layers' Dense ops (`fusedDense: false`), for comparison" }, 'epoch', 0, { fusedDense: 0 }),
+  trainCase({ id: 'distill-epoch-unfused', title: 'epoch, before fused Dense', what: "the same epoch as before the fused Dense and gather kernels (`fusedDense: false, fusedGather: false`), for comparison" }, 'epoch', 0, { fusedDense: 0, fusedGather: 0 }),
+  trainCase({ id: 'distill-epoch-live', title: 'epoch, live', what: 'the same epoch with the live teacher', boundWhy: "the cached epoch's kernels, plus the teacher's forward passes" }, 'epoch', 1),
 ];
 
 /** Lesson 05: the distilled student's inference, in tfjs and onnxruntime-node. */

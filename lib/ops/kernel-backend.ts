@@ -1,7 +1,7 @@
 /**
  * What the lib's own registered kernels (lib/distill/fused-loss, lib/optim/fused-kernels,
- * lib/ops/fused-dense, lib/ops/gather-batch) need of tfjs's kernel calls and of the wasm and cpu
- * backends (tfjs-backend-wasm / -cpu 4.22), typed once.
+ * lib/ops/fused-dense, lib/ops/gather-batch, lib/ops/native-tf) need of tfjs's kernel calls and of
+ * the wasm, cpu and tensorflow backends (tfjs-backend-wasm / -cpu, tfjs-node 4.22), typed once.
  */
 import type * as tf from '@tensorflow/tfjs';
 
@@ -11,6 +11,9 @@ export interface KernelArgs {
   backend: unknown;
   attrs?: Record<string, unknown>;
 }
+
+/** A registered kernel function, as the lib writes them. */
+export type KernelFunc = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 /** What a kernel needs of the wasm backend (BackendWasm). */
 export interface WasmBackendLike {
@@ -29,3 +32,11 @@ export type WasmOrCpuBackendLike = Partial<WasmBackendLike> & Partial<CpuBackend
 
 /** `[2, 3]`, for error messages. */
 export const shapeText = (info: { shape: readonly number[] }): string => `[${info.shape.join(', ')}]`;
+
+/** What lib/ops/native-tf needs of tfjs-node's backend (NodeJSKernelBackend, tfjs-node 4.22). */
+export interface NodeBackendLike {
+  binding: { TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number; TF_BOOL: number };
+  executeSingleOutput(name: string, attrs: Array<{ name: string; type: number; value: unknown }>, inputs: tf.TensorInfo[]): tf.TensorInfo;
+  write(values: Int32Array, shape: number[], dtype: 'int32'): tf.DataId;
+  disposeData(dataId: tf.DataId): boolean;
+}

@@ -25,15 +25,7 @@
  * (tfjs's gradient of a product is two products, which take the same path).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KernelArgs } from './kernel-backend';
-
-/** What the wrapper needs of tfjs-node's backend (NodeJSKernelBackend, tfjs-node 4.22). */
-interface NodeBackendLike {
-  binding: { TF_ATTR_BOOL: number; TF_ATTR_TYPE: number; TF_FLOAT: number; TF_INT32: number; TF_BOOL: number };
-  executeSingleOutput(name: string, attrs: Array<{ name: string; type: number; value: unknown }>, inputs: tf.TensorInfo[]): tf.TensorInfo;
-  write(values: Int32Array, shape: number[], dtype: 'int32'): tf.DataId;
-  disposeData(dataId: tf.DataId): boolean;
-}
+import type { KernelFunc, NodeBackendLike } from './kernel-backend';
 
 /**
  * Products of at most this many multiply-adds (m·n·p) run as `MatMul`; larger ones keep
@@ -100,13 +92,12 @@ export function installNativeKernels(): string[] {
   return done;
 }
 
-type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
 /** Each replaced kernel: tfjs-node's own config and the lib's. */
 const REPLACED = new Map<string, { stock: tf.KernelConfig; lib: tf.KernelConfig }>();
 
 /** Registers `make(original)` in place of the tensorflow backend's kernel `name`, once. */
-function wrapKernel(name: string, make: (original: KernelFn) => KernelFn): boolean {
+function wrapKernel(name: string, make: (original: KernelFunc) => KernelFunc): boolean {
   const config = tf.getKernel(name, 'tensorflow');
   if (config === undefined) return false;
   if (WRAPPED.has(config.kernelFunc)) return true;
@@ -116,7 +107,7 @@ function wrapKernel(name: string, make: (original: KernelFn) => KernelFn): boole
     tf.registerKernel(known.lib);
     return true;
   }
-  const kernelFunc = make(config.kernelFunc as unknown as KernelFn);
+  const kernelFunc = make(config.kernelFunc as unknown as KernelFunc);
   WRAPPED.add(kernelFunc);
   const replacement = { ...config, kernelFunc } as tf.KernelConfig;
   REPLACED.set(name, { stock: config, lib: replacement });
@@ -140,7 +131,7 @@ export function useNativeKernels(on: boolean): string[] {
 }
 
 /** `Reshape` with its shape operand written to the backend directly; other dtypes: the original. */
-function reshapeKernel(original: KernelFn): KernelFn {
+function reshapeKernel(original: KernelFunc): KernelFunc {
   return (args) => {
     const { x } = args.inputs;
     const shape = args.attrs?.['shape'];
@@ -153,7 +144,7 @@ function reshapeKernel(original: KernelFn): KernelFn {
 }
 
 /** `BatchMatMul` as TensorFlow's `MatMul` for small products of matrices; others: the original. */
-function matMulKernel(original: KernelFn): KernelFn {
+function matMulKernel(original: KernelFunc): KernelFunc {
   return (args) => {
     const { a, b } = args.inputs;
     const backend = args.backend;

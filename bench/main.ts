@@ -60,21 +60,15 @@ const HELP = `usage: npm run bench -- [options]
   --help`;
 
 /**
- * Parses a positive number option.
- * @throws Error naming the option and the value when it is not a positive number.
+ * Parses a number option: `> 0`, or `≥ 0` with `zero` true.
+ * @throws Error naming the option and the value when it is not such a number.
  */
-function positive(raw: string | undefined, name: string, fallback: number): number {
+function numberOption(raw: string | undefined, name: string, fallback: number, zero = false): number {
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
-/** Parses a number ≥ 0 from an option. @throws Error naming the option and the value otherwise. */
-function nonNegative(raw: string | undefined, name: string, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`--${name} must be a number ≥ 0, got ${JSON.stringify(raw)}`);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || (v === 0 && !zero)) {
+    throw new Error(`--${name} must be ${zero ? 'a number ≥ 0' : 'a positive number'}, got ${JSON.stringify(raw)}`);
+  }
   return v;
 }
 
@@ -134,7 +128,7 @@ async function interleave(opt: { cases?: string; rounds?: string; backend?: stri
   const fmt = (l: number[]): string => l.map((v) => v.toFixed(1)).join(', ');
   console.log(lib.describeBackend(report));
   console.log(`load average before: ${fmt(os.loadavg())}`);
-  const run = await runInterleaved(cases, n, opt.smoke ? 0 : INTERLEAVE_WARMUP, opt.smoke ? 0 : nonNegative(opt.warmup, 'warmup', 1) * 1000);
+  const run = await runInterleaved(cases, n, opt.smoke ? 0 : INTERLEAVE_WARMUP, opt.smoke ? 0 : numberOption(opt.warmup, 'warmup', 1, true) * 1000);
   console.log(renderInterleaved(run));
   console.log(`load average after: ${fmt(os.loadavg())}`);
   return 0;
@@ -211,9 +205,9 @@ async function main(): Promise<number> {
     ? { warmup: 0, warmupMs: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 }
     : {
         warmup: 2,
-        warmupMs: nonNegative(opt.warmup, 'warmup', 1) * 1000,
-        minTimeMs: positive(opt.time, 'time', 0.5) * 1000,
-        minIterations: Math.ceil(positive(opt.iterations, 'iterations', 5)),
+        warmupMs: numberOption(opt.warmup, 'warmup', 1, true) * 1000,
+        minTimeMs: numberOption(opt.time, 'time', 0.5) * 1000,
+        minIterations: Math.ceil(numberOption(opt.iterations, 'iterations', 5)),
         maxIterations: 1000,
       };
   // --smoke (a step of npm test): every case runs once and is checked for leaks; no PyTorch, and

@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BenchCase } from './case.js';
-import { agreementLine, CHECK_TOLERANCE, fmtRatio, fmtTime, moeRatioLine, resultOf, shortDate, type BenchRun } from './report.js';
+import { agreementLine, blasText, CHECK_TOLERANCE, fmtRatio, fmtTime, moeRatioLine, REFERENCE_BLAS_WARNING, resultOf, shortDate, type BenchRun } from './report.js';
 
 /** Writes `data` to `path` atomically: a temporary file next to it, then a rename. */
 export function writeFileAtomic(path: string, data: string): void {
@@ -106,7 +106,7 @@ export function resultsBlock(run: BenchRun, allCases: readonly BenchCase[], base
   const t = run.torch;
   const backends = run.reports.map((r) => `${r.backend} (${r.label})`).join(', ');
   const torchText = t.available
-    ? `PyTorch ${t.torch} (CPU, Python ${t.python}) with ${run.torchThreads.map((th) => `${th} thread${th === 1 ? '' : 's'}`).join(' and ')}`
+    ? `PyTorch ${t.torch} (CPU, Python ${t.python}, BLAS ${blasText(t.blas)}) with ${run.torchThreads.map((th) => `${th} thread${th === 1 ? '' : 's'}`).join(' and ')}${t.reference_blas === true ? ` (${REFERENCE_BLAS_WARNING})` : ''}`
     : `PyTorch not run (${t.reason})`;
   const loadWarning = m.loadAfter > m.cpus || m.loadBefore > m.cpus
     ? ` The load exceeded the ${m.cpus} CPUs: other work shared them, so every absolute time is inflated; the ratios within one run, and the kernel counts, hold better.`

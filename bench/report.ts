@@ -170,7 +170,24 @@ function renderProfile(run: BenchRun, backend: string): string {
 /** The run's date to the minute, as the header prints it. */
 export const shortDate = (d: Date): string => d.toISOString().replace(/:\d\d\.\d+Z$/, 'Z');
 
-/** The header lines: date, versions, machine, load, PyTorch. */
+/**
+ * Printed when PyTorch's products run on the reference BLAS: Debian's python3-torch links
+ * libblas.so.3, and without OpenBLAS installed that is libblas3 (measured here: a 1024² product
+ * in 300 ms instead of 11 ms), which would make every ratio flatter tfjs.
+ */
+export const REFERENCE_BLAS_WARNING =
+  'WARNING: PyTorch runs on the reference BLAS (libblas3), 20-30× slower than OpenBLAS on products: its times are not a fair reference. Install OpenBLAS (apt-get install libopenblas0-pthread) and run again.';
+
+/**
+ * The BLAS files torch_bench.py found mapped, each as its last two path parts
+ * (`openblas-pthread/libopenblasp-r0.3.21.so`), or "unknown".
+ */
+export function blasText(blas: string | null | undefined): string {
+  if (!blas) return 'unknown';
+  return blas.split(', ').map((p) => p.split('/').slice(-2).join('/')).join(', ');
+}
+
+/** The header lines: date, versions, machine, load, PyTorch (and its BLAS). */
 export function headerLines(run: BenchRun): string[] {
   const m = run.machine;
   const out = [
@@ -180,6 +197,8 @@ export function headerLines(run: BenchRun): string[] {
   const t = run.torch;
   if (t.available) {
     out.push(`PyTorch ${t.torch} (CPU, Python ${t.python}): ${run.torchThreads.map((th) => `${th} thr`).join(' and ')} (torch's default here: ${t.default_threads})`);
+    out.push(`PyTorch's BLAS: ${blasText(t.blas)}`);
+    if (t.reference_blas === true) out.push(REFERENCE_BLAS_WARNING);
   } else {
     out.push(`PyTorch not run: ${t.reason}; tfjs column only.`);
   }
@@ -248,7 +267,7 @@ export function jsonDoc(run: BenchRun): unknown {
     timing: run.timing,
     tfjs: { version: tf.version.tfjs, backends: run.reports },
     torch: t.available
-      ? { available: true, version: t.torch, python: t.python, threads: run.torchThreads, defaultThreads: t.default_threads }
+      ? { available: true, version: t.torch, python: t.python, blas: t.blas ?? null, referenceBlas: t.reference_blas ?? false, threads: run.torchThreads, defaultThreads: t.default_threads }
       : { available: false, reason: t.reason },
     cases: run.cases.map((c) => ({ id: c.id, title: c.title, family: c.family, bound: c.bound, torch: c.torch ?? null, params: c.params, flops: c.flops ?? null, ...run.results[c.id] })),
     mismatches: run.mismatches,

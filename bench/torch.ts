@@ -24,6 +24,10 @@ export type TorchResult =
       available: true;
       torch: string;
       python: string;
+      /** The BLAS file(s) torch's products loaded (torch_bench.py's blas_library), or null if unknown. */
+      blas?: string | null;
+      /** true when that is the reference BLAS (Debian's libblas3), whose products are 20-30× slower. */
+      reference_blas?: boolean;
       default_threads: number;
       threads: number[];
       cases: Record<string, TorchCase>;

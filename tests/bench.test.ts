@@ -12,7 +12,7 @@ import type { BenchCase, CaseInstance } from '../bench/case';
 import { CASES } from '../bench/cases';
 import { interleavedFigures, renderInterleaved, runInterleaved, STOCK_NATIVE, stockNativeVariant } from '../bench/interleave';
 import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap } from '../bench/readme';
-import type { BenchRun } from '../bench/report';
+import { blasText, headerLines, REFERENCE_BLAS_WARNING, type BenchRun } from '../bench/report';
 import { checkValue, runTfjsCase, type Timing } from '../bench/timing';
 
 const ONCE: Timing = { warmup: 0, warmupMs: 0, minTimeMs: 0, minIterations: 1, maxIterations: 1 };
@@ -129,6 +129,41 @@ describe('README regeneration', () => {
     expect(prose).toMatch(/2 CPUs \(Test CPU\)/);
     expect(prose).toMatch(/Load average 9\.0 before the run, 10\.0 after\. The load exceeded the 2 CPUs/);
     expect(block).toContain('| `fake` | kernels | 7 | 9 | 2.00 ms | n/a |'); // bound, kernels now, baseline, median, no torch
+  });
+});
+
+describe("PyTorch's BLAS", () => {
+  const run = (blas: string | null, reference: boolean): BenchRun => ({
+    date: new Date('2026-12-02T00:00:00Z'),
+    command: 'npm run bench',
+    machine: { node: 'v20', platform: 'linux x64', cpus: 2, cpuModel: 'Test CPU', loadBefore: 0, loadAfter: 0 },
+    timing: ONCE,
+    cases: [],
+    results: {},
+    reports: [],
+    why: [],
+    torch: { available: true, torch: '1.13.0', python: '3.11.2', blas, reference_blas: reference, default_threads: 1, threads: [1], cases: {} },
+    torchThreads: [1],
+    mismatches: [],
+    worst: { rel: 0, where: '' },
+    profiled: false,
+    profileRuns: 0,
+  });
+
+  it('names the library in the header and the README, shortened to its last two path parts', () => {
+    const lib = '/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblasp-r0.3.21.so';
+    expect(blasText(lib)).toBe('openblas-pthread/libopenblasp-r0.3.21.so');
+    expect(blasText(null)).toBe('unknown');
+    const header = headerLines(run(lib, false));
+    expect(header).toContain("PyTorch's BLAS: openblas-pthread/libopenblasp-r0.3.21.so");
+    expect(header).not.toContain(REFERENCE_BLAS_WARNING);
+    expect(resultsBlock(run(lib, false), []).replace(/\n/g, ' ')).toContain('BLAS openblas-pthread/libopenblasp-r0.3.21.so) with 1 thread.');
+  });
+
+  it('warns, in the header and the README, when PyTorch runs on the reference BLAS', () => {
+    const ref = '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3.11.0';
+    expect(headerLines(run(ref, true))).toContain(REFERENCE_BLAS_WARNING);
+    expect(resultsBlock(run(ref, true), []).replace(/\n/g, ' ')).toContain('reference BLAS (libblas3)');
   });
 });
 

@@ -13,7 +13,7 @@ import { GroupedQueryAttention } from '../lib/attention/gqa';
 import { KvCache } from '../lib/attention/kv-cache';
 import { attentionLayer, type CausalAttention } from '../lib/attention/layer';
 import { MultiHeadLatentAttention } from '../lib/attention/mla';
-import { applyRope, ropeAngles, ropeAnglesAt } from '../lib/attention/rope';
+import { applyRope, ropeAngles, ropeAnglesAt, ropeTables, rotateHalf } from '../lib/attention/rope';
 import { causalMask, MASK_VALUE, paddedCausalMask } from '../lib/attention/sdpa';
 import { Rng } from '../lib/random';
 import { expectNoLeak } from './helpers/leak';
@@ -78,6 +78,31 @@ describe('RoPE', () => {
       const dot = (m: number, n: number) => tf.sum(tf.mul(applyRope(q, m), applyRope(k, n))).dataSync()[0] as number;
       expect(dot(7, 3)).toBeCloseTo(dot(24, 20), 4);
       expect(Math.abs(dot(7, 3) - dot(7, 4))).toBeGreaterThan(1e-3);
+    });
+  });
+
+  it('gives the same floats and gradients as the split form [x1 cos − x2 sin, x1 sin + x2 cos]', () => {
+    // The lib rotates as x · [cos, cos] + swap(x) · [−sin, sin], the swap a permutation product.
+    const splitForm = (x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor => {
+      const [x1, x2] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor];
+      return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x1, sin), tf.mul(x2, cos))], -1);
+    };
+    tf.tidy(() => {
+      const rng = new Rng(11);
+      const [b, h, t, d] = [2, 3, 5, 6];
+      const x = tf.tensor4d(Array.from({ length: b * h * t * d }, () => rng.normal() * 3), [b, h, t, d]);
+      const w = tf.tensor4d(Array.from({ length: b * h * t * d }, () => rng.normal()), [b, h, t, d]);
+      const ang = ropeAngles(7, t, d, 100);
+      const cos = tf.tensor2d(ang.map(Math.cos), [t, d / 2]);
+      const sin = tf.tensor2d(ang.map(Math.sin), [t, d / 2]);
+      expect(Array.from(applyRope(x, 7, 100).dataSync())).toEqual(Array.from(splitForm(x, cos, sin).dataSync()));
+      const gLib = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(applyRope(z, 7, 100), w)))(x);
+      const gRef = tf.grad((z: tf.Tensor) => tf.sum(tf.mul(splitForm(z, cos, sin), w)))(x);
+      expect(Array.from(gLib.dataSync())).toEqual(Array.from(gRef.dataSync()));
+      // rotateHalf with per-row tables (left-padded batches): [b, 1, t, d/2]
+      const positions = Array.from({ length: b * t }, (_, k) => (k * 3) % 11);
+      const tables = ropeTables(positions, d, 100, [b, 1, t, d / 2]);
+      expect(Array.from(rotateHalf(x, tables.cos, tables.sin).dataSync())).toEqual(Array.from(splitForm(x, tables.cos, tables.sin).dataSync()));
     });
   });
 
@@ -387,12 +412,18 @@ describe('fillCache and decodeOneStep', () => {
 });
 
 describe('decodeStepFlops', () => {
-  /** 2 · m · k · n summed over the matrix products a profile of `fn` saw, read from their shapes. */
-  async function matmulFlops(fn: () => void): Promise<number> {
+  /**
+   * 2 · m · k · n summed over the matrix products a profile of `fn` saw, read from their shapes,
+   * except RoPE's half swap: a product with a `[ropeDim, ropeDim]` permutation matrix (a data move,
+   * lib/attention/rope.ts; decodeStepFlops leaves RoPE out).
+   */
+  async function matmulFlops(fn: () => void, ropeDim: number): Promise<number> {
     const info = await tf.profile(fn);
     let flops = 0;
     for (const k of info.kernels) {
       if (k.name !== 'BatchMatMul' && k.name !== '_FusedMatMul') continue;
+      const b = k.inputShapes[1]!;
+      if (b.length === 2 && b[0] === ropeDim && b[1] === ropeDim) continue; // RoPE's swap
       const a = k.inputShapes[0]!;
       const out = k.outputShapes[0]!;
       const m = out[out.length - 2]!;
@@ -418,7 +449,8 @@ describe('decodeStepFlops', () => {
       const cache = fillCache(layer, context - 1, { seed: 4 });
       const x = randomX(5, 1, 1, D);
       decodeOneStep(layer, cache, x); // computes and keeps MLA's absorbed products, once per weight update
-      const measured = await matmulFlops(() => decodeOneStep(layer, cache, x));
+      const ropeDim = spec.kind === 'mla' ? spec.ropeHeadDim : (spec.headDim as number);
+      const measured = await matmulFlops(() => decodeOneStep(layer, cache, x), ropeDim);
       expect(decodeStepFlops(spec, D, context).total).toBe(measured);
       tf.dispose([x, ...Object.values(cache.tensors)]);
       layer.dispose();

@@ -140,7 +140,8 @@ export interface DecodeStepFlops {
 /**
  * Matrix-product FLOPs of one decoding step (batch 1, one new token) of one layer, after a cache
  * of `context − 1` tokens, counted as the lib's layers compute it (softmax, RoPE and masks, a few
- * per score, are left out):
+ * per score, are left out; so is the product with a permutation matrix by which RoPE swaps the
+ * halves of each rotated vector, a data move):
  *
  * - MHA, GQA, MQA: projections `2d(n_h + 2n_g)d_h + 2 n_h d_h d`; context `4 n_h T d_h`.
  * - MLA naive: projections `2d(d'_c + d_c + d_h^R) + 2d'_c n_h (d_h + d_h^R) + 2 n_h d_h d`;

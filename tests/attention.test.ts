@@ -81,7 +81,8 @@ describe('RoPE', () => {
     });
   });
 
-  it('gives the same floats and gradients as the split form [x1 cos − x2 sin, x1 sin + x2 cos]', () => {
+  it.each(['cpu', 'wasm'] as const)('gives the same floats and gradients as the split form [x1 cos − x2 sin, x1 sin + x2 cos], on %s', async (backend) => {
+    await initBackend({ force: backend });
     // The lib rotates as x · [cos, cos] + swap(x) · [−sin, sin], the swap a permutation product.
     const splitForm = (x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor => {
       const [x1, x2] = tf.split(x, 2, -1) as [tf.Tensor, tf.Tensor];
@@ -104,6 +105,7 @@ describe('RoPE', () => {
       const tables = ropeTables(positions, d, 100, [b, 1, t, d / 2]);
       expect(Array.from(rotateHalf(x, tables.cos, tables.sin).dataSync())).toEqual(Array.from(splitForm(x, tables.cos, tables.sin).dataSync()));
     });
+    await initBackend({ force: 'cpu' }); // the rest of this file runs on cpu
   });
 
   it('rejects an odd dimension, naming it', () => {

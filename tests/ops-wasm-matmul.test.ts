@@ -2,12 +2,13 @@
  * lib/ops/wasm-matmul.ts: wasm's matMul with transposeA/transposeB, rerouted through an explicit
  * transpose, gives the products of the plain definition (the CPU backend's results, and
  * tf.transpose then a plain product on wasm), forward, fused and through gradients, and leaves
- * no wasm buffer behind.
+ * no wasm buffer behind; batched products run as one XNNPACK product per batch (views into the
+ * heap) where they have enough rows, with the same values, gradients and buffers.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { installWasmMatMulTransposeFix, MIN_EXPLICIT_TRANSPOSE } from '../lib/ops/wasm-matmul';
+import { installWasmMatMulTransposeFix, MIN_EXPLICIT_TRANSPOSE, MIN_XNN_BATCH_ROWS, xnnPerBatch } from '../lib/ops/wasm-matmul';
 import { Rng } from '../lib/random';
 
 function values(shape: number[], seed: number): Float32Array {
@@ -95,5 +96,116 @@ describe('wasm matMul with transpose flags', () => {
     expect(backend.numDataIds()).toBe(ids + 1); // the product only: the two transposed copies are freed
     expect(tf.memory().numTensors).toBe(tensors + 1);
     tf.dispose([out, a, b]);
+  });
+});
+
+/**
+ * `a @ b` (or `a @ bᵀ`) in float64 loops, the batch dimensions broadcast as numpy does (missing
+ * leading ones added). tfjs 4.22 itself returns too few values when both operands broadcast
+ * ([2, 1, ...] with [1, 3, ...], on cpu as on wasm), so no case below does that.
+ */
+function reference(av: Float32Array, sa: number[], bv: Float32Array, sb: number[], transposeB: boolean): Float64Array {
+  const [m, k] = sa.slice(-2) as [number, number];
+  const n = (transposeB ? sb[sb.length - 2] : sb[sb.length - 1]) as number;
+  const rank = Math.max(sa.length, sb.length) - 2;
+  const pad = (dims: number[]): number[] => [...Array.from({ length: rank - dims.length }, () => 1), ...dims];
+  const aDims = pad(sa.slice(0, -2));
+  const bDims = pad(sb.slice(0, -2));
+  const outDims = aDims.map((d, i) => Math.max(d, bDims[i] as number));
+  const batch = outDims.reduce((p, d) => p * d, 1);
+  // flat batch index of an operand for the output's batch index (size-1 dims broadcast)
+  const flatIn = (dims: number[], i: number): number => {
+    let rest = i;
+    let flat = 0;
+    let stride = 1;
+    for (let d = outDims.length - 1; d >= 0; d--) {
+      const idx = rest % (outDims[d] as number);
+      rest = Math.floor(rest / (outDims[d] as number));
+      flat += (dims[d] === 1 ? 0 : idx) * stride;
+      stride *= dims[d] as number;
+    }
+    return flat;
+  };
+  const out = new Float64Array(batch * m * n);
+  for (let i = 0; i < batch; i++) {
+    const ao = flatIn(aDims, i) * m * k;
+    const bo = flatIn(bDims, i) * k * n;
+    for (let r = 0; r < m; r++) {
+      for (let c = 0; c < n; c++) {
+        let acc = 0;
+        for (let j = 0; j < k; j++) acc += (av[ao + r * k + j] as number) * (bv[bo + (transposeB ? c * k + j : j * n + c)] as number);
+        out[(i * m + r) * n + c] = acc;
+      }
+    }
+  }
+  return out;
+}
+
+describe('wasm batched matMul, one XNNPACK product per batch', () => {
+  beforeAll(async () => {
+    await initBackend({ force: 'wasm' });
+  });
+  afterAll(async () => {
+    await initBackend({ force: 'cpu' });
+  });
+
+  /** The ids the backend has handed out: the per-batch path takes 2 or 3 views per batch. */
+  const idsTaken = (): number => (tf.engine().backend as unknown as { dataIdNextNumber: number }).dataIdNextNumber;
+
+  it.each([
+    // [a shape, b shape, transposeB, per batch?]
+    [[16, 8, 64, 64], [16, 8, 64, 8], false, true], // lesson 11's attention mixing
+    [[6, 5, 7], [6, 7, 3], false, true],
+    [[2, 3, 5, 4], [1, 1, 4, 6], false, true], // b shared by every batch
+    [[1, 5, 4], [7, 4, 6], false, true], // a shared
+    [[1, 8, 1, 8], [1, 8, 103, 8], true, true], // a decoding step's scores: one row times Kᵀ
+    [[8, 1, 64], [8, 3, 64], true, false], // 3 keys: fewer rows than MIN_XNN_BATCH_ROWS
+    [[8, 1, 64], [8, 64, 30], false, false], // one row, not transposed: the loop
+    [[2, 3, 5, 4], [4, 6], false, false], // a matrix shared by every batch: the original kernel (tfjs-core broadcasts it)
+  ] as Array<[number[], number[], boolean, boolean]>)('%j @ %j (transposeB %s): per batch %s, the values of float64 loops', (sa, sb, tb, perBatch) => {
+    const av = values(sa, 3);
+    const bv = values(sb, 4);
+    const a = tf.tensor(av, sa);
+    const b = tf.tensor(bv, sb);
+    const before = idsTaken();
+    const out = tf.matMul(a, b, false, tb);
+    const taken = idsTaken() - before;
+    const batch = out.shape.slice(0, -2).reduce((p, d) => p * d, 1);
+    // The product's own id, plus (per batch) the views: 2 when one operand is shared, else 3
+    if (perBatch) expect(taken).toBeGreaterThanOrEqual(1 + 2 * batch);
+    else expect(taken).toBeLessThan(1 + 2 * batch);
+    const ref = reference(av, sa, bv, sb, tb);
+    const got = out.dataSync();
+    const scale = Math.max(...Array.from(ref, Math.abs));
+    expect(Math.max(...Array.from(got, (x, i) => Math.abs(x - (ref[i] as number))))).toBeLessThan(1e-5 * scale);
+    tf.dispose([a, b, out]);
+  });
+
+  it('gradients through batched products equal the CPU backend\'s', async () => {
+    const av = values([4, 6, 5], 5);
+    const bv = values([4, 5, 3], 6);
+    const grads = (): tf.Tensor => {
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, y))))([tf.tensor3d(av, [4, 6, 5]), tf.tensor3d(bv, [4, 5, 3])]);
+      return tf.concat([tf.reshape(ga as tf.Tensor, [-1]), tf.reshape(gb as tf.Tensor, [-1])]);
+    };
+    const { cpu, wasm } = await onBoth(grads);
+    // Reference: tfjs's CPU backend (plain loops) on the same inputs
+    expect(maxRelDiff(wasm, cpu)).toBeLessThan(1e-5);
+  });
+
+  it('returns null where the original kernel must run, and leaves no buffer or C-side view behind', () => {
+    const backend = tf.engine().backend;
+    const a = tf.tensor3d(values([3, MIN_XNN_BATCH_ROWS - 1, 4], 7), [3, MIN_XNN_BATCH_ROWS - 1, 4]);
+    const b = tf.tensor3d(values([3, 4, 5], 8), [3, 4, 5]);
+    expect(xnnPerBatch(backend, a, b, false)).toBeNull(); // too few rows
+    expect(xnnPerBatch(backend, tf.reshape(a, [-1, 4]), tf.reshape(b, [-1, 5]), false)).toBeNull(); // 2-D
+    expect(xnnPerBatch({}, a, b, false)).toBeNull(); // not the wasm backend
+    const ids = backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    const c = tf.tensor3d(values([3, 8, 4], 9), [3, 8, 4]);
+    const out = tf.matMul(c, b);
+    expect(backend.numDataIds()).toBe(ids + 2); // c and the product: the views are C-side only, and gone
+    expect(tf.memory().numTensors).toBe(tensors + 2);
+    tf.dispose([a, b, c, out]);
   });
 });

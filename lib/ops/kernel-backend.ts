@@ -27,6 +27,21 @@ export interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array | Int32Array): tf.TensorInfo;
 }
 
+/**
+ * The internals of tfjs-backend-wasm 4.22 (pinned) that lib/ops/wasm-matmul's per-batch products
+ * use: the module's exported C functions, the tensor registry of its C side, and the JavaScript
+ * map from a tensor's data id to its id and heap offset.
+ */
+export interface WasmInternalsLike {
+  wasm: {
+    cwrap(name: string, returnType: null, argTypes: string[]): (...args: unknown[]) => void;
+    tfjs: { registerTensor: (id: number, size: number, memoryOffset: number) => void; disposeData: (id: number) => void };
+  };
+  dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } | undefined };
+  dataIdNextNumber: number;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
 /** Either backend, for a kernel function shared by both: wasm has the first two, cpu the others. */
 export type WasmOrCpuBackendLike = Partial<WasmBackendLike> & Partial<CpuBackendLike>;
 

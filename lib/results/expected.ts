@@ -227,10 +227,10 @@ export const EXPECTED = {
   '09.decode-speedup': {
     lesson: '09',
     what: 'cached vs uncached decoding time, 96 tokens, tiny MHA, WASM',
-    expected: 4,
-    tolerance: 3,
+    expected: 2.5,
+    tolerance: 1.5,
     unit: '×',
-    source: 'this course (measured on a loaded 2-vCPU machine; wide margin)',
+    source: 'this course, timed on a shared 2-vCPU machine (wide margin): 3.15 on 2026-12-02 before the wasm backend ran batched products on XNNPACK (lib/ops/wasm-matmul.ts), 1.3 to 2.1 after, which sped the uncached passes up more than the cached steps',
   },
   // Lesson 10: Multi-head Latent Attention
   '10.absorbed-vs-naive-relative-difference': {

@@ -191,7 +191,10 @@ export function xnnPerBatch(backend: unknown, a: tf.TensorInfo, b: tf.TensorInfo
   const aSize = m * k;
   const bSize = k * n;
   for (let i = 0; i < batch; i++) {
-    const ia = aBatch === 1 ? aData.id : view(aData.memoryOffset + i * aSize * 4, aSize);
+    // With the swap, a is XNNPACK's weights: always a view, so that no operator stays cached on
+    // a's own id (tfjs-wasm's cache key is the id, not the shape: a later product using a as
+    // weights of another shape would find the [k, 1] operator).
+    const ia = aBatch === 1 && !swap ? aData.id : view(aData.memoryOffset + (aBatch === 1 ? 0 : i) * aSize * 4, aSize);
     const ib = bBatch === 1 ? bData.id : view(bData.memoryOffset + i * bSize * 4, bSize);
     const io = view(outData.memoryOffset + i * m * n * 4, m * n);
     if (swap) call(ib, inputShape, 3, ia, weightShape, 3, 0, 0, io);

@@ -1,12 +1,13 @@
 /**
- * lib/moe on the WASM backend (the lessons' backend): the sparse path moves rows on the host there
- * (dispatchRows / combineRows; tfjs's own gather gradient needs UnsortedSegmentSum, which WASM
- * lacks), and sparse == dense in values and gradients, in every sparse mode (host, kernels,
- * batched). Vitest gives this file its own fork.
+ * lib/moe on the WASM backend (the lessons' backend): the default sparse mode is `batched` there
+ * (its batched products run on XNNPACK per batch), its rows moved on the host (tfjs's own gather
+ * gradient needs UnsortedSegmentSum, which WASM lacks), and sparse == dense in values and
+ * gradients, in every sparse mode (host, kernels, batched). Vitest gives this file its own fork.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
+import { defaultRowMoves, defaultSparseMode } from '../lib/moe/dispatch';
 import { moe, type MoE } from '../lib/moe/layer';
 import { Rng } from '../lib/random';
 import { moeModesSuite } from './helpers/moe-modes-suite';
@@ -16,6 +17,11 @@ beforeAll(async () => {
 });
 
 describe('MoE on wasm', () => {
+  it('runs its sparse experts capacity-padded by default, the rows moved on the host', () => {
+    expect(defaultSparseMode()).toBe('batched');
+    expect(defaultRowMoves()).toBe('host');
+  });
+
   it('runs forward and backward sparsely, equal to the dense path', () => {
     expect(tf.getBackend()).toBe('wasm');
     tf.tidy(() => {

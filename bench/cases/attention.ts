@@ -67,7 +67,7 @@ export const attentionCases: BenchCase[] = [256, 1024, 4096].flatMap((context) =
     family: 'attention',
     what: WHAT[variant].replace('CONTEXT', String(context)),
     bound: 'FLOPs',
-    boundWhy: variant === 1 ? 'rebuilds keys and values of every cached token' : "attention's products over the cache (wasm's batched matMul is slow)",
+    boundWhy: variant === 1 ? 'rebuilds keys and values of every cached token' : "attention's products over the cache",
     params: { ...ATTN, context, variant },
     torch: 'attn-decode',
     setup: () => decodeSetup(variant, context),

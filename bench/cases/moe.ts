@@ -19,8 +19,8 @@ export const moeFlops = (active: number): number => 3 * MOE.tokens * (2 * MOE.d 
 /**
  * `dense: true` runs all 8 experts on every token and weights them by the same (zero for
  * unchosen) gates; `dense: false` is the sparse dispatch (each expert gets its own tokens) in the
- * layer's default mode (`'auto'`: host row moves on cpu and wasm, capacity-padded batched
- * products on tensorflow) or a given one (`'kernels'`: gather/scatter kernels, the dispatch
+ * layer's default mode (`'auto'`: host row moves on cpu, capacity-padded batched products on
+ * wasm and tensorflow) or a given one (`'kernels'`: gather/scatter kernels, the dispatch
  * before issue 9's second pass; `'batched'`: capacity-padded). `routerMath` picks the router
  * path (`'auto'`: the one-op host router on tensorflow, tensor ops elsewhere; lib/moe/host-router.ts).
  * -> [d, E] (the router kernel's gradient, which depends on every chosen expert)
@@ -60,9 +60,9 @@ export const moeCases: BenchCase[] = [
     id: 'moe-sparse',
     title: 'MoE top-2 of 8, sparse',
     family: 'moe',
-    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu and wasm, batched on tensorflow) and router path (one host op on tensorflow, tensor ops elsewhere)",
-    bound: 'memory',
-    boundWhy: 'row moves and per-expert kernels (cpu, wasm); on tensorflow the batched products',
+    what: "lessons 06-08's MoE layer, forward + backward: 4096 tokens, d = 64, 8 experts of width 128, top-2; each expert runs on its own tokens, in the backend's default sparse mode (host row moves on cpu, batched on wasm and tensorflow) and router path (one host op on tensorflow, tensor ops elsewhere)",
+    bound: 'FLOPs',
+    boundWhy: 'the batched products (wasm, tensorflow); row moves and per-expert kernels (cpu)',
     params: { ...MOE, dense: 0 },
     flops: moeFlops(MOE.topK),
     torch: 'moe',

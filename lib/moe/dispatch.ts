@@ -137,14 +137,18 @@ export function defaultRowMoves(): RowMoves {
 export type SparseMode = RowMoves | 'batched';
 
 /**
- * The sparse mode for the active backend: `host` on `cpu` and `wasm` (per-expert products are
- * fast there and batched 3-D products are not), `batched` on `tensorflow` (native TensorFlow,
- * where every op has a fixed cost and the per-expert ops dominated: bench/README.md), `kernels`
- * elsewhere (not measured: webgl, webgpu).
+ * The sparse mode for the active backend:
+ * - `batched` on `tensorflow` (native TensorFlow, where every op has a fixed cost and the
+ *   per-expert ops dominated: bench/README.md) and on `wasm`, since its batched products run on
+ *   XNNPACK one batch at a time (lib/ops/wasm-matmul.ts): top-2 of 8 at 4096 tokens took 0.265
+ *   of the all-experts time against 0.327 with `host`, interleaved over 11 rounds
+ *   (2026-12-02), and lessons 06-08 trained faster (lesson 08's twelve runs 13.5 s -> 9.9 s);
+ * - `host` on `cpu` (per-expert products, rows moved on the host);
+ * - `kernels` elsewhere (not measured: webgl, webgpu).
  */
 export function defaultSparseMode(): SparseMode {
   const b = tf.getBackend();
-  if (b === 'tensorflow') return 'batched';
+  if (b === 'tensorflow' || b === 'wasm') return 'batched';
   return defaultRowMoves();
 }
 

@@ -39,13 +39,14 @@
  * **Compute.** With `dispatch: 'sparse'` (default) the router's choices are read back (one
  * `[n, k]` int32 sync per call); each expert gets its own tokens (at most `capacity` rows),
  * runs on them alone, and the gate-weighted rows are added back into the tokens' rows. How
- * (`layer.rowMoves`, a `SparseMode`; same values and gradients in every mode): on the `cpu` and
- * `wasm` backends one FFN per expert, the rows moved on the host in two ops (`dispatchRows`,
- * `combineRows` in `dispatch.ts`: one read of the input, one multi-output op, one combine that
- * also weights by the gates); on `tensorflow` capacity-padded (`batched`: one gather into
- * `[E', C, d]`, C the largest load, two batched matMuls with the active experts' stacked
- * weights, one scatter-add; padding rows read token 0 and are weighted by 0, and are the only
- * extra FLOPs); elsewhere one FFN per expert with gather/scatter kernels (`kernels`). An expert
+ * (`layer.rowMoves`, a `SparseMode`; same values and gradients in every mode, up to float32
+ * rounding): on `tensorflow` and `wasm` capacity-padded (`batched`: one gather into `[E', C, d]`,
+ * C the largest load, two batched matMuls with the active experts' stacked weights, one
+ * scatter-add; padding rows read token 0 and are weighted by 0, and are the only extra FLOPs;
+ * on wasm the gather and scatter run on the host); on `cpu` one FFN per expert, the rows moved
+ * on the host in two ops (`host`: `dispatchRows`, `combineRows` in `dispatch.ts`: one read of
+ * the input, one multi-output op, one combine that also weights by the gates); elsewhere one
+ * FFN per expert with gather/scatter kernels (`kernels`). An expert
  * no token chose does not run and gets no gradient. `dispatch: 'dense'` runs every expert on every token (two big
  * 2-D matmuls over the stacked experts) and weights by the same gates (zero for unchosen experts): the reference and the
  * baseline of the bench.
@@ -293,7 +294,7 @@ export class MoE extends tf.layers.Layer {
   /**
    * How the sparse path runs its experts and moves their rows (not part of the config: it changes
    * speed, not results; see {@link SparseMode}): `auto` (default) is {@link defaultSparseMode},
-   * `host` on `cpu`/`wasm`, `batched` (capacity-padded) on `tensorflow`, `kernels` elsewhere.
+   * `batched` (capacity-padded) on `tensorflow` and `wasm`, `host` on `cpu`, `kernels` elsewhere.
    */
   rowMoves: SparseMode | 'auto' = 'auto';
   /**

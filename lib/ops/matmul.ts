@@ -2,8 +2,8 @@
  * A 2-D matrix product whose gradient avoids tfjs's transposed matMul.
  *
  * tfjs's own gradient of `a @ b` computes `dy @ bᵀ` and `aᵀ @ dy` with matMul's `transposeB` and
- * `transposeA` flags. On the WASM backend (tfjs 4.22) those flags, and batched (rank-3) products,
- * leave its fast kernel: measured here, `[1024, 64]ᵀ @ [1024, 128]` took 82 ms with
+ * `transposeA` flags. On the WASM backend (tfjs 4.22) those flags, and batched (rank-3) products
+ * (which lib/ops/wasm-matmul.ts now runs one batch at a time on XNNPACK), leave its fast kernel: measured here, `[1024, 64]ᵀ @ [1024, 128]` took 82 ms with
  * `transposeA` (0.2 GFLOP/s) against 0.9 ms as `tf.transpose` then a plain matMul (18 GFLOP/s),
  * and `[8, 512, 64] @ [8, 64, 128]` 139 ms (0.12 GFLOP/s). This product writes its gradient
  * with explicit transposes (a copy each, linear in the size) and plain 2-D matMuls, so a backward

@@ -80,11 +80,13 @@ function swapHalves(x: tf.Tensor): tf.Tensor {
  *
  * Computed as `x · [cos, cos] + swap(x) · [−sin, sin]`, where `swap` exchanges the two halves (one
  * product with a permutation matrix, see {@link swapHalves}): the same floats as
- * `[x1 cos − x2 sin, x1 sin + x2 cos]` (checked bit for bit in tests/attention.test.ts), in 4
- * kernels forward and 4 back instead of a split, four products, two sums and a concatenation
- * (12 back). Measured 2026-12-02, forward + backward of `[16, 8, 64, 8]` (lesson 11's queries):
- * 3.7 ms → 1.1 ms on wasm, 2.0 → 0.83 ms on native TensorFlow; of `[16, 8, 128, 32]`: 15.3 → 7.7
- * ms on wasm, 6.1 → 4.5 ms on native TensorFlow (median of 11 interleaved rounds each).
+ * `[x1 cos − x2 sin, x1 sin + x2 cos]` (checked bit for bit in tests/attention.test.ts). Forward,
+ * 6 kernels (two of them reshapes) instead of a split, four products, two sums and a
+ * concatenation (8); forward and backward of a sum over it, 30 kernels instead of 43 (`tf.profile`
+ * on cpu, `[2, 3, 5, 8]`). Measured 2026-12-02, the rotation alone (tables built outside), forward
+ * + backward of `[16, 8, 64, 8]` (lesson 11's queries): 3.7 ms → 1.1 ms on wasm, 2.0 → 0.83 ms on
+ * native TensorFlow; of `[16, 8, 128, 32]`: 15.3 → 7.7 ms on wasm, 6.1 → 4.5 ms on native
+ * TensorFlow (median of 11 interleaved rounds each).
  */
 export function rotateHalf<T extends tf.Tensor>(x: T, cos: tf.Tensor, sin: tf.Tensor): T {
   return tf.tidy(() => {

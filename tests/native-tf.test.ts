@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { installNativeKernels, NATIVE_MATMUL_MAX_MACS, useNativeKernels } from '../lib/ops/native-tf';
+import { matMulReference } from './helpers/matmul-reference';
 import { nativeInstalled } from './helpers/native';
 
 const run = nativeInstalled() || process.env.FRUGAL_REQUIRE_NATIVE === '1';
@@ -12,20 +13,9 @@ const run = nativeInstalled() || process.env.FRUGAL_REQUIRE_NATIVE === '1';
 /** Deterministic values in [-1, 1). */
 const fill = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => (((i + 1) * 2654435761 + seed * 97) % 1000) / 500 - 1);
 
-/** (a or aᵀ) @ (b or bᵀ) in float64, row-major [m, p]. */
+/** (a or aᵀ) @ (b or bᵀ) in float64, row-major [m, p] (tests/helpers/matmul-reference.ts). */
 function reference(a: Float32Array, aShape: [number, number], ta: boolean, b: Float32Array, bShape: [number, number], tb: boolean): number[] {
-  const m = ta ? aShape[1] : aShape[0];
-  const n = ta ? aShape[0] : aShape[1];
-  const p = tb ? bShape[0] : bShape[1];
-  const at = (i: number, k: number): number => (ta ? a[k * aShape[1] + i] : a[i * aShape[1] + k]) as number;
-  const bt = (k: number, j: number): number => (tb ? b[j * bShape[1] + k] : b[k * bShape[1] + j]) as number;
-  const out: number[] = [];
-  for (let i = 0; i < m; i++) for (let j = 0; j < p; j++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += at(i, k) * bt(k, j);
-    out.push(s);
-  }
-  return out;
+  return Array.from(matMulReference(a, aShape, b, bShape, ta, tb));
 }
 
 interface Spied { ops: string[]; restore: () => void }

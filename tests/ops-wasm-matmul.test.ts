@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { installWasmMatMulTransposeFix, MIN_EXPLICIT_TRANSPOSE, MIN_XNN_BATCH_ROWS, xnnPerBatch } from '../lib/ops/wasm-matmul';
 import { Rng } from '../lib/random';
+import { matMulReference } from './helpers/matmul-reference';
 
 function values(shape: number[], seed: number): Float32Array {
   const rng = new Rng(seed);
@@ -99,48 +100,6 @@ describe('wasm matMul with transpose flags', () => {
   });
 });
 
-/**
- * `a @ b` (or `a @ bᵀ`) in float64 loops, the batch dimensions broadcast as numpy does (missing
- * leading ones added). tfjs 4.22 itself returns too few values when both operands broadcast
- * ([2, 1, ...] with [1, 3, ...], on cpu as on wasm), so no case below does that.
- */
-function reference(av: Float32Array, sa: number[], bv: Float32Array, sb: number[], transposeB: boolean): Float64Array {
-  const [m, k] = sa.slice(-2) as [number, number];
-  const n = (transposeB ? sb[sb.length - 2] : sb[sb.length - 1]) as number;
-  const rank = Math.max(sa.length, sb.length) - 2;
-  const pad = (dims: number[]): number[] => [...Array.from({ length: rank - dims.length }, () => 1), ...dims];
-  const aDims = pad(sa.slice(0, -2));
-  const bDims = pad(sb.slice(0, -2));
-  const outDims = aDims.map((d, i) => Math.max(d, bDims[i] as number));
-  const batch = outDims.reduce((p, d) => p * d, 1);
-  // flat batch index of an operand for the output's batch index (size-1 dims broadcast)
-  const flatIn = (dims: number[], i: number): number => {
-    let rest = i;
-    let flat = 0;
-    let stride = 1;
-    for (let d = outDims.length - 1; d >= 0; d--) {
-      const idx = rest % (outDims[d] as number);
-      rest = Math.floor(rest / (outDims[d] as number));
-      flat += (dims[d] === 1 ? 0 : idx) * stride;
-      stride *= dims[d] as number;
-    }
-    return flat;
-  };
-  const out = new Float64Array(batch * m * n);
-  for (let i = 0; i < batch; i++) {
-    const ao = flatIn(aDims, i) * m * k;
-    const bo = flatIn(bDims, i) * k * n;
-    for (let r = 0; r < m; r++) {
-      for (let c = 0; c < n; c++) {
-        let acc = 0;
-        for (let j = 0; j < k; j++) acc += (av[ao + r * k + j] as number) * (bv[bo + (transposeB ? c * k + j : j * n + c)] as number);
-        out[(i * m + r) * n + c] = acc;
-      }
-    }
-  }
-  return out;
-}
-
 describe('wasm batched matMul, one XNNPACK product per batch', () => {
   beforeAll(async () => {
     await initBackend({ force: 'wasm' });
@@ -174,7 +133,9 @@ describe('wasm batched matMul, one XNNPACK product per batch', () => {
     // The product's own id, plus (per batch) the views: 2 when one operand is shared, else 3
     if (perBatch) expect(taken).toBeGreaterThanOrEqual(1 + 2 * batch);
     else expect(taken).toBeLessThan(1 + 2 * batch);
-    const ref = reference(av, sa, bv, sb, tb);
+    // Reference: float64 loops (tfjs 4.22 itself returns too few values when both operands
+    // broadcast, [2, 1, ...] with [1, 3, ...], on cpu as on wasm: no case here does that)
+    const ref = matMulReference(av, sa, bv, sb, false, tb);
     const got = out.dataSync();
     const scale = Math.max(...Array.from(ref, Math.abs));
     expect(Math.max(...Array.from(got, (x, i) => Math.abs(x - (ref[i] as number))))).toBeLessThan(1e-5 * scale);

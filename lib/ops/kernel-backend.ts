@@ -32,14 +32,13 @@ export interface CpuBackendLike {
  * use: the module's exported C functions, the tensor registry of its C side, and the JavaScript
  * map from a tensor's data id to its id and heap offset.
  */
-export interface WasmInternalsLike {
+export interface WasmInternalsLike extends WasmBackendLike {
   wasm: {
     cwrap(name: string, returnType: null, argTypes: string[]): (...args: unknown[]) => void;
     tfjs: { registerTensor: (id: number, size: number, memoryOffset: number) => void; disposeData: (id: number) => void };
   };
   dataIdMap: { get(dataId: tf.DataId): { id: number; memoryOffset: number } | undefined };
   dataIdNextNumber: number;
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
 /** Either backend, for a kernel function shared by both: wasm has the first two, cpu the others. */

@@ -53,6 +53,7 @@ export * from './lm/sampling';
 export * from './lm/tiny-lm';
 export * from './attention/fill-cache';
 export * from './moe/dispatch';
+export * from './moe/padded-moves';
 export * from './moe/router';
 export * from './moe/balance';
 export * from './moe/layer';

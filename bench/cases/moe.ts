@@ -84,7 +84,7 @@ export const moeCases: BenchCase[] = [
     id: 'moe-sparse-batched',
     title: 'MoE top-2 of 8, sparse, batched',
     family: 'moe',
-    what: "the sparse layer capacity-padded (`layer.rowMoves = 'batched'`): one gather into [E', C, d], two batched products with the stacked experts, one scatter-add",
+    what: "the sparse layer capacity-padded (`layer.rowMoves = 'batched'`): one gather into [E', C, d], two batched products with the stacked experts, one scatter-add back (on tensorflow, gathers instead of the scatter-adds: lib/moe/padded-moves.ts)",
     bound: 'FLOPs',
     boundWhy: "E'·C rows through batched products, C the largest expert load; kernels constant in E",
     params: { ...MOE, dense: 0 },

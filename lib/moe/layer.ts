@@ -66,6 +66,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assert, assertPositiveInteger } from '../assert';
 import { Rng } from '../random';
 import { loadBalancingLossFromCounts, loadEntropy, routerEntropy, routerZLoss, updateRoutingBias } from './balance';
+import { combinePaddedRows, gatherPaddedRows, paddedRowMaps } from './padded-moves';
 import { combineRows, defaultRowMoves, defaultSparseMode, dispatchRows, expertCapacity, gatherRows, padDispatch, planDispatch, scatterAddRows, weightRows, type DispatchPlan, type SparseMode } from './dispatch';
 import { assertTopK, chooseExperts, pickGates, type RouterKind } from './router';
 import { defaultRouterMath, hostRoute, type RouterMath } from './host-router';
@@ -449,7 +450,8 @@ export class MoE extends tf.layers.Layer {
    * `[E', C, d]`, the FFN runs as batched matMuls with the active experts' weights stacked
    * (`[E', d, h]`, `[E', h, d]`), and one scatter-add brings the gate-weighted rows back to
    * `[n, d]`. Kernels per call do not depend on E; the products compute `E'·C` rows instead of
-   * the served slots.
+   * the served slots. With `kernels` row moves (tensorflow), gathers replace the scatter-adds,
+   * forward and backward ({@link combinePaddedRows}, {@link gatherPaddedRows}).
    *
    * The gates are gathered once, straight into the padded rows: from the flat `[n·E]` scores when
    * they are not normalised (the same floats {@link pickGates} would give), else from the
@@ -480,13 +482,16 @@ export class MoE extends tf.layers.Layer {
     }
     const weights = experts.map((e) => this.expertWeights[e] as FfnWeights);
     const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
-    const xs = tf.reshape(gatherRows(x, rowTokens, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
+    // With kernel row moves, gathers replace the scatter-adds (lib/moe/padded-moves.ts).
+    const maps = moves === 'kernels' ? paddedRowMaps(pad, n, k) : null;
+    const xs = tf.reshape(maps ? gatherPaddedRows(x, maps) : gatherRows(x, rowTokens, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
     let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
     if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
     hid = activate(hid, activation);
     let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
     if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
     const flat: tf.Tensor2D = fromScores ? tf.reshape<tf.Rank.R2>(source.scores, [n * E, 1]) : tf.reshape<tf.Rank.R2>(source.gates, [n * k, 1]); // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
+    if (maps) return combinePaddedRows(tf.reshape(y, [rows, d]), flat, gateIds, maps); // [A, C, d] -> [A·C, d] -> [n, d]
     const g = gatherRows(flat, gateIds, moves); // [A·C, 1]
     const weighted = weightRows(tf.reshape(y, [rows, d]), g, mask); // [A, C, d] -> [A·C, d]; padding rows: gate 0
     return scatterAddRows(weighted, rowTokens, n, moves); // [A·C, d] -> [n, d]

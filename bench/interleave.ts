@@ -8,7 +8,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import * as lib from '@frugal-ai/lib';
-import type { BenchCase, CaseInstance, StepResult } from './case.js';
+import type { BenchCase, CaseInstance } from './case.js';
+import { wait } from './timing.js';
 
 /**
  * A case id ending in this, in `--interleave --cases`, is the same case with tfjs-node's own
@@ -90,14 +91,6 @@ export function interleavedFigures(times: ReadonlyArray<readonly [string, readon
     return { id, ms: [...ms], medianMs: median(ms), ratios, medianRatio: median(ratios) };
   });
   return { reference, rounds, cases };
-}
-
-/** Runs one step and waits for it: a tensor is downloaded (`await data()`), then disposed. */
-async function wait(result: StepResult | Promise<StepResult>): Promise<void> {
-  const r = await result;
-  if (typeof r === 'number') return;
-  await r.data();
-  r.dispose();
 }
 
 /**

@@ -9,6 +9,7 @@
  *   npm run bench -- --json out/bench.json also write the results as JSON
  *   npm run bench -- --write-readme        also regenerate bench/README.md's tables
  *   npm run bench -- --cases A,B --interleave   time the cases round-robin (bench/interleave.ts)
+ *   npm run bench -- --cases A,B --paired       tfjs and PyTorch alternated block by block (bench/paired.ts)
  *
  * Built by tsconfig.bench.json. The cases are in bench/cases (bench/case.ts says what a case is), timing and profiling in
  * bench/timing.ts (round-robin timing, --interleave, in bench/interleave.ts), the PyTorch side in bench/torch.ts (it runs bench/torch_bench.py), the report
@@ -24,6 +25,7 @@ import * as lib from '@frugal-ai/lib';
 import type { BenchCase } from './case.js';
 import { CASES } from './cases/index.js';
 import { DEFAULT_ROUNDS, INTERLEAVE_WARMUP, renderInterleaved, runInterleaved, STOCK_NATIVE, stockNativeVariant } from './interleave.js';
+import { DEFAULT_BLOCK_MS, pairedMismatches, renderPaired, runPaired } from './paired.js';
 import { baselineOf, readBaseline, writeFileAtomic, writeReadme } from './readme.js';
 import { CHECK_TOLERANCE, jsonDoc, renderText, resultOf, type BenchRun, type CaseResult } from './report.js';
 import { PROFILE_RUNS, runOrtCase, runTfjsCase, stats, withGflops, type Timing } from './timing.js';
@@ -53,7 +55,14 @@ const HELP = `usage: npm run bench -- [options]
                      (its time ÷ the last case's time in the same round). tfjs only, no PyTorch.
                      An id ending in ${STOCK_NATIVE} (e.g. decode-mha-1024${STOCK_NATIVE}) is the
                      case with tfjs-node's own kernels instead of the lib's (--backend tensorflow)
-  --rounds N         rounds of --interleave (default ${DEFAULT_ROUNDS})
+  --paired           time each of the --cases in tfjs and in PyTorch (1 thread) alternately,
+                     block by block (at least --block MS per side and round, default
+                     ${DEFAULT_BLOCK_MS}), after --warmup S on each side, so that a drift of the
+                     machine's speed hits both sides of each ratio alike. Reports each side's
+                     median and the median and quartiles of the per-round ratios tfjs ÷ PyTorch.
+                     One backend (--backend or the lib's choice); exit 1 when results differ
+  --rounds N         rounds of --interleave or --paired (default ${DEFAULT_ROUNDS})
+  --block MS         least time of one side's block in a --paired round (default ${DEFAULT_BLOCK_MS})
   --write-baseline   also profile, and record each case's kernels per step in
                      bench/kernels-baseline.json: the "before" column of the README's table
                      (kernel counts do not depend on timing: --smoke --write-baseline suffices)
@@ -134,6 +143,28 @@ async function interleave(opt: { cases?: string; rounds?: string; backend?: stri
   return 0;
 }
 
+/**
+ * --paired: the named cases, tfjs against PyTorch block by block (bench/paired.ts).
+ * @throws Error when no case is named, or an option it cannot honour is given.
+ */
+async function paired(opt: { cases?: string; rounds?: string; block?: string; backend?: string; warmup?: string }, others: string[]): Promise<number> {
+  if (others.length) throw new Error(`--paired runs one backend against PyTorch, with --rounds, --block and --warmup: it excludes ${others.join(', ')}`);
+  if (opt.cases === undefined) throw new Error('--paired needs --cases');
+  const cases = selectCases(opt.cases);
+  const report = await lib.initBackend(opt.backend === undefined ? {} : { force: lib.parseBackendName(opt.backend, '--backend') });
+  const fmt = (l: number[]): string => l.map((v) => v.toFixed(1)).join(', ');
+  console.log(lib.describeBackend(report));
+  console.log(`load average before: ${fmt(os.loadavg())}`);
+  const run = await runPaired(cases, {
+    rounds: rounds(opt.rounds),
+    blockMs: numberOption(opt.block, 'block', DEFAULT_BLOCK_MS, true),
+    warmupMs: numberOption(opt.warmup, 'warmup', 1, true) * 1000,
+  });
+  console.log(renderPaired(run));
+  console.log(`load average after: ${fmt(os.loadavg())}`);
+  return pairedMismatches(run).length ? 1 : 0;
+}
+
 /** Adds torch's statistics, the ratios and the agreement checks to the results. */
 function compare(run: BenchRun, threads: number[]): void {
   const torch = run.torch;
@@ -186,6 +217,8 @@ async function main(): Promise<number> {
       'write-baseline': { type: 'boolean', default: false },
       interleave: { type: 'boolean', default: false },
       rounds: { type: 'string' },
+      paired: { type: 'boolean', default: false },
+      block: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -193,11 +226,17 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
+  if (opt.interleave && opt.paired) throw new Error('--interleave and --paired exclude each other');
   if (opt.interleave) {
-    const others = (['all-backends', 'json', 'time', 'iterations', 'profile', 'write-readme', 'write-baseline'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
+    const others = (['all-backends', 'json', 'time', 'iterations', 'profile', 'write-readme', 'write-baseline', 'block'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
     return interleave(opt, others.map((k) => `--${k}`));
   }
-  if (opt.rounds !== undefined) throw new Error('--rounds goes with --interleave');
+  if (opt.paired) {
+    const others = (['all-backends', 'json', 'time', 'iterations', 'profile', 'write-readme', 'write-baseline', 'no-torch', 'smoke'] as const).filter((k) => opt[k] !== undefined && opt[k] !== false);
+    return paired(opt, others.map((k) => `--${k}`));
+  }
+  if (opt.rounds !== undefined) throw new Error('--rounds goes with --interleave or --paired');
+  if (opt.block !== undefined) throw new Error('--block goes with --paired');
   if (opt.backend !== undefined && opt['all-backends']) throw new Error('--backend and --all-backends exclude each other');
   if (opt.smoke && opt['write-readme']) throw new Error('--write-readme needs real timings: it excludes --smoke');
   if (opt.cases !== undefined && opt['write-baseline']) throw new Error('--write-baseline records every case: it excludes --cases');

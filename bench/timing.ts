@@ -63,7 +63,7 @@ export function checkValue(values: ArrayLike<number>): number {
  * Waits for one iteration's result: a tensor is downloaded (`await data()`, so an asynchronous
  * backend cannot stop the clock before its kernels have run), then disposed. -> its check value
  */
-async function settle(result: StepResult | Promise<StepResult>): Promise<number> {
+export async function settle(result: StepResult | Promise<StepResult>): Promise<number> {
   const r = await result;
   if (typeof r === 'number') return r;
   try {
@@ -74,7 +74,7 @@ async function settle(result: StepResult | Promise<StepResult>): Promise<number>
 }
 
 /** As settle, without computing the check value (inside the timed region). */
-async function wait(result: StepResult | Promise<StepResult>): Promise<void> {
+export async function wait(result: StepResult | Promise<StepResult>): Promise<void> {
   const r = await result;
   if (typeof r === 'number') return;
   await r.data();

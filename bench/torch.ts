@@ -4,13 +4,13 @@
  * It reads a spec on stdin and prints one JSON object (its docstring gives both formats).
  */
 import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchCase, ParamValue } from './case.js';
 import type { Profile, Timing } from './timing.js';
 
-/** bench/ (this file runs from bench/dist). */
-export const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** bench/: this file runs from bench/dist (compiled), or from bench/ itself (under vitest). */
+export const BENCH_DIR = ((here: string) => (basename(here) === 'dist' ? dirname(here) : here))(dirname(fileURLToPath(import.meta.url)));
 
 /** One case's result from torch_bench.py. */
 export type TorchCase =

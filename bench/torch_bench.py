@@ -571,5 +571,64 @@ def main():
     return 0
 
 
+def serve():
+    """`torch_bench.py --serve`: the PyTorch side of `npm run bench -- --paired` (bench/paired.ts),
+    which alternates tfjs and PyTorch block by block. It first prints a line like main()'s header
+    (without "cases"), then answers one JSON command per stdin line with one JSON line:
+
+        {"op": "setup", "id", "kind", "params", "threads"}  -> {"check": float}
+        {"op": "block", "id", "ms", "min"}                  -> {"n": runs, "ms": elapsed}
+            (runs the case until `ms` have passed and `min` runs were made)
+        {"op": "drop", "id"}                                -> {}
+
+    A command that fails answers {"error": "..."}; the loop ends with stdin."""
+    if IMPORT_ERROR is not None:
+        print(json.dumps({"available": False, "reason": f"import torch failed ({IMPORT_ERROR})"}), flush=True)
+        return 0
+    load_sibling_cases()
+    blas, reference_blas = blas_library()
+    print(json.dumps({
+        "available": True,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "blas": blas,
+        "reference_blas": reference_blas,
+        "default_threads": torch.get_num_threads(),
+        "threads": [],
+    }), flush=True)
+    runs = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        cmd = json.loads(line)
+        try:
+            if cmd["op"] == "setup":
+                build = CASES.get(cmd["kind"])
+                if build is None:
+                    raise KeyError(f"no PyTorch twin for kind {cmd['kind']!r}")
+                torch.set_num_threads(cmd["threads"])
+                torch.manual_seed(0)
+                run = build(cmd["params"])
+                runs[cmd["id"]] = run
+                answer = {"check": check_value(run())}
+            elif cmd["op"] == "block":
+                run = runs[cmd["id"]]
+                n = 0
+                start = time.perf_counter()
+                while n < cmd.get("min", 1) or (time.perf_counter() - start) * 1000 < cmd["ms"]:
+                    run()
+                    n += 1
+                answer = {"n": n, "ms": (time.perf_counter() - start) * 1000}
+            elif cmd["op"] == "drop":
+                runs.pop(cmd["id"], None)
+                answer = {}
+            else:
+                raise KeyError(f"unknown op {cmd['op']!r}")
+        except Exception as err:  # reported to the caller, which stops with it
+            answer = {"error": f"{type(err).__name__}: {err}"}
+        print(json.dumps(answer), flush=True)
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve() if "--serve" in sys.argv[1:] else main())

@@ -3,6 +3,7 @@
  * on in npm test), and the README regeneration between marker comments. Timings are never
  * asserted.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -10,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import type { BenchCase, CaseInstance } from '../bench/case';
 import { CASES } from '../bench/cases';
+import { pairedFigures, pairedMismatches, renderPaired, runPaired } from '../bench/paired';
 import { interleavedFigures, renderInterleaved, runInterleaved, STOCK_NATIVE, stockNativeVariant } from '../bench/interleave';
 import { baselineOf, casesTable, markdownTable, replaceBlock, resultsBlock, wrap } from '../bench/readme';
 import { blasText, headerLines, REFERENCE_BLAS_WARNING, type BenchRun } from '../bench/report';
@@ -231,3 +233,67 @@ describe('--interleave', () => {
     expect(run.cases.map((k) => k.id)).toEqual([v.id, c.id]);
   });
 });
+
+describe('--paired', () => {
+  const FAKE = join(__dirname, 'fixtures', 'fake-torch-server.py');
+  /** fakeCase with a PyTorch twin, counting its steps. */
+  const twin = (id: string, calls: string[] = []): BenchCase => ({
+    ...fakeCase(0),
+    id,
+    torch: 'fake',
+    setup: () => {
+      const inner = fakeCase(0).setup() as CaseInstance;
+      return { step: () => (calls.push(id), inner.step()), dispose: () => inner.dispose() };
+    },
+  });
+
+  it('gives each side its median and the median and quartiles of the per-round ratios', () => {
+    const c = pairedFigures('a', 'A', [10, 30, 20], [20, 40, 10]);
+    expect(c.ratios).toEqual([0.5, 0.75, 2]); // hand: 10/20, 30/40, 20/10
+    expect(c.tfjsMedianMs).toBe(20);
+    expect(c.torchMedianMs).toBe(20);
+    expect(c.medianRatio).toBe(0.75); // the median of the ratios, not the ratio of the medians (1)
+    expect(c.ratioP25).toBe(0.625); // hand: sorted 0.5, 0.75, 2; position 0.5 -> (0.5 + 0.75) / 2
+    expect(c.ratioP75).toBe(1.375); // position 1.5 -> (0.75 + 2) / 2
+    expect(() => pairedFigures('a', 'A', [1, 2], [1])).toThrow(/case a: a paired run needs as many tfjs rounds as PyTorch rounds, at least 1, got 2 and 1/);
+    expect(() => pairedFigures('a', 'A', [], [])).toThrow(/got 0 and 0/);
+  });
+
+  it('alternates the sides block by block, compares the checks, and reports', async () => {
+    const calls: string[] = [];
+    const run = await runPaired([twin('x', calls), twin('off')], { rounds: 3, blockMs: 0, warmupMs: 0, python: FAKE });
+    expect(run.backend).toBe('cpu');
+    const [x, off] = run.cases;
+    expect(x?.torchMs).toEqual([5, 5, 5]); // the fake's 10 ms for 2 runs
+    expect(x?.tfjsMs.length).toBe(3);
+    expect(calls.length).toBe(1 + 2 + 3); // the check step, 2 warm-up steps, one per round (blocks of 0 ms)
+    expect(x?.check?.rel).toBeLessThan(1e-12); // sqrt(41), the norm of [4, 5], on both sides
+    expect(off?.check?.torch).toBe(1);
+    expect(pairedMismatches(run)).toEqual([`off: tfjs ${Math.sqrt(41)} vs torch 1`]);
+    const text = renderPaired(run);
+    expect(text).toContain('paired, 3 rounds of blocks of at least 0 ms per side; tfjs on cpu, PyTorch fake on 1 thread (unknown)');
+    expect(text).toMatch(/^x\s+\S+ µs\s+5\.00 ms\s+\S+ \(tfjs\)\s+\S+–\S+\s+\S+ \S+ \S+$/m);
+    expect(text).toContain('results DIFFER from PyTorch (relative > 0.001): off: tfjs');
+  });
+
+  it('refuses cases without a twin, a missing Python and bad options, naming them', async () => {
+    await expect(runPaired([fakeCase(0)], { rounds: 1, blockMs: 0, warmupMs: 0, python: FAKE })).rejects.toThrow(/--paired needs cases with a PyTorch twin; these have none: fake/);
+    await expect(runPaired([twin('x')], { rounds: 1, blockMs: 0, warmupMs: 0, python: '/nonexistent/python3' })).rejects.toThrow(/--paired needs PyTorch: \/nonexistent\/python3 not found/);
+    await expect(runPaired([twin('x')], { rounds: 0, blockMs: 0, warmupMs: 0, python: FAKE })).rejects.toThrow(/--rounds must be a positive integer, got 0/);
+    await expect(runPaired([twin('x')], { rounds: 1, blockMs: -1, warmupMs: 0, python: FAKE })).rejects.toThrow(/--block must be a finite number ≥ 0 \(ms\), got -1/);
+  });
+
+  it.skipIf(!torchInstalled())('runs a real case against torch_bench.py --serve, and agrees with it', async () => {
+    const c = CASES.find((k) => k.id === 'matmul-256') as BenchCase;
+    const run = await runPaired([c], { rounds: 2, blockMs: 0, warmupMs: 0 });
+    expect(run.torch.torch).toMatch(/^\d/);
+    expect(run.cases[0]?.torchMs.length).toBe(2);
+    expect(pairedMismatches(run)).toEqual([]);
+  });
+});
+
+/** Whether /usr/bin/python3 (or $FRUGAL_PYTHON) imports torch. */
+function torchInstalled(): boolean {
+  const r = spawnSync(process.env.FRUGAL_PYTHON || '/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' });
+  return r.status === 0;
+}

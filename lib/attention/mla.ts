@@ -55,6 +55,7 @@ import { AttentionBase, type AttentionBaseArgs, type AttentionForwardOptions, ty
 import type { LayerCache } from './kv-cache';
 import { applyRope, ropeTables, rotateHalf } from './rope';
 import { causalMask, paddedCausalMask, scaledDotProductAttention } from './sdpa';
+import { matMulTransposeB } from '../ops/matmul';
 
 /**
  * Arguments of {@link MultiHeadLatentAttention}: the fields of {@link MlaSpec} (sizes documented
@@ -235,11 +236,11 @@ export class MultiHeadLatentAttention extends AttentionBase implements CausalAtt
         y = linear(mergeHeads(o), this.wO.read()); // [b, h, t, dh] -> [b, t, h·dh] -> [b, t, d]
       } else {
         const { wQ, wOut } = absorbed ?? this.absorbedWeights(false);
-        // Every head's query in latent space, next to its RoPE query: [b, t, h, dc + dhR] -> [b, t·h, D] -> [b, D, t·h]
+        // Every head's query in latent space, next to its RoPE query: [b, t, h, dc + dhR] -> [b, t·h, D]
         const qAbs = tf.reshape(linear(cQ, wQ), [b, t, h, dc]); // [b, t, h·dc] -> [b, t, h, dc]
-        const qT = tf.transpose(tf.reshape(tf.concat([qAbs, qR], 3), [b, t * h, D]), [0, 2, 1]);
-        // All heads' scores in one product against the cache as stored: [b, T, D] × [b, D, t·h] -> [b, T, t·h] -> [b, t·h, T]
-        let scores = tf.mul(tf.transpose(tf.matMul(latent, qT), [0, 2, 1]), this.softmaxScale);
+        const q = tf.reshape<tf.Rank.R3>(tf.concat([qAbs, qR], 3), [b, t * h, D]);
+        // All heads' scores in one product against the cache as stored: [b, t·h, D] × [b, T, D]ᵀ -> [b, t·h, T]
+        let scores = tf.mul(matMulTransposeB(q, latent), this.softmaxScale);
         if (maskData) scores = tf.reshape(tf.add(tf.reshape(scores, [b, t, h, T]), tf.tensor4d(maskData, [rows, t, 1, T])), [b, t * h, T]);
         const p = tf.softmax(scores, -1); // [b, t·h, T]
         // The softmax mixes latents: [b, t·h, T] × [b, T, D] -> [b, t·h, D]; keep the c^KV part [b, t·h, dc]

@@ -465,33 +465,32 @@ export class MoE extends tf.layers.Layer {
     const { topK: k, experts: E, expertHidden: h, activation, useBias } = this.cfg;
     const pad = padDispatch(plan);
     if (pad === null) return tf.zeros([n, d]); // every slot dropped
-    const { experts, rowsPerExpert: C, tokenIds, slotIds, paddingRows } = pad;
+    const { experts, rowsPerExpert: C, tokenIds, slotIds } = pad;
     const A = experts.length;
     const moves = defaultRowMoves(); // how the gathers and the scatter move rows
     const rows = A * C;
-    const rowTokens = new Int32Array(rows); // the token each row reads and adds into; padding rows: token 0
+    // Each row's token (padding rows: token 0), the 0/1 padding mask, and the inverse maps.
+    const maps = paddedRowMaps(pad, n, k);
+    const { rowTokens, mask } = maps;
     const gateIds = new Int32Array(rows); // each row's gate in the flat source; padding rows: 0, masked
-    const mask = paddingRows > 0 ? new Float32Array(rows) : null;
     const fromScores = 'scores' in source;
     for (let i = 0; i < rows; i++) {
       const t = tokenIds[i] as number;
       if (t === n) continue; // padding
-      rowTokens[i] = t;
       gateIds[i] = fromScores ? t * E + (experts[Math.floor(i / C)] as number) : (slotIds[i] as number);
-      if (mask) mask[i] = 1;
     }
     const weights = experts.map((e) => this.expertWeights[e] as FfnWeights);
     const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
     // With kernel row moves, gathers replace the scatter-adds (lib/moe/padded-moves.ts).
-    const maps = moves === 'kernels' ? paddedRowMaps(pad, n, k) : null;
-    const xs = tf.reshape(maps ? gatherPaddedRows(x, maps) : gatherRows(x, rowTokens, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
+    const gathersOnly = moves === 'kernels';
+    const xs = tf.reshape(gathersOnly ? gatherPaddedRows(x, maps) : gatherRows(x, rowTokens, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
     let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
     if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
     hid = activate(hid, activation);
     let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
     if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
     const flat: tf.Tensor2D = fromScores ? tf.reshape<tf.Rank.R2>(source.scores, [n * E, 1]) : tf.reshape<tf.Rank.R2>(source.gates, [n * k, 1]); // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
-    if (maps) return combinePaddedRows(tf.reshape(y, [rows, d]), flat, gateIds, maps); // [A, C, d] -> [A·C, d] -> [n, d]
+    if (gathersOnly) return combinePaddedRows(tf.reshape(y, [rows, d]), flat, gateIds, maps); // [A, C, d] -> [A·C, d] -> [n, d]
     const g = gatherRows(flat, gateIds, moves); // [A·C, 1]
     const weighted = weightRows(tf.reshape(y, [rows, d]), g, mask); // [A, C, d] -> [A·C, d]; padding rows: gate 0
     return scatterAddRows(weighted, rowTokens, n, moves); // [A·C, d] -> [n, d]

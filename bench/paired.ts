@@ -20,7 +20,7 @@ import * as lib from '@frugal-ai/lib';
 import type { BenchCase } from './case.js';
 import { CHECK_TOLERANCE, REFERENCE_BLAS_WARNING, alignTable, blasText, fmtRatio, fmtTime } from './report.js';
 import { settle, wait } from './timing.js';
-import { BENCH_DIR } from './torch.js';
+import { BENCH_DIR, type TorchHeader } from './torch.js';
 
 /** The least time of one block, per side and round, when --block is not given. */
 export const DEFAULT_BLOCK_MS = 100;
@@ -44,16 +44,6 @@ export interface PairedCase {
   ratioP75: number;
   /** The check values (the case's result: a scalar, or a Frobenius norm) and their relative difference; null for a case not compared. */
   check: { tfjs: number; torch: number; rel: number } | null;
-}
-
-/** What the PyTorch server says about itself on its first line. */
-interface TorchHeader {
-  available: true;
-  torch: string;
-  python: string;
-  blas?: string | null;
-  reference_blas?: boolean;
-  default_threads: number;
 }
 
 /** What --paired reports. */

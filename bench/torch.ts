@@ -17,21 +17,22 @@ export type TorchCase =
   | { error: string }
   | { check: number; runs: Record<string, number[]>; profile?: Profile };
 
+/** What torch_bench.py says about PyTorch, in its answer (and in `--serve`'s first line). */
+export interface TorchHeader {
+  available: true;
+  torch: string;
+  python: string;
+  /** The BLAS file(s) torch's products loaded (torch_bench.py's blas_library), or null if unknown. */
+  blas?: string | null;
+  /** true when that is the reference BLAS (Debian's libblas3), whose products are 20-30× slower. */
+  reference_blas?: boolean;
+  default_threads: number;
+}
+
 /** torch_bench.py's answer. */
 export type TorchResult =
   | { available: false; reason: string }
-  | {
-      available: true;
-      torch: string;
-      python: string;
-      /** The BLAS file(s) torch's products loaded (torch_bench.py's blas_library), or null if unknown. */
-      blas?: string | null;
-      /** true when that is the reference BLAS (Debian's libblas3), whose products are 20-30× slower. */
-      reference_blas?: boolean;
-      default_threads: number;
-      threads: number[];
-      cases: Record<string, TorchCase>;
-    };
+  | (TorchHeader & { threads: number[]; cases: Record<string, TorchCase> });
 
 /** The spec torch_bench.py reads on stdin. */
 interface TorchSpec {

@@ -66,6 +66,7 @@ export * from './rl/task-lm';
 export * from './stats';
 export * from './optim/flat';
 export * from './ops/wasm-matmul';
+export * from './ops/wasm-transpose';
 export * from './ops/native-tf';
 export * from './knobs';
 export * from './train/curves';

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { installWasmMatMulTransposeFix, MIN_EXPLICIT_TRANSPOSE, MIN_XNN_BATCH_ROWS, xnnPerBatch } from '../lib/ops/wasm-matmul';
+import { explicitTransposePays, installWasmMatMulTransposeFix, MIN_EXPLICIT_TRANSPOSE, MIN_EXPLICIT_TRANSPOSE_MACS, MIN_XNN_BATCH_ROWS, xnnPerBatch } from '../lib/ops/wasm-matmul';
 import { Rng } from '../lib/random';
 import { matMulReference } from './helpers/matmul-reference';
 
@@ -52,6 +52,7 @@ describe('wasm matMul with transpose flags', () => {
     [[32, 64], [8, 32], true, true],
     [[4, 20, 16], [4, 12, 20], true, true],
     [[3, 5], [4, 3], true, true], // 15 and 12 elements: below MIN_EXPLICIT_TRANSPOSE, flags kept
+    [[2048, 8], [8, 8], false, true], // a small flagged operand in a large product: transposed explicitly
   ] as Array<[number[], number[], boolean, boolean]>)('%j @ %j (transposeA %s, transposeB %s) equals the CPU backend', async (sa, sb, ta, tb) => {
     const av = values(sa, 1);
     const bv = values(sb, 2);
@@ -59,6 +60,14 @@ describe('wasm matMul with transpose flags', () => {
     // Reference: tfjs's CPU backend (plain loops) on the same inputs; float32 sums of <= 64 terms
     expect(maxRelDiff(wasm, cpu)).toBeLessThan(1e-5);
     expect(MIN_EXPLICIT_TRANSPOSE).toBeGreaterThan(15);
+  });
+
+  it('transposes a flagged operand explicitly when it or the product is large enough', () => {
+    expect(explicitTransposePays(MIN_EXPLICIT_TRANSPOSE, 1)).toBe(true);
+    expect(explicitTransposePays(MIN_EXPLICIT_TRANSPOSE - 1, MIN_EXPLICIT_TRANSPOSE_MACS - 1)).toBe(false);
+    expect(explicitTransposePays(64, 2048 * 8 * 8)).toBe(true); // [2048, 8] @ [8, 8]ᵀ
+    expect(explicitTransposePays(64, 64 * 8 * 8)).toBe(false); // [64, 8] @ [8, 8]ᵀ
+    expect(MIN_EXPLICIT_TRANSPOSE_MACS).toBe(2 ** 14);
   });
 
   it('the fused product (bias + relu) with both flags equals the CPU backend', async () => {

@@ -14,8 +14,8 @@
  * transposes a flagged operand explicitly (wasm's `Transpose` kernel, a copy) and runs the
  * original kernel without the flag. Same products (an exact copy, then the same XNNPACK kernel),
  * and the engine, the tape and the gradients see the original kernel name and attributes.
- * Operands under {@link MIN_EXPLICIT_TRANSPOSE} elements keep the flag: there the copy costs more
- * than it saves.
+ * Small operands in small products keep the flag ({@link explicitTransposePays}): there the copy
+ * costs more than it saves.
  *
  * **Batched products.** The same kernel runs XNNPACK only for one matrix times one matrix
  * (`batch == 1`, no transpose flag); any batch (attention's per-head products, `[b, h, t, t] @
@@ -37,6 +37,23 @@ import type { WasmInternalsLike } from './kernel-backend';
 
 /** Operands with fewer elements keep wasm's transposed path (measured: [8, 10]ᵀ was no slower). */
 export const MIN_EXPLICIT_TRANSPOSE = 256;
+
+/**
+ * ... unless the product has at least this many multiply-adds: the transposed path's cost grows
+ * with the whole product, not with the flagged operand. Measured 2026-12-02 (medians of 7
+ * interleaved rounds), `[m, 8] @ [8, 8]ᵀ` with the flag against an explicit transpose of the
+ * `[8, 8]`: m = 128, 16 µs against 19; m = 256, 24 against 19; m = 512, 42 against 21; m = 8192
+ * (the gradient of RoPE's half swap in lesson 11's tiny LM), 538 against 71.
+ */
+export const MIN_EXPLICIT_TRANSPOSE_MACS = 2 ** 14;
+
+/**
+ * Whether a flagged operand of `flagged` elements, in a product of `macs` multiply-adds, is
+ * transposed explicitly (see {@link MIN_EXPLICIT_TRANSPOSE}, {@link MIN_EXPLICIT_TRANSPOSE_MACS}).
+ */
+export function explicitTransposePays(flagged: number, macs: number): boolean {
+  return flagged >= MIN_EXPLICIT_TRANSPOSE || macs >= MIN_EXPLICIT_TRANSPOSE_MACS;
+}
 
 /**
  * Batched products (after the explicit transposes) whose left matrices have at least this many
@@ -95,12 +112,14 @@ export function installWasmMatMulTransposeFix(): string[] {
         return out;
       };
       const size = (x: tf.TensorInfo): number => x.shape.reduce((p, d) => p * d, 1);
+      // multiply-adds: a's elements (batch · m · k) times b's columns n
+      const macs = size(a) * (b.shape[b.shape.length - (transposeB ? 2 : 1)] as number);
       const inputs = { ...args.inputs };
-      if (transposeA && size(a) >= MIN_EXPLICIT_TRANSPOSE) {
+      if (transposeA && explicitTransposePays(size(a), macs)) {
         inputs['a'] = flip(a);
         transposeA = false;
       }
-      if (transposeB && size(b) >= MIN_EXPLICIT_TRANSPOSE) {
+      if (transposeB && explicitTransposePays(size(b), macs)) {
         inputs['b'] = flip(b);
         transposeB = false;
       }

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { nodeRequire } from './node-require';
 import { installWasmMatMulTransposeFix } from './ops/wasm-matmul';
 import { installWasmTransposeFix } from './ops/wasm-transpose';
+import { installWasmIdentityFix } from './ops/wasm-identity';
 import { installNativeKernels } from './ops/native-tf';
 
 /** The names a user can ask for. */
@@ -149,9 +150,12 @@ async function activate(name: string): Promise<void> {
   // (lib/ops/wasm-matmul.ts): every Dense backward pass uses it.
   // Its Transpose of a tall matrix is 4 to 7 times slower than the same copy done in 8 × 8 blocks
   // (lib/ops/wasm-transpose.ts); installed first, so that the products' explicit transposes use it.
+  // Its Identity (every tensor a gradient saves is cloned) copies the buffer; the other backends
+  // share it (lib/ops/wasm-identity.ts).
   if (name === 'wasm') {
     installWasmTransposeFix();
     installWasmMatMulTransposeFix();
+    installWasmIdentityFix();
   }
   // native TensorFlow's BatchMatMulV2 has a large fixed cost on small 2-D products; MatMul has
   // not (li./ops/native-tf.ts): every Dense layer, projection and gradient.

@@ -67,6 +67,7 @@ export * from './stats';
 export * from './optim/flat';
 export * from './ops/wasm-matmul';
 export * from './ops/wasm-transpose';
+export * from './ops/wasm-identity';
 export * from './ops/native-tf';
 export * from './knobs';
 export * from './train/curves';

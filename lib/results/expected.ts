@@ -230,7 +230,7 @@ export const EXPECTED = {
     expected: 2.5,
     tolerance: 1.5,
     unit: '×',
-    source: 'this course, timed on a shared 2-vCPU machine (wide margin): 3.15 on 2026-12-02 before the wasm backend ran batched products on XNNPACK (lib/ops/wasm-matmul.ts), 1.3 to 2.1 after, which sped the uncached passes up more than the cached steps',
+    source: 'this course, timed on a shared 2-vCPU machine (wide margin): 3.15 on 2026-12-02 before the wasm backend ran batched products on XNNPACK (lib/ops/wasm-matmul.ts), 1.3 to 2.1 after, which sped the uncached passes up more than the cached steps; 1.47 after the blocked transposes and shared clones (lib/ops/wasm-transpose.ts, wasm-identity.ts), which did the same',
   },
   // Lesson 10: Multi-head Latent Attention
   '10.absorbed-vs-naive-relative-difference': {

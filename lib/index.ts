@@ -68,6 +68,7 @@ export * from './optim/flat';
 export * from './ops/wasm-matmul';
 export * from './ops/wasm-transpose';
 export * from './ops/wasm-identity';
+export * from './ops/wrap-kernel';
 export * from './ops/native-tf';
 export * from './knobs';
 export * from './train/curves';

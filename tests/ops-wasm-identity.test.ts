@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { installWasmIdentityFix } from '../lib/ops/wasm-identity';
+import { wrapBackendKernel } from '../lib/ops/wrap-kernel';
 
 describe('wasm Identity without the copy', () => {
   beforeAll(async () => {
@@ -17,7 +18,10 @@ describe('wasm Identity without the copy', () => {
   });
 
   it('a clone shares the buffer and outlives its source; the buffer goes with the last reference', () => {
+    const registered = tf.getKernel('Identity', 'wasm')?.kernelFunc;
     expect(installWasmIdentityFix()).toBe(true); // installed by initBackend already: idempotent
+    expect(tf.getKernel('Identity', 'wasm')?.kernelFunc).toBe(registered); // not wrapped twice
+    expect(wrapBackendKernel('Identity', 'no-such-backend', (original) => original)).toBe(false);
     const backend = tf.engine().backend as tf.KernelBackend & { refCount(dataId: tf.DataId): number };
     const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
     const y = tf.clone(x);

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
 import { blockedTranspose, blockedTransposeWins, installWasmTransposeFix, MIN_BLOCKED_ROWS, swapsLastTwo, TRANSPOSE_BLOCK } from '../lib/ops/wasm-transpose';
+import type { KernelFunc } from '../lib/ops/kernel-backend';
 import { Rng } from '../lib/random';
 import { matMulReference } from './helpers/matmul-reference';
 
@@ -77,7 +78,7 @@ describe('the blocked transpose on wasm', () => {
     const v = values(shape, 9);
     const x = tf.tensor3d(v, shape as [number, number, number]);
     const backend = tf.engine().backend;
-    const out = blockedTranspose(original.kernelFunc, backend, { dataId: x.dataId, shape: x.shape, dtype: x.dtype });
+    const out = blockedTranspose(original.kernelFunc as unknown as KernelFunc, backend, { dataId: x.dataId, shape: x.shape, dtype: x.dtype });
     expect(out.shape).toEqual([3, 32, 512]);
     const got = Float32Array.from(backend.readSync(out.dataId) as Float32Array);
     backend.disposeData(out.dataId);

@@ -12,15 +12,8 @@
  * {@link installWasmIdentityFix} re-registers wasm's `Identity` with a kernel that shares the
  * buffer (string tensors, which live outside the heap, keep the original kernel).
  */
-import * as tf from '@tensorflow/tfjs';
-
-/** Marks a wrapped kernel function, so installing twice wraps once. */
-const WRAPPED = new WeakSet<object>();
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: tf.KernelBackend & { incRef?: (dataId: tf.DataId) => void };
-}
+import type * as tf from '@tensorflow/tfjs';
+import { wrapBackendKernel } from './wrap-kernel';
 
 /**
  * Wraps wasm's `Identity` so that it shares its input's buffer (see the file header). Idempotent;
@@ -28,17 +21,11 @@ interface KernelArgs {
  * @returns true when the kernel is wrapped.
  */
 export function installWasmIdentityFix(): boolean {
-  const original = tf.getKernel('Identity', 'wasm');
-  if (original === undefined) return false;
-  if (WRAPPED.has(original.kernelFunc)) return true;
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
+  return wrapBackendKernel('Identity', 'wasm', (original) => (args) => {
     const x = args.inputs['x'];
-    if (x === undefined || x.dtype === 'string' || typeof args.backend.incRef !== 'function') return original.kernelFunc(args);
-    args.backend.incRef(x.dataId);
+    const backend = args.backend as { incRef?: (dataId: tf.DataId) => void };
+    if (x === undefined || x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
+    backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-  };
-  WRAPPED.add(kernelFunc);
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+  });
 }

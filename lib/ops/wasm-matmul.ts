@@ -34,6 +34,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WasmInternalsLike } from './kernel-backend';
+import { wrapBackendKernel } from './wrap-kernel';
 
 /** Operands with fewer elements keep wasm's transposed path (measured: [8, 10]ᵀ was no slower). */
 export const MIN_EXPLICIT_TRANSPOSE = 256;
@@ -65,15 +66,6 @@ export const MIN_XNN_BATCH_ROWS = 4;
 /** The kernels wrapped (both take inputs `a`, `b` and attributes `transposeA`, `transposeB`). */
 const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
 
-/** Marks a wrapped kernel function, so installing twice wraps once. */
-const WRAPPED = new WeakSet<object>();
-
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: tf.KernelBackend;
-  attrs?: Record<string, unknown>;
-}
-
 /**
  * Wraps wasm's `BatchMatMul` and `_FusedMatMul` so that flagged operands are transposed
  * explicitly. Idempotent; a no-op where the wasm backend's kernels are not registered.
@@ -84,30 +76,25 @@ export function installWasmMatMulTransposeFix(): string[] {
   if (transposeKernel === undefined) return [];
   const wrapped: string[] = [];
   for (const name of KERNELS) {
-    const original = tf.getKernel(name, 'wasm');
-    if (original === undefined) continue;
-    if (WRAPPED.has(original.kernelFunc)) {
-      wrapped.push(name);
-      continue;
-    }
-    const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
+    const ok = wrapBackendKernel(name, 'wasm', (original) => (args) => {
       const attrs = args.attrs ?? {};
       const { a, b } = args.inputs;
       let transposeA = attrs['transposeA'] === true;
       let transposeB = attrs['transposeB'] === true;
-      if (a === undefined || b === undefined) return original.kernelFunc(args as never);
+      if (a === undefined || b === undefined) return original(args);
       if (name === 'BatchMatMul' && !transposeA) {
         // a plain batched product, or one row times a transposed matrix (a decoding step's scores)
         const perBatch = xnnPerBatch(args.backend, a, b, transposeB);
         if (perBatch !== null) return perBatch;
       }
-      if (!transposeA && !transposeB) return original.kernelFunc(args as never);
+      if (!transposeA && !transposeB) return original(args);
+      const backend = args.backend as tf.KernelBackend;
       const temps: tf.TensorInfo[] = [];
       // [..., r, c] -> [..., c, r], as a copy in wasm memory (disposed below)
       const flip = (x: tf.TensorInfo): tf.TensorInfo => {
         const r = x.shape.length;
         const perm = [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
-        const out = transposeKernel.kernelFunc({ inputs: { x }, backend: args.backend, attrs: { perm } }) as tf.TensorInfo;
+        const out = transposeKernel.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
         temps.push(out);
         return out;
       };
@@ -128,15 +115,12 @@ export function installWasmMatMulTransposeFix(): string[] {
           const perBatch = xnnPerBatch(args.backend, inputs['a'] as tf.TensorInfo, inputs['b'] as tf.TensorInfo, false);
           if (perBatch !== null) return perBatch;
         }
-        return original.kernelFunc({ ...args, inputs, attrs: { ...attrs, transposeA, transposeB } });
+        return original({ ...args, inputs, attrs: { ...attrs, transposeA, transposeB } });
       } finally {
-        for (const t of temps) args.backend.disposeData(t.dataId);
+        for (const t of temps) backend.disposeData(t.dataId);
       }
-    };
-    WRAPPED.add(kernelFunc);
-    tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-    wrapped.push(name);
+    });
+    if (ok) wrapped.push(name);
   }
   return wrapped;
 }

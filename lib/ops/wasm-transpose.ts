@@ -20,16 +20,15 @@
  * blocked path for a swap of the last two axes when it wins, and the original kernel otherwise.
  * The result is the same copy (bit for bit), under the original kernel name and attributes.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
+import type { KernelFunc } from './kernel-backend';
+import { wrapBackendKernel } from './wrap-kernel';
 
 /** Block side of the blocked transpose. */
 export const TRANSPOSE_BLOCK = 8;
 
 /** Matrices with fewer rows than this keep the plain kernel (measured: `[256, 64]` 60 → 22 µs). */
 export const MIN_BLOCKED_ROWS = 256;
-
-/** Marks a wrapped kernel function, so installing twice wraps once. */
-const WRAPPED = new WeakSet<object>();
 
 /**
  * Whether the blocked transpose of the last two axes of `shape` is the faster one: rank ≥ 2, at
@@ -50,18 +49,12 @@ export function swapsLastTwo(perm: readonly number[]): boolean {
   return r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.slice(0, -2).every((p, i) => p === i);
 }
 
-interface KernelArgs {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: tf.KernelBackend;
-  attrs?: Record<string, unknown>;
-}
-
 /**
  * The blocked transpose of the last two axes of `x` (see the file header), by the original wasm
  * `Transpose` kernel on a blocked view of the same memory. The caller checks
  * {@link blockedTransposeWins}.
  */
-export function blockedTranspose(original: tf.KernelFunc, backend: tf.KernelBackend, x: tf.TensorInfo): tf.TensorInfo {
+export function blockedTranspose(original: KernelFunc, backend: unknown, x: tf.TensorInfo): tf.TensorInfo {
   const s = x.shape;
   const r = s.length;
   const R = s[r - 2] as number;
@@ -79,19 +72,12 @@ export function blockedTranspose(original: tf.KernelFunc, backend: tf.KernelBack
  * @returns true when the kernel is wrapped.
  */
 export function installWasmTransposeFix(): boolean {
-  const original = tf.getKernel('Transpose', 'wasm');
-  if (original === undefined) return false;
-  if (WRAPPED.has(original.kernelFunc)) return true;
-  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
+  return wrapBackendKernel('Transpose', 'wasm', (original) => (args) => {
     const x = args.inputs['x'];
     const perm = args.attrs?.['perm'];
     if (x !== undefined && Array.isArray(perm) && swapsLastTwo(perm as number[]) && blockedTransposeWins(x.shape)) {
-      return blockedTranspose(original.kernelFunc, args.backend, x);
+      return blockedTranspose(original, args.backend, x);
     }
-    return original.kernelFunc(args as never);
-  };
-  WRAPPED.add(kernelFunc);
-  tf.unregisterKernel('Transpose', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+    return original(args);
+  });
 }

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../lib/backend';
-import { explicitTransposePays, installWasmMatMulTransposeFix, MIN_EXPLICIT_TRANSPOSE, MIN_EXPLICIT_TRANSPOSE_MACS, MIN_XNN_BATCH_ROWS, xnnPerBatch } from '../lib/ops/wasm-matmul';
+import { explicitTransposePays, installWasmMatMulTransposeFix, transposeBBySwap, MIN_EXPLICIT_TRANSPOSE, MIN_EXPLICIT_TRANSPOSE_MACS, MIN_XNN_BATCH_ROWS, xnnPerBatch } from '../lib/ops/wasm-matmul';
 import { Rng } from '../lib/random';
 import { matMulReference } from './helpers/matmul-reference';
 
@@ -53,6 +53,8 @@ describe('wasm matMul with transpose flags', () => {
     [[4, 20, 16], [4, 12, 20], true, true],
     [[3, 5], [4, 3], true, true], // 15 and 12 elements: below MIN_EXPLICIT_TRANSPOSE, flags kept
     [[2048, 8], [8, 8], false, true], // a small flagged operand in a large product: transposed explicitly
+    [[1, 8, 24], [1, 300, 24], false, true], // a few queries against a larger b (a cache): (b @ aᵀ)ᵀ
+    [[8, 24], [300, 24], false, true], // the same, 2-D
   ] as Array<[number[], number[], boolean, boolean]>)('%j @ %j (transposeA %s, transposeB %s) equals the CPU backend', async (sa, sb, ta, tb) => {
     const av = values(sa, 1);
     const bv = values(sb, 2);
@@ -60,6 +62,31 @@ describe('wasm matMul with transpose flags', () => {
     // Reference: tfjs's CPU backend (plain loops) on the same inputs; float32 sums of <= 64 terms
     expect(maxRelDiff(wasm, cpu)).toBeLessThan(1e-5);
     expect(MIN_EXPLICIT_TRANSPOSE).toBeGreaterThan(15);
+  });
+
+  it('runs a @ bᵀ as (b @ aᵀ)ᵀ when b is larger than a and the product together, with the same values and gradients', async () => {
+    expect(transposeBBySwap([1, 8, 288], [1, 4097, 288])).toBe(true); // MLA's absorbed scores
+    expect(transposeBBySwap([8, 288], [4097, 288])).toBe(true);
+    expect(transposeBBySwap([128, 64, 8], [128, 64, 8])).toBe(false); // attention's q @ kᵀ in training: b no larger
+    expect(transposeBBySwap([1024, 64], [64, 64])).toBe(false); // a Dense gradient dy @ Wᵀ
+    expect(transposeBBySwap([2, 8, 24], [1, 300, 24])).toBe(false); // leading axes differ (broadcast)
+    expect(transposeBBySwap([8, 24], [10, 24])).toBe(false); // 240 < 192 + 80 = 272
+    const av = values([1, 8, 24], 11);
+    const bv = values([1, 300, 24], 12);
+    const R = values([1, 8, 300], 13);
+    const { cpu, wasm } = await onBoth(() => {
+      const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, false, true), tf.tensor3d(R, [1, 8, 300]))))([tf.tensor3d(av, [1, 8, 24]), tf.tensor3d(bv, [1, 300, 24])]);
+      return tf.concat([tf.reshape(ga as tf.Tensor, [-1]), tf.reshape(gb as tf.Tensor, [-1])]);
+    });
+    // Reference: tfjs's CPU backend (plain loops) on the same inputs
+    expect(maxRelDiff(wasm, cpu)).toBeLessThan(1e-5);
+    const a = tf.tensor3d(av, [1, 8, 24]);
+    const b = tf.tensor3d(bv, [1, 300, 24]);
+    const before = tf.memory().numTensors;
+    const out = tf.matMul(a, b, false, true);
+    expect(out.shape).toEqual([1, 8, 300]);
+    expect(tf.memory().numTensors).toBe(before + 1); // only the product: the copies are gone
+    tf.dispose([a, b, out]);
   });
 
   it('transposes a flagged operand explicitly when it or the product is large enough', () => {

@@ -55,7 +55,6 @@ import { AttentionBase, type AttentionBaseArgs, type AttentionForwardOptions, ty
 import type { LayerCache } from './kv-cache';
 import { applyRope, ropeTables, rotateHalf } from './rope';
 import { causalMask, paddedCausalMask, scaledDotProductAttention } from './sdpa';
-import { matMulTransposeB } from '../ops/matmul';
 
 /**
  * Arguments of {@link MultiHeadLatentAttention}: the fields of {@link MlaSpec} (sizes documented
@@ -240,7 +239,9 @@ export class MultiHeadLatentAttention extends AttentionBase implements CausalAtt
         const qAbs = tf.reshape(linear(cQ, wQ), [b, t, h, dc]); // [b, t, h·dc] -> [b, t, h, dc]
         const q = tf.reshape<tf.Rank.R3>(tf.concat([qAbs, qR], 3), [b, t * h, D]);
         // All heads' scores in one product against the cache as stored: [b, t·h, D] × [b, T, D]ᵀ -> [b, t·h, T]
-        let scores = tf.mul(matMulTransposeB(q, latent), this.softmaxScale);
+        // (on wasm the product runs as (cache × qᵀ)ᵀ, copying q and the scores, not the cache:
+        // lib/ops/wasm-matmul.ts, transposeBBySwap)
+        let scores = tf.mul(tf.matMul(q, latent, false, true), this.softmaxScale);
         if (maskData) scores = tf.reshape(tf.add(tf.reshape(scores, [b, t, h, T]), tf.tensor4d(maskData, [rows, t, 1, T])), [b, t * h, T]);
         const p = tf.softmax(scores, -1); // [b, t·h, T]
         // The softmax mixes latents: [b, t·h, T] × [b, T, D] -> [b, t·h, D]; keep the c^KV part [b, t·h, dc]

@@ -53,21 +53,3 @@ function checkOperands(a: tf.Tensor, b: tf.Tensor): void {
     () => `matMul2d needs [m, n] @ [n, p], got [${a.shape.join(', ')}] @ [${b.shape.join(', ')}]`);
 }
 
-/**
- * `a @ bᵀ` over a batch, `a: [b, m, n]`, `b: [b, p, n]` -> `[b, m, p]`: the scores of m queries
- * against p rows stored as rows (a KV cache). On wasm, `(b @ aᵀ)ᵀ`, two transposes around a plain
- * product, since tfjs-wasm's `transposeB` product leaves XNNPACK; elsewhere `tf.matMul` with
- * `transposeB`, which native TensorFlow runs without a copy. Measured 2026-12-02 with a = `[1, 8,
- * 288]` (MLA's absorbed queries) and b = `[1, T, 288]`, medians of 9 interleaved rounds: on wasm
- * the transposed form took 72, 149 and 513 µs at T = 257, 1025 and 4097 against 246, 1403 and
- * 5807 µs with `transposeB`; on tensorflow `transposeB` took 67, 155 and 215 µs against 262, 335
- * and 360 µs. The two forms sum in different orders (they differed by 5e-5 at most there, with
- * scores of size about 20).
- * @throws Error when the operands are not rank 3 or their batch or inner sizes differ.
- */
-export function matMulTransposeB(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
-  assert(a.rank === 3 && b.rank === 3 && a.shape[0] === b.shape[0] && a.shape[2] === b.shape[2],
-    () => `matMulTransposeB needs [b, m, n] and [b, p, n], got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
-  if (tf.getBackend() !== 'wasm') return tf.matMul(a, b, false, true);
-  return tf.tidy(() => tf.transpose<tf.Tensor3D>(tf.matMul<tf.Tensor3D>(b, tf.transpose(a, [0, 2, 1])), [0, 2, 1]));
-}

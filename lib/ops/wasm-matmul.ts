@@ -57,6 +57,21 @@ export function explicitTransposePays(flagged: number, macs: number): boolean {
 }
 
 /**
+ * Whether `a @ bᵀ` (`a: [..., m, k]`, `b: [..., p, k]`, the same leading axes) runs as
+ * `(b @ aᵀ)ᵀ`: when b is larger than a and the `[m, p]` product together, as when a few queries
+ * score a whole cache (MLA's absorbed scores: `[1, 8, 288]` against `[1, T, 288]`), copying a and
+ * the product costs less than copying b. Measured 2026-12-02 (medians of 9 interleaved rounds), at
+ * T = 257, 1025 and 4097: 72, 149 and 513 µs this way against 246, 1403 and 5807 µs copying b.
+ */
+export function transposeBBySwap(aShape: readonly number[], bShape: readonly number[]): boolean {
+  const r = aShape.length;
+  if (r < 2 || bShape.length !== r || !aShape.slice(0, -2).every((d, i) => d === bShape[i])) return false;
+  const size = (s: readonly number[]): number => s.reduce((x, d) => x * d, 1);
+  const rowsOfA = size(aShape) / (aShape[r - 1] as number); // batch · m
+  return size(bShape) > size(aShape) + rowsOfA * (bShape[r - 2] as number); // b > a + the product
+}
+
+/**
  * Batched products (after the explicit transposes) whose left matrices have at least this many
  * rows run as one XNNPACK product per batch. Measured 2026-12-02: 16 rows (`[64, 16, 16] @ [64,
  * 16, 16]`) 0.11 ms against 0.22 ms for the loop; 1 row slower (see the file header).
@@ -101,6 +116,17 @@ export function installWasmMatMulTransposeFix(): string[] {
       const size = (x: tf.TensorInfo): number => x.shape.reduce((p, d) => p * d, 1);
       // multiply-adds: a's elements (batch · m · k) times b's columns n
       const macs = size(a) * (b.shape[b.shape.length - (transposeB ? 2 : 1)] as number);
+      if (name === 'BatchMatMul' && transposeB && !transposeA && transposeBBySwap(a.shape, b.shape)) {
+        try {
+          const aT = flip(a); // [..., k, m]
+          const product = xnnPerBatch(backend, b, aT, false) ?? (original({ ...args, inputs: { a: b, b: aT }, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo); // [..., p, m]
+          temps.push(product);
+          const r = product.shape.length;
+          return transposeKernel.kernelFunc({ inputs: { x: product }, backend, attrs: { perm: [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2] } }); // [..., m, p]
+        } finally {
+          for (const t of temps) backend.disposeData(t.dataId);
+        }
+      }
       const inputs = { ...args.inputs };
       if (transposeA && explicitTransposePays(size(a), macs)) {
         inputs['a'] = flip(a);

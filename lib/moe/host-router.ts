@@ -92,6 +92,178 @@ function checkWeight(v: number | undefined, name: string): number {
   return x;
 }
 
+/** The per-token arrays of one routing, shared by the forward and the backward pass. */
+interface RouteState {
+  n: number;
+  E: number;
+  k: number;
+  softmax: boolean;
+  normalize: boolean;
+  /** `[n·E]` the logits. */
+  u: Float32Array;
+  /** `[n·E]` softmax p or sigmoid s. */
+  scores: Float32Array;
+  /** `[n]` sigmoid: Σ_j s_j (probs = s / Σ s); softmax: 1. */
+  rowSum: Float64Array;
+  /** `[n]` logsumexp(u_t), for the z-loss. */
+  lse: Float64Array;
+  /** `[n·k]` chosen ids. */
+  expertIndex: Int32Array;
+  /** `[n·k]` gate values. */
+  gateValues: Float32Array;
+}
+
+/** Throws on the first non-finite logit, naming its token and expert. */
+function rejectNonFinite(u: Float32Array, E: number): void {
+  for (let i = 0; i < u.length; i++) {
+    const v = u[i] as number;
+    if (!Number.isFinite(v)) throw new Error(`router logits must be finite, got ${v} at token ${Math.floor(i / E)}, expert ${i % E}`);
+  }
+}
+
+/**
+ * The forward pass over every token (a top-level function with its arrays as arguments, so that
+ * V8 keeps them in registers): fills the state's scores, rowSum, lse, expertIndex and gateValues,
+ * adds each expert's probability sum into `probMean` and routed count into `routed`.
+ * @returns Σ_t ℓ_t² and the summed entropy.
+ */
+function routeForward(st: RouteState, bias: ArrayLike<number> | null, probMean: Float64Array, routed: Float64Array): { zSum: number; hSum: number } {
+  const { n, E, k, softmax, normalize, u, scores, rowSum, lse, expertIndex, gateValues } = st;
+  const expRow = new Float64Array(E);
+  const choice = new Float64Array(E);
+  const topIdx = new Int32Array(k);
+  const topVal = new Float64Array(k);
+  let zSum = 0;
+  let hSum = 0;
+  let nonFinite = 0; // v · 0 is NaN for a non-finite v, 0 otherwise: one check for the whole pass
+  for (let t = 0; t < n; t++) {
+    const o = t * E;
+    let m = -Infinity;
+    for (let j = 0; j < E; j++) {
+      const v = u[o + j] as number;
+      nonFinite += v * 0;
+      if (v > m) m = v;
+    }
+    if (nonFinite !== 0) rejectNonFinite(u, E); // throws
+    let se = 0;
+    for (let j = 0; j < E; j++) {
+      const ex = Math.exp((u[o + j] as number) - m);
+      expRow[j] = ex;
+      se += ex;
+    }
+    const l = m + Math.log(se);
+    lse[t] = l;
+    zSum += l * l;
+    let sum = 0;
+    if (softmax) {
+      for (let j = 0; j < E; j++) scores[o + j] = (expRow[j] as number) / se;
+      sum = 1;
+    } else {
+      for (let j = 0; j < E; j++) {
+        scores[o + j] = 1 / (1 + Math.exp(-(u[o + j] as number)));
+        sum += scores[o + j] as number;
+      }
+    }
+    rowSum[t] = sum;
+    for (let j = 0; j < E; j++) {
+      const sj = scores[o + j] as number;
+      // softmax: log p_j = u_j − ℓ, no log needed (routerEntropy's clamp at 1e-30 changes p·log p by < 1e-28)
+      const p = softmax ? sj : Math.fround(sj / sum);
+      probMean[j] = (probMean[j] as number) + p;
+      hSum -= softmax ? p * ((u[o + j] as number) - l) : p * Math.log(Math.max(p, 1e-30));
+      choice[j] = bias === null ? sj : Math.fround(sj + (bias[j] as number));
+    }
+    // top-k: the k largest choice values, ties to the lower id. One pass, inserting into a
+    // descending list: a later id goes after an equal value, and does not displace one.
+    let count = 0;
+    for (let j = 0; j < E; j++) {
+      const v = choice[j] as number;
+      if (count === k && !(v > (topVal[k - 1] as number))) continue;
+      let p = count < k ? count++ : k - 1;
+      while (p > 0 && v > (topVal[p - 1] as number)) {
+        topVal[p] = topVal[p - 1] as number;
+        topIdx[p] = topIdx[p - 1] as number;
+        p--;
+      }
+      topVal[p] = v;
+      topIdx[p] = j;
+    }
+    let gsum = 0;
+    for (let s = 0; s < k; s++) {
+      const best = topIdx[s] as number;
+      expertIndex[t * k + s] = best;
+      routed[best] = (routed[best] as number) + 1;
+      gsum += scores[o + best] as number;
+    }
+    const denom = gsum + 1e-20;
+    for (let s = 0; s < k; s++) {
+      const g = scores[o + (topIdx[s] as number)] as number;
+      gateValues[t * k + s] = normalize ? g / denom : g;
+    }
+  }
+  return { zSum, hSum };
+}
+
+/**
+ * dLogits `[n·E]` from the gates' gradient `dG` `[n·k]` (null: none reached the gates), the
+ * balance loss's per-expert `∂/∂p_ti` `cb` and the z-loss's `dZ`.
+ */
+function routeBackward(st: RouteState, dG: Float32Array | null, cb: Float64Array, dZ: number): Float32Array {
+  const { n, E, k, softmax, normalize, u, scores, rowSum, lse, expertIndex, gateValues } = st;
+  const du = new Float32Array(n * E);
+  const ds = new Float64Array(E);
+  for (let t = 0; t < n; t++) {
+    const o = t * E;
+    ds.fill(0);
+    // gates
+    if (dG === null) {
+      // no gradient reached the gates
+    } else if (normalize) {
+      let S = 1e-20;
+      let dot = 0;
+      for (let s = 0; s < k; s++) {
+        S += scores[o + (expertIndex[t * k + s] as number)] as number;
+        dot += (dG[t * k + s] as number) * (gateValues[t * k + s] as number);
+      }
+      for (let s = 0; s < k; s++) {
+        const e = expertIndex[t * k + s] as number;
+        ds[e] = (ds[e] as number) + ((dG[t * k + s] as number) - dot) / S;
+      }
+    } else {
+      for (let s = 0; s < k; s++) {
+        const e = expertIndex[t * k + s] as number;
+        ds[e] = (ds[e] as number) + (dG[t * k + s] as number);
+      }
+    }
+    // balance, through the probs
+    if (softmax) {
+      for (let j = 0; j < E; j++) ds[j] = (ds[j] as number) + (cb[j] as number);
+    } else {
+      const sum = rowSum[t] as number;
+      let dq = 0;
+      for (let j = 0; j < E; j++) dq += (cb[j] as number) * ((scores[o + j] as number) / sum);
+      for (let j = 0; j < E; j++) ds[j] = (ds[j] as number) + ((cb[j] as number) - dq) / sum;
+    }
+    // scores -> logits, plus the z-loss
+    const l = lse[t] as number;
+    const cz = (dZ * 2 * l) / n;
+    if (softmax) {
+      let dot = 0;
+      for (let j = 0; j < E; j++) dot += (ds[j] as number) * (scores[o + j] as number);
+      for (let j = 0; j < E; j++) {
+        const p = scores[o + j] as number;
+        du[o + j] = p * ((ds[j] as number) - dot) + cz * p;
+      }
+    } else {
+      for (let j = 0; j < E; j++) {
+        const sj = scores[o + j] as number;
+        du[o + j] = (ds[j] as number) * sj * (1 - sj) + cz * Math.exp((u[o + j] as number) - l);
+      }
+    }
+  }
+  return du;
+}
+
 /**
  * Routes tokens on the host in one op (see the file header): the choice, the gates, the aux
  * losses and the statistics, with one JavaScript pass for the gradient w.r.t. the logits.
@@ -117,168 +289,49 @@ export function hostRoute(logits: tf.Tensor2D, options: HostRouteOptions): HostR
   const wz = checkWeight(options.zLossWeight, 'zLossWeight');
 
   const nk = n * k;
-  const expertIndex = new Int32Array(nk);
-  const gateValues = new Float32Array(nk);
-  const routed = new Array<number>(E).fill(0);
-  let entropy: number;
-  let tensors: { gates: tf.Tensor2D; auxLoss: tf.Scalar; balanceLoss: tf.Scalar; zLoss: tf.Scalar };
-
-  {
-    const u = logits.dataSync() as Float32Array; // [n·E], read only
-    const scores = new Float32Array(n * E); // softmax p or sigmoid s
-    const rowSum = new Float64Array(n); // sigmoid: Σ_j s_j (probs = s / Σ s)
-    const lse = new Float64Array(n); // logsumexp(u_t), for the z-loss
-    const probMean = new Float64Array(E); // P_i · T
-    const choice = new Float64Array(E);
-    const taken = new Uint8Array(E);
-    const expRow = new Float64Array(E);
-    const softmax = kind === 'softmax';
-    let zSum = 0;
-    let hSum = 0;
-    for (let t = 0; t < n; t++) {
-      const o = t * E;
-      let m = -Infinity;
-      for (let j = 0; j < E; j++) {
-        const v = u[o + j] as number;
-        if (!Number.isFinite(v)) throw new Error(`router logits must be finite, got ${v} at token ${t}, expert ${j}`);
-        if (v > m) m = v;
-      }
-      let se = 0;
-      for (let j = 0; j < E; j++) {
-        const ex = Math.exp((u[o + j] as number) - m);
-        expRow[j] = ex;
-        se += ex;
-      }
-      const l = m + Math.log(se);
-      lse[t] = l;
-      zSum += l * l;
-      let sum = 0;
-      if (softmax) {
-        for (let j = 0; j < E; j++) scores[o + j] = (expRow[j] as number) / se;
-        sum = 1;
-      } else {
-        for (let j = 0; j < E; j++) {
-          scores[o + j] = 1 / (1 + Math.exp(-(u[o + j] as number)));
-          sum += scores[o + j] as number;
-        }
-      }
-      rowSum[t] = sum;
-      for (let j = 0; j < E; j++) {
-        const sj = scores[o + j] as number;
-        // softmax: log p_j = u_j − ℓ, no log needed (routerEntropy's clamp at 1e-30 changes p·log p by < 1e-28)
-        const p = softmax ? sj : Math.fround(sj / sum);
-        probMean[j] = (probMean[j] as number) + p;
-        hSum -= softmax ? p * ((u[o + j] as number) - l) : p * Math.log(Math.max(p, 1e-30));
-        choice[j] = bias === null ? sj : Math.fround(sj + (bias[j] as number));
-      }
-      // top-k: the k largest choice values, ties to the lower id (strict >)
-      taken.fill(0);
-      let gsum = 0;
-      for (let s = 0; s < k; s++) {
-        let best = -1;
-        let bv = -Infinity;
-        for (let j = 0; j < E; j++) {
-          if (taken[j] === 0 && (best < 0 || (choice[j] as number) > bv)) {
-            best = j;
-            bv = choice[j] as number;
-          }
-        }
-        taken[best] = 1;
-        expertIndex[t * k + s] = best;
-        routed[best] = (routed[best] as number) + 1;
-        gsum += scores[o + best] as number;
-      }
-      const denom = gsum + 1e-20;
-      for (let s = 0; s < k; s++) {
-        const g = scores[o + (expertIndex[t * k + s] as number)] as number;
-        gateValues[t * k + s] = normalize ? g / denom : g;
-      }
-    }
-    entropy = Math.fround(hSum / n);
-    // balance: N Σ_i f_i P_i, f_i = routed_i / (n k), P_i = mean_t p_ti
-    const fi = routed.map((c) => Math.fround(c / nk));
-    let bal = 0;
-    for (let i = 0; i < E; i++) bal += (fi[i] as number) * ((probMean[i] as number) / n);
-    bal *= E;
-    const z = zSum / n;
-    const losses = Float32Array.from([wb * Math.fround(bal) + wz * Math.fround(z), bal, z]); // aux, balance, z
-    /**
-     * dLogits `[n, E]` from the gates' gradient `dG` `[n·k]` and the losses' `dL` (aux, balance,
-     * z); either may be absent (no gradient reached that output).
-     */
-    const backward = (dG: Float32Array | null, dL: Float32Array | null): tf.Tensor2D => {
-      const d = dG ?? new Float32Array(0);
-      const dAux = dL ? (dL[0] as number) : 0;
-      const dBal = dL ? (dL[1] as number) + wb * dAux : 0;
-      const dZ = dL ? (dL[2] as number) + wz * dAux : 0;
-      const cb = fi.map((f1) => (dBal * E * f1) / n); // ∂/∂p_ti, the same for every token
-      const du = new Float32Array(n * E);
-      const ds = new Float64Array(E);
-      for (let t = 0; t < n; t++) {
-        const o = t * E;
-        ds.fill(0);
-        // gates
-        if (dG === null) {
-          // no gradient reached the gates
-        } else if (normalize) {
-          let S = 1e-20;
-          let dot = 0;
-          for (let s = 0; s < k; s++) {
-            S += scores[o + (expertIndex[t * k + s] as number)] as number;
-            dot += (d[t * k + s] as number) * (gateValues[t * k + s] as number);
-          }
-          for (let s = 0; s < k; s++) {
-            const e = expertIndex[t * k + s] as number;
-            ds[e] = (ds[e] as number) + ((d[t * k + s] as number) - dot) / S;
-          }
-        } else {
-          for (let s = 0; s < k; s++) {
-            const e = expertIndex[t * k + s] as number;
-            ds[e] = (ds[e] as number) + (d[t * k + s] as number);
-          }
-        }
-        // balance, through the probs
-        if (kind === 'softmax') {
-          for (let j = 0; j < E; j++) ds[j] = (ds[j] as number) + (cb[j] as number);
-        } else {
-          const sum = rowSum[t] as number;
-          let dq = 0;
-          for (let j = 0; j < E; j++) dq += (cb[j] as number) * ((scores[o + j] as number) / sum);
-          for (let j = 0; j < E; j++) ds[j] = (ds[j] as number) + ((cb[j] as number) - dq) / sum;
-        }
-        // scores -> logits, plus the z-loss
-        const l = lse[t] as number;
-        const cz = (dZ * 2 * l) / n;
-        if (kind === 'softmax') {
-          let dot = 0;
-          for (let j = 0; j < E; j++) dot += (ds[j] as number) * (scores[o + j] as number);
-          for (let j = 0; j < E; j++) {
-            const p = scores[o + j] as number;
-            du[o + j] = p * ((ds[j] as number) - dot) + cz * p;
-          }
-        } else {
-          for (let j = 0; j < E; j++) {
-            const s = scores[o + j] as number;
-            du[o + j] = (ds[j] as number) * s * (1 - s) + cz * Math.exp((u[o + j] as number) - l);
-          }
-        }
-      }
-      return tf.tensor2d(du, [n, E]);
-    };
-    // Two ops: the gates `[n, k]`, and the three losses `[3]` unstacked into scalars (one kernel
-    // each way); each one's gradient is the JavaScript pass above, and the engine adds the two.
-    const gatesOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      void args;
-      return { value: tf.tensor2d(gateValues, [n, k]), gradFunc: (dy: tf.Tensor) => backward(dy.dataSync() as Float32Array, null) };
-    });
-    const lossOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      void args;
-      return { value: tf.tensor1d(losses), gradFunc: (dy: tf.Tensor) => backward(null, dy.dataSync() as Float32Array) };
-    });
-    tensors = tf.tidy(() => {
-      const [auxLoss, balanceLoss, zLoss] = tf.unstack(lossOp(logits)) as tf.Scalar[]; // [3] -> 3 scalars
-      return { gates: gatesOp(logits) as tf.Tensor2D, auxLoss: auxLoss as tf.Scalar, balanceLoss: balanceLoss as tf.Scalar, zLoss: zLoss as tf.Scalar };
-    });
-  }
+  const st: RouteState = {
+    n, E, k, softmax: kind === 'softmax', normalize,
+    u: logits.dataSync() as Float32Array, // read only
+    scores: new Float32Array(n * E),
+    rowSum: new Float64Array(n),
+    lse: new Float64Array(n),
+    expertIndex: new Int32Array(nk),
+    gateValues: new Float32Array(nk),
+  };
+  const probMean = new Float64Array(E); // P_i · T
+  const routedCounts = new Float64Array(E);
+  const { zSum, hSum } = routeForward(st, bias, probMean, routedCounts);
+  const routed = Array.from(routedCounts);
+  const entropy = Math.fround(hSum / n);
+  // balance: N Σ_i f_i P_i, f_i = routed_i / (n k), P_i = mean_t p_ti
+  const fi = routed.map((c) => Math.fround(c / nk));
+  let bal = 0;
+  for (let i = 0; i < E; i++) bal += (fi[i] as number) * ((probMean[i] as number) / n);
+  bal *= E;
+  const z = zSum / n;
+  const losses = Float32Array.from([wb * Math.fround(bal) + wz * Math.fround(z), bal, z]); // aux, balance, z
+  /** dLogits from the gates' gradient and the losses' `dL` (aux, balance, z); either may be absent. */
+  const backward = (dG: Float32Array | null, dL: Float32Array | null): tf.Tensor2D => {
+    const dAux = dL ? (dL[0] as number) : 0;
+    const dBal = dL ? (dL[1] as number) + wb * dAux : 0;
+    const dZ = dL ? (dL[2] as number) + wz * dAux : 0;
+    const cb = Float64Array.from(fi, (f1) => (dBal * E * f1) / n); // ∂/∂p_ti, the same for every token
+    return tf.tensor2d(routeBackward(st, dG, cb, dZ), [n, E]);
+  };
+  const { expertIndex, gateValues } = st;
+  // Two ops: the gates `[n, k]`, and the three losses `[3]` unstacked into scalars (one kernel
+  // each way); each one's gradient is the JavaScript pass above, and the engine adds the two.
+  const gatesOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    void args;
+    return { value: tf.tensor2d(gateValues, [n, k]), gradFunc: (dy: tf.Tensor) => backward(dy.dataSync() as Float32Array, null) };
+  });
+  const lossOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    void args;
+    return { value: tf.tensor1d(losses), gradFunc: (dy: tf.Tensor) => backward(null, dy.dataSync() as Float32Array) };
+  });
+  const tensors = tf.tidy(() => {
+    const [auxLoss, balanceLoss, zLoss] = tf.unstack(lossOp(logits)) as tf.Scalar[]; // [3] -> 3 scalars
+    return { gates: gatesOp(logits) as tf.Tensor2D, auxLoss: auxLoss as tf.Scalar, balanceLoss: balanceLoss as tf.Scalar, zLoss: zLoss as tf.Scalar };
+  });
   return { ...tensors, expertIndex, gateValues, routed, entropy };
 }

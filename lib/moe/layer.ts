@@ -471,26 +471,33 @@ export class MoE extends tf.layers.Layer {
     const rows = A * C;
     // Each row's token (padding rows: token 0), the 0/1 padding mask, and the inverse maps.
     const maps = paddedRowMaps(pad, n, k);
+    const fromScores = 'scores' in source;
+    const weights = experts.map((e) => this.expertWeights[e] as FfnWeights);
+    const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
+    const ffn = (xs: tf.Tensor3D): tf.Tensor3D => {
+      let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
+      if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
+      hid = activate(hid, activation);
+      let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
+      if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
+      return y as tf.Tensor3D;
+    };
+    if (moves === 'kernels') {
+      // Gathers only, in coordinate pairs: no scatter, no reshape between the moves (lib/moe/padded-moves.ts).
+      // The slots' gates: from the scores, the chosen (unnormalised) ones, the same floats; a
+      // dropped slot's gate is never used (it picks a zero row), so it reads expert 0's score.
+      const gates = fromScores ? pickGates(source.scores, plan.assignment.map((e) => Math.max(e, 0)), k, false) : source.gates; // [n, k]
+      return combinePaddedRows(ffn(gatherPaddedRows(x, maps)), gates, maps); // [n, d] -> [A, C, d] -> [n, d]
+    }
     const { rowTokens, mask } = maps;
     const gateIds = new Int32Array(rows); // each row's gate in the flat source; padding rows: 0, masked
-    const fromScores = 'scores' in source;
     for (let i = 0; i < rows; i++) {
       const t = tokenIds[i] as number;
       if (t === n) continue; // padding
       gateIds[i] = fromScores ? t * E + (experts[Math.floor(i / C)] as number) : (slotIds[i] as number);
     }
-    const weights = experts.map((e) => this.expertWeights[e] as FfnWeights);
-    const stack = (part: (w: FfnWeights) => tf.LayerVariable | null): tf.Tensor => tf.stack(weights.map((w) => (part(w) as tf.LayerVariable).read()));
-    // With kernel row moves, gathers replace the scatter-adds (lib/moe/padded-moves.ts).
-    const gathersOnly = moves === 'kernels';
-    const xs = tf.reshape(gathersOnly ? gatherPaddedRows(x, maps) : gatherRows(x, rowTokens, moves), [A, C, d]); // [A·C, d] -> [A, C, d]
-    let hid: tf.Tensor = tf.matMul(xs, stack((w) => w.w1)); // [A, C, d] @ [A, d, h] -> [A, C, h]
-    if (useBias) hid = tf.add(hid, tf.reshape(stack((w) => w.b1), [A, 1, h])); // [A, h] -> [A, 1, h]
-    hid = activate(hid, activation);
-    let y: tf.Tensor = tf.matMul(hid, stack((w) => w.w2)); // [A, C, h] @ [A, h, d] -> [A, C, d]
-    if (useBias) y = tf.add(y, tf.reshape(stack((w) => w.b2), [A, 1, d])); // [A, d] -> [A, 1, d]
+    const y = ffn(tf.reshape(gatherRows(x, rowTokens, moves), [A, C, d])); // [A·C, d] -> [A, C, d]
     const flat: tf.Tensor2D = fromScores ? tf.reshape<tf.Rank.R2>(source.scores, [n * E, 1]) : tf.reshape<tf.Rank.R2>(source.gates, [n * k, 1]); // [n, E] -> [n·E, 1], or [n, k] -> [n·k, 1]
-    if (gathersOnly) return combinePaddedRows(tf.reshape(y, [rows, d]), flat, gateIds, maps); // [A, C, d] -> [A·C, d] -> [n, d]
     const g = gatherRows(flat, gateIds, moves); // [A·C, 1]
     const weighted = weightRows(tf.reshape(y, [rows, d]), g, mask); // [A, C, d] -> [A·C, d]; padding rows: gate 0
     return scatterAddRows(weighted, rowTokens, n, moves); // [A·C, d] -> [n, d]

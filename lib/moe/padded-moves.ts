@@ -6,16 +6,22 @@
  * took 0.76 ms, one `GatherNd` of the `[8192]` slots' rows, a reshape and a sum over the slots
  * 0.28 ms.
  *
- * A padded dispatch ({@link PaddedDispatch}) pairs each served slot `(t, j)` with exactly one row,
- * so each move has an exact inverse made of gathers:
- * - into the rows: `rows[i] = x[token(i)]`; the gradient of token t is the sum of its served slots'
- *   rows, `Σ_j drows[row(t, j)]`: a gather of `n·k` rows and a sum over the k slots;
- * - back to the tokens: `out[t] = Σ_j g(t, j) · y[row(t, j)]`; the gradient of row i is
- *   `g(i) · dout[token(i)]`: a gather of `m` rows.
+ * A padded dispatch ({@link PaddedDispatch}) lays the served slots out as an `[E', C]` grid of rows
+ * and pairs each served slot `(t, j)` with exactly one row `(a, c)`, so each move has an exact
+ * inverse made of gathers, and every index is a coordinate pair that `GatherNd` reads in the
+ * shape the next op wants (no reshape between them):
+ * - into the rows: `rows[a, c] = x[token(a, c)]`, `[n, d]` -> `[E', C, d]`; the gradient of token
+ *   t is the sum of its slots' rows, `Σ_j drows[row(t, j)]`: a gather into `[n, k, d]` and a sum
+ *   over the k slots;
+ * - back to the tokens: `out[t] = Σ_j g[t, j] · y[row(t, j)]`: a gather of `y` into `[n, k, d]`,
+ *   a product with the `[n, k]` gates and a sum over k. The gradient of row `(a, c)` is the
+ *   gradient of its slot's pick, `g[t, j] · dout[t]`, gathered back into `[E', C, d]`; the gates'
+ *   gradient is `⟨dout[t], y[row(t, j)]⟩`, already in the gates' `[n, k]` shape.
  *
- * Padding rows read token 0 (a value only: they pass no gradient to x) and have gate 0, so they
- * add nothing to any output or gradient. An unserved (dropped) slot reads a zero row appended for
- * the purpose, only when there is one.
+ * Padding rows read token 0 (a value only: no slot picks them, and the gradient gathers a zero
+ * for them, so they pass no gradient to x or to the experts' weights). An unserved (dropped) slot
+ * picks a zero row appended to `y`, and its token gets nothing back from it; both zero rows are
+ * appended only when there is padding, or a dropped slot.
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert } from '../assert';
@@ -27,13 +33,19 @@ export interface PaddedRowMaps {
   tokens: number;
   /** Slots per token k. */
   topK: number;
-  /** `[m]` the token each row reads; 0 for a padding row. */
+  /** Active experts E' (the grid's first axis). */
+  experts: number;
+  /** Rows per expert C (the grid's second axis). */
+  rowsPerExpert: number;
+  /** `[E'·C]` the token each row reads; 0 for a padding row. */
   rowTokens: Int32Array;
-  /** `[n·k]` the row serving slot `t·k + j`, or `m` (a zero row) when the slot was dropped. */
+  /** `[n·k·2]` the row `(a, c)` serving each slot `t·k + j`, or `(0, C)` (a zero row) when the slot was dropped. */
   slotRows: Int32Array;
-  /** Whether some slot was dropped (its row is the appended zero row). */
+  /** `[E'·C·2]` the slot `(t, j)` each row serves, or `(0, k)` (a zero slot) for a padding row. */
+  rowSlots: Int32Array;
+  /** Whether some slot was dropped (it picks the zero row). */
   dropped: boolean;
-  /** `[m]` 1 for a served row, 0 for a padding row; null when there is no padding. */
+  /** `[E'·C]` 1 for a served row, 0 for a padding row; null when there is no padding. */
   mask: Float32Array | null;
 }
 
@@ -43,93 +55,97 @@ export interface PaddedRowMaps {
  */
 export function paddedRowMaps(pad: PaddedDispatch, tokens: number, topK: number): PaddedRowMaps {
   const m = pad.tokenIds.length;
+  const A = pad.experts.length;
+  const C = pad.rowsPerExpert;
+  assert(m === A * C, () => `paddedRowMaps: ${m} rows, but ${A} experts × ${C} rows`);
   const rowTokens = new Int32Array(m);
-  const slotRows = new Int32Array(tokens * topK).fill(m);
+  const slotRows = new Int32Array(tokens * topK * 2);
+  for (let s = 0; s < tokens * topK; s++) slotRows[2 * s + 1] = C; // (0, C): dropped until served
+  const rowSlots = new Int32Array(m * 2);
   const mask = pad.paddingRows > 0 ? new Float32Array(m) : null;
   let served = 0;
   for (let i = 0; i < m; i++) {
     const t = pad.tokenIds[i] as number;
-    if (t === tokens) continue; // padding
+    if (t === tokens) {
+      rowSlots[2 * i + 1] = topK; // padding: (0, k), the zero slot
+      continue;
+    }
     const s = pad.slotIds[i] as number;
-    assert(slotRows[s] === m, () => `paddedRowMaps: slot ${s} is served by rows ${slotRows[s]} and ${i}`);
-    slotRows[s] = i;
+    assert(slotRows[2 * s + 1] === C, () => `paddedRowMaps: slot ${s} is served by two rows, the second ${i}`);
+    slotRows[2 * s] = Math.floor(i / C);
+    slotRows[2 * s + 1] = i % C;
+    rowSlots[2 * i] = t;
+    rowSlots[2 * i + 1] = s - t * topK;
     rowTokens[i] = t;
     if (mask) mask[i] = 1;
     served++;
   }
-  return { tokens, topK, rowTokens, slotRows, dropped: served < tokens * topK, mask };
+  return { tokens, topK, experts: A, rowsPerExpert: C, rowTokens, slotRows, rowSlots, dropped: served < tokens * topK, mask };
 }
 
-/** `out[t] = Σ_j src[slotRows[t·k + j]]`, `[m, d]` -> `[n, d]`; row m is a zero row when `zeroRow`. */
-function sumSlotRows(src: tf.Tensor2D, slotRows: tf.Tensor2D, n: number, k: number, zeroRow: boolean): tf.Tensor2D {
-  const d = src.shape[1];
-  const rows = zeroRow ? tf.pad(src, [[0, 1], [0, 0]]) : src; // [m, d] -> [m + 1, d]
-  const picked = tf.gatherND(rows, slotRows) as tf.Tensor2D; // [n·k, d]
-  return k === 1 ? picked : tf.sum(tf.reshape(picked, [n, k, d]), 1); // [n, k, d] -> [n, d]
+/** `out[t, j] = src[slotRows(t, j)]`, `[E', C, d]` -> `[n, k, d]`; dropped slots read a zero row appended along C. */
+function pickSlots(src: tf.Tensor3D, maps: PaddedRowMaps, slotRows: tf.Tensor3D): tf.Tensor3D {
+  const rows = maps.dropped ? tf.pad(src, [[0, 0], [0, 1], [0, 0]]) : src; // [E', C, d] -> [E', C + 1, d]
+  return tf.gatherND(rows, slotRows) as tf.Tensor3D; // [n, k, d]
 }
 
 /**
- * The padded rows of `x`: row i is `x[rowTokens[i]]`, `[n, d]` -> `[m, d]`. The gradient sums each
- * token's served rows; padding rows pass none. Gathers only (see the file comment).
+ * The padded rows of `x`: row `(a, c)` is `x[rowTokens[a·C + c]]`, `[n, d]` -> `[E', C, d]`. The
+ * gradient sums each token's served rows; padding rows pass none. Gathers only (see the file comment).
  * @throws Error when x does not have the maps' n rows.
  */
-export function gatherPaddedRows(x: tf.Tensor2D, maps: PaddedRowMaps): tf.Tensor2D {
+export function gatherPaddedRows(x: tf.Tensor2D, maps: PaddedRowMaps): tf.Tensor3D {
   const [n] = x.shape;
-  const { tokens, topK: k, rowTokens, slotRows, dropped } = maps;
+  const { tokens, topK: k, experts: A, rowsPerExpert: C, rowTokens, slotRows } = maps;
   assert(n === tokens, () => `gatherPaddedRows: x has ${n} rows, the maps ${tokens} tokens`);
-  const m = rowTokens.length;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xs = args[0] as tf.Tensor2D;
     // The engine runs this in a tidy and keeps a copy of what is saved, for the gradient.
-    (args[1] as tf.GradSaveFunc)([tf.tensor2d(slotRows, [n * k, 1], 'int32')]);
+    (args[1] as tf.GradSaveFunc)([tf.tensor3d(slotRows, [n, k, 2], 'int32')]);
     return {
-      value: tf.gatherND(xs, tf.tensor2d(rowTokens, [m, 1], 'int32')) as tf.Tensor2D, // [m, d]
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => sumSlotRows(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, n, k, dropped),
+      value: tf.gatherND(xs, tf.tensor3d(rowTokens, [A, C, 1], 'int32')) as tf.Tensor3D, // [E', C, d]
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.sum(pickSlots(dy as tf.Tensor3D, maps, saved[0] as tf.Tensor3D), 1), // [n, k, d] -> [n, d]
     };
   });
   return f(x);
 }
 
 /**
- * The gate-weighted combine of padded rows: `out[t] = Σ_j g_i · y[i]` over the rows i serving
- * token t's slots, with `g_i = gateSource[gateIds[i]]` (0 on padding rows), `[m, d]` -> `[n, d]`.
- * Gradients: `dy[i] = g_i · dout[token(i)]`; `dgateSource[f] = ⟨dout[token(i)], y[i]⟩` for the
- * row i that reads entry f, 0 for an entry no row reads. Gathers only (see the file comment).
- * @param y `[m, d]` the experts' output rows.
- * @param gateSource `[F, 1]` the flat gates the rows read (the `[n·E]` scores or the `[n·k]` gates).
- * @param gateIds `[m]` the entry of gateSource each row reads (any entry on a padding row).
- * @throws Error when the shapes or ids do not match the maps.
+ * The gate-weighted combine of padded rows: `out[t] = Σ_j gates[t, j] · y[row(t, j)]`,
+ * `[E', C, d]` -> `[n, d]`; a dropped slot adds nothing. Gradients: `dy[row(t, j)] = gates[t, j] ·
+ * dout[t]` (0 on padding rows), `dgates[t, j] = ⟨dout[t], y[row(t, j)]⟩` (0 for a dropped slot).
+ * Gathers only (see the file comment).
+ * @param y `[E', C, d]` the experts' output rows.
+ * @param gates `[n, k]` each slot's gate.
+ * @throws Error when the shapes do not match the maps.
  */
-export function combinePaddedRows(y: tf.Tensor2D, gateSource: tf.Tensor2D, gateIds: Int32Array, maps: PaddedRowMaps): tf.Tensor2D {
-  const [m] = y.shape;
-  const F = gateSource.shape[0];
-  const { tokens: n, topK: k, rowTokens, slotRows, dropped, mask } = maps;
-  assert(m === rowTokens.length && gateIds.length === m && gateSource.shape[1] === 1,
-    () => `combinePaddedRows needs y [${rowTokens.length}, d], gateSource [F, 1] and ${rowTokens.length} gate ids, got [${y.shape.join(', ')}], [${gateSource.shape.join(', ')}] and ${gateIds.length}`);
-  const gateRows = new Int32Array(F).fill(m); // the row reading each entry, or m (a zero row)
-  for (let i = 0; i < m; i++) {
-    const f = gateIds[i] as number;
-    assert(f >= 0 && f < F, () => `combinePaddedRows gate ids must be in [0, ${F}), got ${f} at row ${i}`);
-    if (mask === null || mask[i] === 1) gateRows[f] = i;
-  }
+export function combinePaddedRows(y: tf.Tensor3D, gates: tf.Tensor2D, maps: PaddedRowMaps): tf.Tensor2D {
+  const { tokens: n, topK: k, experts: A, rowsPerExpert: C, slotRows, rowSlots, mask } = maps;
+  const [a, c, d] = y.shape;
+  assert(a === A && c === C && gates.shape[0] === n && gates.shape[1] === k,
+    () => `combinePaddedRows needs y [${A}, ${C}, d] and gates [${n}, ${k}], got [${y.shape.join(', ')}] and [${gates.shape.join(', ')}]`);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const ys = args[0] as tf.Tensor2D;
-    const src = args[1] as tf.Tensor2D;
+    const ys = args[0] as tf.Tensor3D;
+    const gates2 = args[1] as tf.Tensor2D;
     const save = args[2] as tf.GradSaveFunc;
+    const picked = pickSlots(ys, maps, tf.tensor3d(slotRows, [n, k, 2], 'int32')); // [n, k, d]
+    // For the gradient, padding rows read a zero slot (0, k): a zero gate column appended to the
+    // small [n, k] gates, when there is padding, rather than a zero slot to the [n, k, d] gradient.
+    const gGrad = tf.reshape(mask === null ? gates2 : tf.pad(gates2, [[0, 0], [0, 1]]), [n, -1, 1]); // [n, k (+ 1), 1]
     // The engine runs this in a tidy and keeps a copy of what is saved, for the gradient.
-    const g = tf.gatherND(src, tf.tensor2d(gateIds, [m, 1], 'int32')) as tf.Tensor2D; // [m, 1]
-    const gm = mask ? tf.mul<tf.Tensor2D>(g, tf.tensor2d(mask, [m, 1])) : g; // padding rows: gate 0
-    save([ys, gm, tf.tensor2d(rowTokens, [m, 1], 'int32'), tf.tensor2d(gateRows, [F, 1], 'int32')]);
+    save([picked, gGrad, tf.tensor3d(rowSlots, [A, C, 2], 'int32')]);
+    // Σ_j over k slots of d floats as n small products, [n, 1, k] @ [n, k, d]: one kernel, and on
+    // tensorflow 0.6× a product and a sum (bench/README.md, the MoE section).
     return {
-      value: sumSlotRows(tf.mul<tf.Tensor2D>(ys, gm), tf.tensor2d(slotRows, [n * k, 1], 'int32'), n, k, dropped),
+      value: tf.reshape<tf.Rank.R2>(tf.matMul(tf.reshape(gates2, [n, 1, k]), picked), [n, d]), // [n, 1, d] -> [n, d]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [yS, gmS, rowS, gateS] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
-        const dRow = tf.gatherND(dy, rowS) as tf.Tensor2D; // [m, d]: dout[token(i)]
-        const dg = tf.sum(tf.mul(dRow, yS), 1, true); // [m, 1]
-        const dSrc = tf.gatherND(tf.pad(dg, [[0, 1], [0, 0]]), gateS) as tf.Tensor2D; // [F, 1]; unread entries: 0
-        return [tf.mul(dRow, gmS), dSrc];
+        const [pickedS, gGradS, rowSlotsS] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const dOut = tf.reshape<tf.Rank.R3>(dy, [n, 1, d]); // [n, d] -> [n, 1, d]
+        const dSlots = tf.mul<tf.Tensor3D>(dOut, gGradS); // [n, k (+ 1), d]: each slot's pick's gradient, then the zero slot
+        const dGates = tf.reshape<tf.Rank.R2>(tf.matMul(pickedS, dOut, false, true), [n, k]); // ⟨y[row(t, j)], dout[t]⟩: [n, k, d] @ [n, 1, d]T -> [n, k, 1] -> [n, k]
+        return [tf.gatherND(dSlots, rowSlotsS), dGates]; // [E', C, d], [n, k]
       },
     };
   });
-  return f(y, gateSource);
+  return f(y, gates);
 }

@@ -131,7 +131,8 @@ export function defaultRowMoves(): RowMoves {
  * - `batched`: capacity-padded, as GShard and Switch implementations do ({@link padDispatch}):
  *   one gather of every active expert's rows into an `[E', C, d]` buffer, two batched matMuls
  *   with the stacked expert weights, one scatter-add back (with `kernels` row moves, a gather
- *   of each token's rows and a sum instead, and gathers in the gradients: lib/moe/padded-moves.ts). Its kernel count does not grow with
+ *   of each token's k rows and one small gate-weighted product instead, and gathers in the
+ *   gradients: lib/moe/padded-moves.ts). Its kernel count does not grow with
  *   the number of experts; it computes `E'·C` rows where the others compute the served slots
  *   (the padding rows are extra FLOPs, rows whose outputs are weighted by 0).
  */

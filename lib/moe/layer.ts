@@ -450,14 +450,20 @@ export class MoE extends tf.layers.Layer {
    * `[E', C, d]`, the FFN runs as batched matMuls with the active experts' weights stacked
    * (`[E', d, h]`, `[E', h, d]`), and one scatter-add brings the gate-weighted rows back to
    * `[n, d]`. Kernels per call do not depend on E; the products compute `E'·C` rows instead of
-   * the served slots. With `kernels` row moves (tensorflow), gathers replace the scatter-adds,
-   * forward and backward ({@link combinePaddedRows}, {@link gatherPaddedRows}).
+   * the served slots.
    *
-   * The gates are gathered once, straight into the padded rows: from the flat `[n·E]` scores when
-   * they are not normalised (the same floats {@link pickGates} would give), else from the
-   * normalised `[n, k]` gates. Padding rows read token 0 and gate 0 (a 0/1 mask multiplies the
-   * gathered gates when there is padding), so they add exactly 0 to token 0's row and to every
-   * gradient: no zero row is appended to the input or to the gates.
+   * With `host` row moves (wasm) the gates are gathered once, straight into the padded rows: from
+   * the flat `[n·E]` scores when they are not normalised (the same floats {@link pickGates} would
+   * give), else from the normalised `[n, k]` gates. Padding rows read token 0 and gate 0 (a 0/1
+   * mask multiplies the gathered gates when there is padding), so they add exactly 0 to token 0's
+   * row and to every gradient: no zero row is appended to the input or to the gates.
+   *
+   * With `kernels` row moves (tensorflow) every move is a gather, forward and backward, and every
+   * index a coordinate pair read in the shape the next op wants ({@link gatherPaddedRows},
+   * {@link combinePaddedRows}, lib/moe/padded-moves.ts): the rows come out as `[E', C, d]`, each
+   * token picks its k rows as `[n, k, d]` and weights them by its `[n, k]` gates in one small
+   * batched product. The gates stay in the slots' order, so they are not gathered (from the
+   * scores, {@link pickGates} picks them first).
    * @param gates `{ scores }` (unnormalised gates: the gate of slot (t, e) is `scores[t, e]`) or `{ gates }` (`[n, k]`).
    */
   private batchedExperts(x: tf.Tensor2D, source: { scores: tf.Tensor2D } | { gates: tf.Tensor2D }, plan: DispatchPlan): tf.Tensor2D {

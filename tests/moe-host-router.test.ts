@@ -180,6 +180,7 @@ function suite(backend: BackendName): void {
     it('rejects bad input with a clear error, and leaks nothing when it throws', () => {
       const logits = tf.tensor2d([[0, 1, 2], [1, 0, Number.NaN]]);
       const ok = tf.tensor2d([[0, 1, 2]]);
+      const inf = tf.tensor2d([[0, 1, 2], [1, 0, 3], [Number.NEGATIVE_INFINITY, 0, 1]]);
       const before = tf.memory().numTensors;
       expect(() => hostRoute(ok, { kind: 'softmax', topK: 4 })).toThrow(/topK must be in \[1, 3\], got 4/);
       expect(() => hostRoute(ok, { kind: 'softmax', topK: 0 })).toThrow(/topK must be in \[1, 3\], got 0/);
@@ -189,8 +190,24 @@ function suite(backend: BackendName): void {
       expect(() => hostRoute(ok, { kind: 'softmax', topK: 1, zLossWeight: -1 })).toThrow(/zLossWeight must be a finite number ≥ 0, got -1/);
       expect(() => hostRoute(tf.zeros([1, 2, 3]) as unknown as tf.Tensor2D, { kind: 'softmax', topK: 1 })).toThrow(/router logits must have rank 2 \(\[tokens, experts\]\), got shape \[1, 2, 3\]/);
       expect(() => hostRoute(logits, { kind: 'softmax', topK: 1 })).toThrow(/router logits must be finite, got NaN at token 1, expert 2/);
+      expect(() => hostRoute(inf, { kind: 'softmax', topK: 1 })).toThrow(/router logits must be finite, got -Infinity at token 2, expert 0/);
       expect(tf.memory().numTensors, 'tensors left after the throws (the rank-3 zeros is the test\'s own)').toBe(before + 1);
-      tf.dispose([logits, ok]);
+      tf.dispose([logits, ok, inf]);
+    });
+
+    it('chooses as tf.topk does: the highest first, exact ties to the lower expert id', () => {
+      // Equal logits give bit-equal softmax scores: ties at the top, in the middle and at the cut.
+      const rows = [[0, 1, 1, 0.5], [2, 2, 2, 2], [0, 0.5, 3, 3], [3, -1, 3, 2], [-2, 5, 1, 5]];
+      const logits = tf.tensor2d(rows);
+      for (const k of [1, 2, 3]) {
+        const r = hostRoute(logits, { kind: 'softmax', topK: k });
+        const ref = tf.tidy(() => tf.topk(tf.softmax(logits), k).indices.dataSync());
+        expect(Array.from(r.expertIndex), `top-${k}`).toEqual(Array.from(ref));
+        tf.dispose([r.gates, r.auxLoss, r.balanceLoss, r.zLoss]);
+      }
+      const two = hostRoute(logits, { kind: 'softmax', topK: 2 });
+      expect(Array.from(two.expertIndex)).toEqual([1, 2, 0, 1, 2, 3, 0, 2, 1, 3]); // by hand
+      tf.dispose([logits, two.gates, two.auxLoss, two.balanceLoss, two.zLoss]);
     });
   });
 }

@@ -135,7 +135,8 @@ export function combinePaddedRows(y: tf.Tensor3D, gates: tf.Tensor2D, maps: Padd
     // The engine runs this in a tidy and keeps a copy of what is saved, for the gradient.
     save([picked, gGrad, tf.tensor3d(rowSlots, [A, C, 2], 'int32')]);
     // Σ_j over k slots of d floats as n small products, [n, 1, k] @ [n, k, d]: one kernel, and on
-    // tensorflow 0.6× a product and a sum (bench/README.md, the MoE section).
+    // tensorflow 0.64× the time of a product and a sum (bench/README.md, "Coordinate-pair gathers
+    // and a faster host router").
     return {
       value: tf.reshape<tf.Rank.R2>(tf.matMul(tf.reshape(gates2, [n, 1, k]), picked), [n, d]), // [n, 1, d] -> [n, d]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {

@@ -153,6 +153,13 @@ function suite(backend: BackendName): void {
       tf.dispose([x, g]);
     });
 
+    it('refuses a dispatch that is not a padded grid, or serves a slot twice', () => {
+      const pad = padDispatch(planDispatch([0, 0, 1], 1, 2, Infinity)) as PaddedDispatch; // rows [[t0, t1], [t2, padding]]
+      expect(() => paddedRowMaps({ ...pad, rowsPerExpert: 3 }, 3, 1)).toThrow('paddedRowMaps: 4 rows, but 2 experts × 3 rows');
+      const twice = { ...pad, tokenIds: Int32Array.from([0, 1, 2, 0]), slotIds: Int32Array.from([0, 1, 2, 0]) }; // slot 0 in rows 0 and 3
+      expect(() => paddedRowMaps(twice, 3, 1)).toThrow('paddedRowMaps: slot 0 is served by two rows, the second 3');
+    });
+
     it('names the argument and the value when the inputs do not match the maps', () => {
       const { pad, n } = layout(CASES[0] as Case);
       const maps = paddedRowMaps(pad, n, 2);

@@ -42,8 +42,9 @@
  * (`layer.rowMoves`, a `SparseMode`; same values and gradients in every mode, up to float32
  * rounding): on `tensorflow` and `wasm` capacity-padded (`batched`: one gather into `[E', C, d]`,
  * C the largest load, two batched matMuls with the active experts' stacked weights, one
- * scatter-add; padding rows read token 0 and are weighted by 0, and are the only extra FLOPs;
- * on wasm the gather and scatter run on the host); on `cpu` one FFN per expert, the rows moved
+ * combine back; padding rows read token 0 and no slot takes their output, and are the only
+ * extra FLOPs; on wasm the gather and a scatter-add run on the host, on tensorflow every move is
+ * a gather: lib/moe/padded-moves.ts); on `cpu` one FFN per expert, the rows moved
  * on the host in two ops (`host`: `dispatchRows`, `combineRows` in `dispatch.ts`: one read of
  * the input, one multi-output op, one combine that also weights by the gates); elsewhere one
  * FFN per expert with gather/scatter kernels (`kernels`). An expert

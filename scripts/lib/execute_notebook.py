@@ -41,8 +41,15 @@ def main():
     def on_error(cell, cell_index, execute_reply):
         failed.setdefault("cell", cell_index)
 
+    # startup_timeout: nbclient's default (60 s) was once too short for the course kernel to start
+    # while vitest ran other kernels and tfjs-node suites beside it (2026-12-02, a slow machine:
+    # "Kernel didn't respond in 60 seconds" in tests/student.test.ts). A kernel that starts in
+    # time is not slowed by a longer limit.
     client = NotebookClient(
-        nb, timeout=timeout, resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}}
+        nb,
+        timeout=timeout,
+        startup_timeout=300,
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}},
     )
     client.on_cell_error = on_error
     client.allow_errors = allow_errors

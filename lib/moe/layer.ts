@@ -475,7 +475,6 @@ export class MoE extends tf.layers.Layer {
     const { experts, rowsPerExpert: C, tokenIds, slotIds } = pad;
     const A = experts.length;
     const moves = defaultRowMoves(); // how the gathers and the scatter move rows
-    const rows = A * C;
     // Each row's token (padding rows: token 0), the 0/1 padding mask, and the inverse maps.
     const maps = paddedRowMaps(pad, n, k);
     const fromScores = 'scores' in source;
@@ -497,6 +496,7 @@ export class MoE extends tf.layers.Layer {
       return combinePaddedRows(ffn(gatherPaddedRows(x, maps)), gates, maps); // [n, d] -> [A, C, d] -> [n, d]
     }
     const { rowTokens, mask } = maps;
+    const rows = A * C;
     const gateIds = new Int32Array(rows); // each row's gate in the flat source; padding rows: 0, masked
     for (let i = 0; i < rows; i++) {
       const t = tokenIds[i] as number;

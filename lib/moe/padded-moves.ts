@@ -4,7 +4,7 @@
  * the dearer kernel. On native TensorFlow (tensorflow-cpu 2.21, 2 vCPUs), measured 2026-12-02 with
  * 8776 rows of 64 floats and 4096 tokens of 2 slots: `ScatterNd` of the rows into `[4096, 64]`
  * took 0.76 ms, one `GatherNd` of the `[8192]` slots' rows, a reshape and a sum over the slots
- * 0.28 ms.
+ * 0.28 ms (the seventh session's combine; the sum is now a small batched product, below).
  *
  * A padded dispatch ({@link PaddedDispatch}) lays the served slots out as an `[E', C]` grid of rows
  * and pairs each served slot `(t, j)` with exactly one row `(a, c)`, so each move has an exact
@@ -13,15 +13,18 @@
  * - into the rows: `rows[a, c] = x[token(a, c)]`, `[n, d]` -> `[E', C, d]`; the gradient of token
  *   t is the sum of its slots' rows, `Σ_j drows[row(t, j)]`: a gather into `[n, k, d]` and a sum
  *   over the k slots;
- * - back to the tokens: `out[t] = Σ_j g[t, j] · y[row(t, j)]`: a gather of `y` into `[n, k, d]`,
- *   a product with the `[n, k]` gates and a sum over k. The gradient of row `(a, c)` is the
+ * - back to the tokens: `out[t] = Σ_j g[t, j] · y[row(t, j)]`: a gather of `y` into `[n, k, d]`
+ *   and one batched product `[n, 1, k] @ [n, k, d]` with the gates. The gradient of row `(a, c)` is the
  *   gradient of its slot's pick, `g[t, j] · dout[t]`, gathered back into `[E', C, d]`; the gates'
  *   gradient is `⟨dout[t], y[row(t, j)]⟩`, already in the gates' `[n, k]` shape.
  *
  * Padding rows read token 0 (a value only: no slot picks them, and the gradient gathers a zero
  * for them, so they pass no gradient to x or to the experts' weights). An unserved (dropped) slot
- * picks a zero row appended to `y`, and its token gets nothing back from it; both zero rows are
+ * picks a zero row appended to `y`, and its token gets nothing back from it; both zeros are
  * appended only when there is padding, or a dropped slot.
+ *
+ * The index tensors a gradient needs are built in its gradient function, so a call that is not
+ * differentiated (inference) uploads only the forward pass's indices.
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert } from '../assert';
@@ -100,14 +103,12 @@ export function gatherPaddedRows(x: tf.Tensor2D, maps: PaddedRowMaps): tf.Tensor
   assert(n === tokens, () => `gatherPaddedRows: x has ${n} rows, the maps ${tokens} tokens`);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const xs = args[0] as tf.Tensor2D;
-    // The engine runs this in a tidy and keeps a copy of what is saved, for the gradient.
-    (args[1] as tf.GradSaveFunc)([tf.tensor3d(slotRows, [n, k, 2], 'int32')]);
     return {
-      value: tf.gatherND(xs, tf.tensor3d(rowTokens, [A, C, 1], 'int32')) as tf.Tensor3D, // [E', C, d]
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.sum(pickSlots(dy as tf.Tensor3D, maps, saved[0] as tf.Tensor3D), 1), // [n, k, d] -> [n, d]
+      value: tf.gatherND(xs, tf.tensor3d(rowTokens, [A, C, 1], 'int32')), // [E', C, d]
+      gradFunc: (dy: tf.Tensor) => tf.sum(pickSlots(dy as tf.Tensor3D, maps, tf.tensor3d(slotRows, [n, k, 2], 'int32')), 1), // [n, k, d] -> [n, d]
     };
   });
-  return f(x);
+  return f(x) as tf.Tensor3D;
 }
 
 /**
@@ -129,22 +130,22 @@ export function combinePaddedRows(y: tf.Tensor3D, gates: tf.Tensor2D, maps: Padd
     const gates2 = args[1] as tf.Tensor2D;
     const save = args[2] as tf.GradSaveFunc;
     const picked = pickSlots(ys, maps, tf.tensor3d(slotRows, [n, k, 2], 'int32')); // [n, k, d]
-    // For the gradient, padding rows read a zero slot (0, k): a zero gate column appended to the
-    // small [n, k] gates, when there is padding, rather than a zero slot to the [n, k, d] gradient.
-    const gGrad = tf.reshape(mask === null ? gates2 : tf.pad(gates2, [[0, 0], [0, 1]]), [n, -1, 1]); // [n, k (+ 1), 1]
     // The engine runs this in a tidy and keeps a copy of what is saved, for the gradient.
-    save([picked, gGrad, tf.tensor3d(rowSlots, [A, C, 2], 'int32')]);
+    save([picked, gates2]);
     // Σ_j over k slots of d floats as n small products, [n, 1, k] @ [n, k, d]: one kernel, and on
     // tensorflow 0.64× the time of a product and a sum (bench/README.md, "Coordinate-pair gathers
     // and a faster host router").
     return {
       value: tf.reshape<tf.Rank.R2>(tf.matMul(tf.reshape(gates2, [n, 1, k]), picked), [n, d]), // [n, 1, d] -> [n, d]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [pickedS, gGradS, rowSlotsS] = saved as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+        const [pickedS, gatesS] = saved as [tf.Tensor3D, tf.Tensor2D];
         const dOut = tf.reshape<tf.Rank.R3>(dy, [n, 1, d]); // [n, d] -> [n, 1, d]
-        const dSlots = tf.mul<tf.Tensor3D>(dOut, gGradS); // [n, k (+ 1), d]: each slot's pick's gradient, then the zero slot
+        // Padding rows read a zero slot (0, k): a zero gate column appended to the small [n, k]
+        // gates, when there is padding, rather than a zero slot to the [n, k, d] gradient.
+        const gSlots = tf.reshape(mask === null ? gatesS : tf.pad(gatesS, [[0, 0], [0, 1]]), [n, -1, 1]); // [n, k (+ 1), 1]
+        const dSlots = tf.mul<tf.Tensor3D>(dOut, gSlots); // [n, k (+ 1), d]: each slot's pick's gradient, then the zero slot
         const dGates = tf.reshape<tf.Rank.R2>(tf.matMul(pickedS, dOut, false, true), [n, k]); // ⟨y[row(t, j)], dout[t]⟩: [n, k, d] @ [n, 1, d]T -> [n, k, 1] -> [n, k]
-        return [tf.gatherND(dSlots, rowSlotsS), dGates]; // [E', C, d], [n, k]
+        return [tf.gatherND(dSlots, tf.tensor3d(rowSlots, [A, C, 2], 'int32')), dGates]; // [E', C, d], [n, k]
       },
     };
   });
